@@ -1,0 +1,80 @@
+/**
+ * Time, injected. Production uses {@link monotonicClock}; tests use
+ * {@link ManualClock} and advance it by hand, so nothing waits on wall time.
+ */
+
+export type TimerHandle = { readonly __timer: unique symbol } | object;
+
+export interface Clock {
+  /** Monotonic milliseconds; only differences are meaningful. */
+  now(): number;
+  setTimer(fn: () => void, ms: number): TimerHandle;
+  clearTimer(handle: TimerHandle): void;
+}
+
+export const monotonicClock: Clock = {
+  now: () => performance.now(),
+  setTimer(fn, ms) {
+    const t = setTimeout(fn, ms);
+    // A pending deadline must not keep the process alive on its own.
+    t.unref?.();
+    return t as unknown as TimerHandle;
+  },
+  clearTimer(handle) {
+    clearTimeout(handle as unknown as ReturnType<typeof setTimeout>);
+  },
+};
+
+interface ManualTimer {
+  at: number;
+  seq: number;
+  fn: () => void;
+}
+
+/** A clock that moves only when told to. Timers fire in deadline order, ties in creation order. */
+export class ManualClock implements Clock {
+  private t: number;
+  private seq = 0;
+  private readonly timers = new Set<ManualTimer>();
+
+  constructor(start = 0) {
+    this.t = start;
+  }
+
+  now(): number {
+    return this.t;
+  }
+
+  setTimer(fn: () => void, ms: number): TimerHandle {
+    const timer: ManualTimer = { at: this.t + Math.max(0, ms), seq: this.seq++, fn };
+    this.timers.add(timer);
+    return timer;
+  }
+
+  clearTimer(handle: TimerHandle): void {
+    this.timers.delete(handle as ManualTimer);
+  }
+
+  /** Number of timers not yet fired or cleared. */
+  get pendingTimers(): number {
+    return this.timers.size;
+  }
+
+  /** Move time forward by `ms`, firing every timer that falls due, in order. */
+  advance(ms: number): void {
+    const target = this.t + ms;
+    for (;;) {
+      let next: ManualTimer | undefined;
+      for (const timer of this.timers) {
+        if (timer.at <= target && (!next || timer.at < next.at || (timer.at === next.at && timer.seq < next.seq))) {
+          next = timer;
+        }
+      }
+      if (!next) break;
+      this.timers.delete(next);
+      this.t = Math.max(this.t, next.at);
+      next.fn();
+    }
+    this.t = target;
+  }
+}

@@ -1,0 +1,298 @@
+/**
+ * Every error Halyard raises, in one module (after nats.js `errors.ts`).
+ *
+ * Each class has a stable `name`, a stable string `code` and an optional
+ * `cause`. Errors cross the wire as plain objects `{ name, message, code }`
+ * ({@link toWireError}) and come back as {@link RemoteError} (or as the
+ * matching local class when the code is one of ours, see {@link fromWireError}),
+ * never as serialised class instances.
+ *
+ * This module imports nothing, so every layer may depend on it.
+ */
+
+export const ErrorCode = {
+  InvalidSubject: 'ERR_INVALID_SUBJECT',
+  InvalidName: 'ERR_INVALID_NAME',
+  InvalidEvent: 'ERR_INVALID_EVENT',
+  InvalidSpec: 'ERR_INVALID_SPEC',
+  InvalidArgument: 'ERR_INVALID_ARGUMENT',
+  DuplicateName: 'ERR_DUPLICATE_NAME',
+  NoResponders: 'ERR_NO_RESPONDERS',
+  NoSuchActor: 'ERR_NO_SUCH_ACTOR',
+  Timeout: 'ERR_TIMEOUT',
+  MailboxFull: 'ERR_MAILBOX_FULL',
+  MessageDropped: 'ERR_MESSAGE_DROPPED',
+  ActorNotRunning: 'ERR_ACTOR_NOT_RUNNING',
+  ActorFailed: 'ERR_ACTOR_FAILED',
+  Decode: 'ERR_DECODE',
+  FrameTooLarge: 'ERR_FRAME_TOO_LARGE',
+  FrameTooDeep: 'ERR_FRAME_TOO_DEEP',
+  Encode: 'ERR_ENCODE',
+  TransportClosed: 'ERR_TRANSPORT_CLOSED',
+  Transport: 'ERR_TRANSPORT',
+  NodeClosed: 'ERR_NODE_CLOSED',
+  Remote: 'ERR_REMOTE',
+  Supervisor: 'ERR_SUPERVISOR',
+  NoSuchChild: 'ERR_NO_SUCH_CHILD',
+  ChildRunning: 'ERR_CHILD_RUNNING',
+  AlreadyStarted: 'ERR_ALREADY_STARTED',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Plain-object form of an error, as it travels on the wire. */
+export interface WireError {
+  readonly name: string;
+  readonly message: string;
+  readonly code: string;
+  /** Field name, for validation errors. */
+  readonly field?: string;
+}
+
+export class HalyardError extends Error {
+  override readonly name: string = 'HalyardError';
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+  }
+}
+
+export class InvalidSubjectError extends HalyardError {
+  override readonly name = 'InvalidSubjectError';
+  constructor(
+    readonly subject: unknown,
+    reason: string,
+  ) {
+    super(ErrorCode.InvalidSubject, `invalid subject ${JSON.stringify(String(subject)).slice(0, 200)}: ${reason}`);
+  }
+}
+
+export class InvalidNameError extends HalyardError {
+  override readonly name = 'InvalidNameError';
+  constructor(
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(ErrorCode.InvalidName, `invalid name ${JSON.stringify(String(value)).slice(0, 200)}: ${reason}`);
+  }
+}
+
+export class InvalidEventError extends HalyardError {
+  override readonly name = 'InvalidEventError';
+  constructor(reason: string) {
+    super(ErrorCode.InvalidEvent, `invalid event: ${reason}`);
+  }
+}
+
+/** An invalid spec or option. `field` names the offending field, as a dotted path. */
+export class InvalidSpecError extends HalyardError {
+  override readonly name = 'InvalidSpecError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(ErrorCode.InvalidSpec, `invalid spec: ${field}: ${reason}`);
+  }
+}
+
+export class InvalidArgumentError extends HalyardError {
+  override readonly name = 'InvalidArgumentError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(ErrorCode.InvalidArgument, `invalid argument: ${field}: ${reason}`);
+  }
+}
+
+export class DuplicateNameError extends HalyardError {
+  override readonly name = 'DuplicateNameError';
+  constructor(readonly actorName: string) {
+    super(ErrorCode.DuplicateName, `name already registered on this node: ${actorName}`);
+  }
+}
+
+export class NoRespondersError extends HalyardError {
+  override readonly name = 'NoRespondersError';
+  constructor(readonly subject: string) {
+    super(ErrorCode.NoResponders, `no responders for ${subject}`);
+  }
+}
+
+export class NoSuchActorError extends HalyardError {
+  override readonly name = 'NoSuchActorError';
+  constructor(readonly target: string) {
+    super(ErrorCode.NoSuchActor, `no actor serves ${target}`);
+  }
+}
+
+export class TimeoutError extends HalyardError {
+  override readonly name = 'TimeoutError';
+  constructor(
+    readonly target: string,
+    readonly timeoutMs: number,
+  ) {
+    super(ErrorCode.Timeout, `no reply from ${target} within ${timeoutMs} ms`);
+  }
+}
+
+export class MailboxFullError extends HalyardError {
+  override readonly name = 'MailboxFullError';
+  constructor(
+    readonly target: string,
+    readonly capacity: number,
+  ) {
+    super(ErrorCode.MailboxFull, `mailbox of ${target} is full (capacity ${capacity})`);
+  }
+}
+
+/** The message was dropped by an overflow policy (drop-oldest / drop-newest) before it was processed. */
+export class MessageDroppedError extends HalyardError {
+  override readonly name = 'MessageDroppedError';
+  constructor(
+    readonly target: string,
+    readonly policy: string,
+  ) {
+    super(ErrorCode.MessageDropped, `message to ${target} dropped by overflow policy ${policy}`);
+  }
+}
+
+export class ActorNotRunningError extends HalyardError {
+  override readonly name = 'ActorNotRunningError';
+  constructor(readonly target: string) {
+    super(ErrorCode.ActorNotRunning, `actor ${target} is not running`);
+  }
+}
+
+/** Wraps whatever an actor's logic threw, so callers get a typed error with the original as `cause`. */
+export class ActorFailedError extends HalyardError {
+  override readonly name = 'ActorFailedError';
+  constructor(
+    readonly target: string,
+    cause: unknown,
+  ) {
+    super(ErrorCode.ActorFailed, `actor ${target} failed: ${describe(cause)}`, { cause });
+  }
+}
+
+export const DecodeReason = {
+  Empty: 'empty',
+  Truncated: 'truncated',
+  BadType: 'bad-type',
+  TrailingBytes: 'trailing-bytes',
+  NotEnvelope: 'not-envelope',
+  UnsupportedVersion: 'unsupported-version',
+  BadJson: 'bad-json',
+} as const;
+export type DecodeReason = (typeof DecodeReason)[keyof typeof DecodeReason];
+
+export class DecodeError extends HalyardError {
+  override readonly name: string = 'DecodeError';
+  constructor(
+    readonly reason: DecodeReason | string,
+    detail: string,
+    code: string = ErrorCode.Decode,
+  ) {
+    super(code, `cannot decode frame (${reason}): ${detail}`);
+  }
+}
+
+export class FrameTooLargeError extends DecodeError {
+  override readonly name = 'FrameTooLargeError';
+  constructor(
+    readonly size: number,
+    readonly max: number,
+  ) {
+    super('too-large', `${size} bytes exceeds the limit of ${max}`, ErrorCode.FrameTooLarge);
+  }
+}
+
+export class FrameTooDeepError extends DecodeError {
+  override readonly name = 'FrameTooDeepError';
+  constructor(readonly maxDepth: number) {
+    super('too-deep', `nesting exceeds the limit of ${maxDepth}`, ErrorCode.FrameTooDeep);
+  }
+}
+
+export class EncodeError extends HalyardError {
+  override readonly name = 'EncodeError';
+  constructor(detail: string, cause?: unknown) {
+    super(ErrorCode.Encode, `cannot encode message: ${detail}`, { cause });
+  }
+}
+
+export class TransportClosedError extends HalyardError {
+  override readonly name = 'TransportClosedError';
+  constructor(detail = 'transport is closed') {
+    super(ErrorCode.TransportClosed, detail);
+  }
+}
+
+export class TransportError extends HalyardError {
+  override readonly name = 'TransportError';
+  constructor(detail: string, cause?: unknown) {
+    super(ErrorCode.Transport, detail, { cause });
+  }
+}
+
+export class NodeClosedError extends HalyardError {
+  override readonly name = 'NodeClosedError';
+  constructor(readonly nodeName: string) {
+    super(ErrorCode.NodeClosed, `node ${nodeName} is shut down`);
+  }
+}
+
+/** An error that came back over the wire whose code is not one of ours. */
+export class RemoteError extends HalyardError {
+  override readonly name: string = 'RemoteError';
+  constructor(
+    readonly remoteName: string,
+    message: string,
+    code: string,
+  ) {
+    super(code || ErrorCode.Remote, message);
+  }
+}
+
+export function describe(err: unknown): string {
+  if (err instanceof Error) return err.message;
+  try {
+    return String(err);
+  } catch {
+    return '<unprintable>';
+  }
+}
+
+/** Plain-object form of any thrown value. */
+export function toWireError(err: unknown): WireError {
+  if (err instanceof HalyardError) {
+    const field = (err as { field?: unknown }).field;
+    return typeof field === 'string'
+      ? { name: err.name, message: err.message, code: err.code, field }
+      : { name: err.name, message: err.message, code: err.code };
+  }
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { name: err.name, message: err.message, code: typeof code === 'string' ? code : ErrorCode.Remote };
+  }
+  return { name: 'Error', message: describe(err), code: ErrorCode.Remote };
+}
+
+export function isWireError(v: unknown): v is WireError {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof (v as WireError).name === 'string' &&
+    typeof (v as WireError).message === 'string' &&
+    typeof (v as WireError).code === 'string'
+  );
+}
+
+/**
+ * Rebuild an error from its wire form. The message is kept as the remote
+ * wrote it; the class is `RemoteError` with the remote's name and code, so a
+ * caller can switch on `code` whatever side raised it.
+ */
+export function fromWireError(w: WireError): RemoteError {
+  return new RemoteError(String(w.name).slice(0, 200), String(w.message).slice(0, 2000), String(w.code).slice(0, 100));
+}

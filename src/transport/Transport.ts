@@ -1,0 +1,116 @@
+/**
+ * The transport seam: the one narrow interface between Halyard and the wire.
+ *
+ * Two implementations pass one conformance suite (`spec/transport.conformance.ts`):
+ * - `LocalTransport`: in-process, the embedded default, no server needed;
+ * - `NatsTransport`: a real NATS connection (`@nats-io/transport-node`).
+ *
+ * ## Subject semantics (both implementations, identical to NATS)
+ * - A subject is one or more tokens separated by `.`. Tokens are non-empty and
+ *   contain no whitespace. Maximum length 1024 characters (see `subject.ts`).
+ * - Subscriptions may use wildcards: `*` matches exactly one token, `>` (last
+ *   token only) matches one or more tokens. Published subjects have no wildcards.
+ * - Plain subscribers each receive a copy of every matching message.
+ *   Subscribers that share a queue group name (per subject filter) share the
+ *   load: exactly one member of each group receives each message.
+ * - Delivery is asynchronous (never inside `publish`), at-most-once, and in
+ *   publish order per publisher and subscriber.
+ * - A message published with a `reply` subject that no subscription matches is
+ *   answered at once with a "no responders" status message (`noResponders:
+ *   true`, empty data) delivered to the reply subject. `request()` turns that
+ *   into a `NoRespondersError` without waiting for its deadline.
+ *
+ * ## Errors
+ * - Invalid subjects and queue names throw `InvalidSubjectError` synchronously.
+ * - Using a closed transport throws / rejects with `TransportClosedError`.
+ * - `request()` rejects with `NoRespondersError` or `TimeoutError`.
+ *
+ * ## Lifecycle
+ * ```
+ *   connect() ──► connected ◄──► disconnected/reconnecting ──► reconnected
+ *                     │
+ *   close()  ──► draining (subscriptions drained, pending publishes flushed) ──► closed
+ * ```
+ */
+
+export interface MsgHeaders {
+  get(key: string): string | undefined;
+  keys(): Iterable<string>;
+}
+
+export interface Msg {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly reply?: string;
+  /** Headers, if the publisher sent any. */
+  readonly headers?: MsgHeaders;
+  /** True when this is the server's "no responders" status for a request. */
+  readonly noResponders?: boolean;
+}
+
+export type MsgHandler = (msg: Msg) => void;
+
+export interface SubscribeOptions {
+  /** Queue group: each message goes to one member of the group. */
+  readonly queue?: string;
+}
+
+export interface Subscription {
+  readonly subject: string;
+  readonly queue?: string;
+  /** Stop delivery. Idempotent. */
+  unsubscribe(): void;
+  readonly isClosed: boolean;
+}
+
+export interface PublishOptions {
+  readonly reply?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface RequestOptions {
+  /** Deadline in milliseconds. */
+  readonly timeout: number;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export const TransportStatusType = {
+  Disconnected: 'disconnected',
+  Reconnecting: 'reconnecting',
+  Reconnected: 'reconnected',
+  Closed: 'closed',
+  Error: 'error',
+} as const;
+export type TransportStatusType = (typeof TransportStatusType)[keyof typeof TransportStatusType];
+
+export interface TransportStatus {
+  readonly type: TransportStatusType;
+  /** Human-readable detail; never contains credentials. */
+  readonly detail?: string;
+}
+
+export type StatusListener = (status: TransportStatus) => void;
+
+export interface Transport {
+  readonly kind: 'local' | 'nats';
+  /** Connection name (NATS shows it in server monitoring). */
+  readonly name: string;
+  /** True once `close()` has been called. */
+  readonly isClosed: boolean;
+  /** True while the connection can carry messages. */
+  readonly isConnected: boolean;
+  /** Largest payload the connection accepts, in bytes. */
+  readonly maxPayload: number;
+
+  publish(subject: string, data: Uint8Array, options?: PublishOptions): void;
+  subscribe(subject: string, handler: MsgHandler, options?: SubscribeOptions): Subscription;
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Msg>;
+  /** Resolves once everything published so far has reached the server (local: has been delivered). */
+  flush(): Promise<void>;
+  /** A fresh, unique inbox subject prefix-free token (`_INBOX.<unique>`). */
+  newInbox(): string;
+  /** Listen for connection status changes. Returns an unsubscribe function. */
+  onStatus(listener: StatusListener): () => void;
+  /** Drain subscriptions, flush, and close. Idempotent. */
+  close(): Promise<void>;
+}
