@@ -1,0 +1,203 @@
+/**
+ * ActorSystem: the actors of one node, their names and their dispatcher.
+ *
+ * - `spawn(logic, options)` runs any XState v5 logic (machines, `fromTransition`,
+ *   `fromCallback`, `fromPromise`, ...) as a root actor in an {@link ActorCell}.
+ *   Large populations never become XState children of one parent: XState's
+ *   `spawnChild` copies the parent's children list on every spawn.
+ * - The name registry is ours, not XState's `system.get` (which does not cross
+ *   root actors). Names are unique per node; a duplicate is `DuplicateNameError`.
+ *   A name is released when its actor exits, so a restart can take it again.
+ * - Every exit is reported to `onExit` listeners (supervision consumes these).
+ *
+ * This module knows nothing of transports: the node (src/services) routes
+ * remote messages to `lookup()`/`get()` and gives the system `addressOf`.
+ */
+import type { AnyActorLogic, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
+import { type Clock, monotonicClock } from '../clock.js';
+import { DuplicateNameError, InvalidSpecError } from '../errors.js';
+import { type Logger, nullLogger } from '../log.js';
+import { ActorCell, type CellHost, DEFAULT_ASK_TIMEOUT, assertTimeout } from './ActorCell.js';
+import { DeadLetters } from './DeadLetters.js';
+import { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions, OverflowPolicy } from './Mailbox.js';
+import { assertName } from './names.js';
+import type { CheckFn } from './ocf.js';
+import { Scheduler, type SchedulerOptions } from './Scheduler.js';
+import type { ExitListener, LocalActorRef, Shutdown } from './types.js';
+
+export interface ActorSystemOptions {
+  /** Node name, used in logs, exits and health answers. */
+  readonly node: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  /** Default mailbox for actors that do not set their own. */
+  readonly mailbox?: MailboxOptions;
+  readonly scheduler?: SchedulerOptions;
+  /** Default ask deadline in ms. Default 5000. */
+  readonly askTimeout?: number;
+  /** Transport address of an actor; the node supplies it. */
+  readonly addressOf?: (ref: { id: string; name: string | undefined }) => string;
+}
+
+export interface SpawnOptions<TInput = unknown> {
+  /** Unique name on this node; reachable by name locally and over the transport. */
+  readonly name?: string;
+  readonly input?: TInput;
+  readonly mailbox?: MailboxOptions;
+  /** Deepens Check for this actor. */
+  readonly check?: CheckFn;
+  /** Extra fields for this actor's Status report. @internal */
+  readonly statusExtra?: () => Record<string, unknown>;
+}
+
+const POLICIES = new Set<string>(Object.values(OverflowPolicy));
+
+/** Validate mailbox options; errors name the field under `prefix`. */
+export function resolveMailbox(
+  options: MailboxOptions | undefined,
+  defaults: { capacity: number; overflow: OverflowPolicy },
+  prefix = 'mailbox',
+): { capacity: number; overflow: OverflowPolicy } {
+  const capacity = options?.capacity ?? defaults.capacity;
+  const overflow = options?.overflow ?? defaults.overflow;
+  if (!Number.isInteger(capacity) || capacity < 1) {
+    throw new InvalidSpecError(`${prefix}.capacity`, 'must be a positive integer');
+  }
+  if (!POLICIES.has(overflow)) {
+    throw new InvalidSpecError(`${prefix}.overflow`, `must be one of ${[...POLICIES].join(', ')}`);
+  }
+  return { capacity, overflow };
+}
+
+export class ActorSystem implements CellHost {
+  readonly node: string;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly scheduler: Scheduler;
+  readonly deadLetters = new DeadLetters();
+  readonly askTimeout: number;
+  private readonly mailboxDefaults: { capacity: number; overflow: OverflowPolicy };
+  private readonly addressFn: (ref: { id: string; name: string | undefined }) => string;
+  private readonly byName = new Map<string, ActorCell>();
+  private readonly byId = new Map<string, ActorCell>();
+  private readonly exitListeners = new Set<ExitListener>();
+  private readonly spawnListeners = new Set<(cell: ActorCell) => void>();
+  private seq = 0;
+
+  constructor(options: ActorSystemOptions) {
+    this.node = options.node;
+    this.logger = options.logger ?? nullLogger();
+    this.clock = options.clock ?? monotonicClock;
+    this.askTimeout = options.askTimeout ?? DEFAULT_ASK_TIMEOUT;
+    assertTimeout(this.askTimeout);
+    this.mailboxDefaults = resolveMailbox(options.mailbox, {
+      capacity: DEFAULT_MAILBOX_CAPACITY,
+      overflow: OverflowPolicy.Reject,
+    });
+    this.addressFn = options.addressOf ?? (() => '');
+    this.scheduler = new Scheduler({
+      ...options.scheduler,
+      onError: (err) => this.logger.error({ err }, 'system task threw'),
+    });
+  }
+
+  spawn<TLogic extends AnyActorLogic>(
+    logic: TLogic,
+    options: SpawnOptions<InputFrom<TLogic>> = {},
+  ): LocalActorRef<EventFromLogic<TLogic>, SnapshotFrom<TLogic>> {
+    if (typeof logic !== 'object' || logic === null || typeof (logic as { transition?: unknown }).transition !== 'function') {
+      throw new InvalidSpecError('logic', 'must be XState v5 actor logic (a machine or fromTransition/fromCallback/fromPromise/...)');
+    }
+    const name = options.name;
+    if (name !== undefined) {
+      assertName(name);
+      if (this.byName.has(name)) throw new DuplicateNameError(name);
+    }
+    const { capacity, overflow } = resolveMailbox(options.mailbox, this.mailboxDefaults);
+    const id = (++this.seq).toString(36);
+    const cell = new ActorCell(this, logic, {
+      id,
+      name,
+      input: options.input,
+      capacity,
+      overflow,
+      check: options.check,
+      statusExtra: options.statusExtra,
+    });
+    this.byId.set(id, cell);
+    if (name !== undefined) this.byName.set(name, cell);
+    // Spawn listeners run before start: an actor that fails while starting
+    // still reports its exit after them, so nothing they set up can leak.
+    for (const l of this.spawnListeners) {
+      try {
+        l(cell);
+      } catch (err) {
+        this.logger.error({ err }, 'spawn listener threw');
+      }
+    }
+    cell._start();
+    return cell as unknown as LocalActorRef<EventFromLogic<TLogic>, SnapshotFrom<TLogic>>;
+  }
+
+  /** The live actor registered under `name` on this node. */
+  lookup(name: string): ActorCell | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The live actor with this id on this node. */
+  get(id: string): ActorCell | undefined {
+    return this.byId.get(id);
+  }
+
+  /** Number of live actors. */
+  get size(): number {
+    return this.byId.size;
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+
+  actors(): ActorCell[] {
+    return [...this.byId.values()];
+  }
+
+  /** Listen to every exit on this node. Returns an unsubscribe function. */
+  onExit(listener: ExitListener): () => void {
+    this.exitListeners.add(listener);
+    return () => this.exitListeners.delete(listener);
+  }
+
+  /** Listen to every spawn on this node (called before the actor starts). */
+  onSpawn(listener: (cell: ActorCell) => void): () => void {
+    this.spawnListeners.add(listener);
+    return () => this.spawnListeners.delete(listener);
+  }
+
+  addressOf(cell: { id: string; name: string | undefined }): string {
+    return this.addressFn(cell);
+  }
+
+  /** @internal Called by a cell when it exits. */
+  _exited(cell: ActorCell): void {
+    if (this.byId.get(cell.id) === cell) this.byId.delete(cell.id);
+    if (cell.name !== undefined && this.byName.get(cell.name) === cell) this.byName.delete(cell.name);
+    const exit = cell.exit!;
+    if (this.exitListeners.size === 0) return;
+    this.scheduler.enqueueSystem(() => {
+      for (const l of this.exitListeners) {
+        try {
+          l(exit);
+        } catch (err) {
+          this.logger.error({ err }, 'exit listener threw');
+        }
+      }
+    });
+  }
+
+  /** Stop every live actor, newest first, each with `shutdown`. */
+  async stopAll(shutdown: Shutdown = 5000): Promise<void> {
+    const cells = [...this.byId.values()].reverse();
+    for (const cell of cells) await cell.stop(shutdown);
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Dead letters: every message that reached no one, counted by reason.
+ *
+ * Nothing is dropped silently: a refused, dropped, undeliverable or
+ * undecodable message increments a counter here, and listeners (tests, the
+ * node's Status) can watch them. Payloads are never kept, only the target,
+ * the event type and the reason.
+ */
+
+export const DeadLetterReason = {
+  NoSuchActor: 'no-such-actor',
+  MailboxFull: 'mailbox-full',
+  DroppedOldest: 'dropped-oldest',
+  DroppedNewest: 'dropped-newest',
+  ActorStopped: 'actor-stopped',
+  InvalidEvent: 'invalid-event',
+  Decode: 'decode-error',
+  FrameTooLarge: 'frame-too-large',
+  LateReply: 'late-reply',
+  Unroutable: 'unroutable',
+} as const;
+export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
+
+export interface DeadLetter {
+  readonly target: string;
+  /** The event's `type` when known. */
+  readonly type: string | undefined;
+  readonly reason: DeadLetterReason;
+}
+
+export type DeadLetterListener = (letter: DeadLetter) => void;
+
+export class DeadLetters {
+  private readonly counts = new Map<DeadLetterReason, number>();
+  private readonly listeners = new Set<DeadLetterListener>();
+  private n = 0;
+
+  /** Total dead letters so far. */
+  get total(): number {
+    return this.n;
+  }
+
+  /** Counts by reason. */
+  byReason(): Record<string, number> {
+    return Object.fromEntries(this.counts);
+  }
+
+  count(reason: DeadLetterReason): number {
+    return this.counts.get(reason) ?? 0;
+  }
+
+  record(target: string, event: unknown, reason: DeadLetterReason): void {
+    this.n++;
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+    if (this.listeners.size === 0) return;
+    const type =
+      typeof event === 'object' && event !== null && typeof (event as { type?: unknown }).type === 'string'
+        ? (event as { type: string }).type
+        : undefined;
+    const letter: DeadLetter = { target, type, reason };
+    for (const l of this.listeners) {
+      try {
+        l(letter);
+      } catch {
+        // A listener's failure must not stop the counting or the other listeners.
+      }
+    }
+  }
+
+  subscribe(listener: DeadLetterListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
