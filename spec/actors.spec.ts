@@ -177,7 +177,7 @@ describe('actors - mailbox overflow', () => {
     await expect(c.ask({ type: 'GET' })).rejects.toBeInstanceOf(MailboxFullError);
     expect(system.deadLetters.count(DeadLetterReason.MailboxFull)).toBe(2);
     await expect(c.ask({ type: 'GET' })).resolves.toBe(2);
-    expect(c.statusReport().dropped).toBe(2);
+    expect((await c.status()).dropped).toBe(2);
   });
 
   it('actors - drop-oldest: the oldest ask is rejected with MessageDroppedError', async () => {
