@@ -1,0 +1,404 @@
+/**
+ * A Halyard node: an actor system joined to a transport.
+ *
+ * ```ts
+ * const node = await createNode({ name: 'n1' });                 // embedded, in-process
+ * const node = await createNode({ name: 'n1', transport: { kind: 'nats', servers: 'nats://127.0.0.1:4222' } });
+ * ```
+ *
+ * ## Options
+ * | option       | required | default                 | meaning |
+ * |--------------|----------|-------------------------|---------|
+ * | `name`       | yes      |                         | node name: one subject token, unique in the cluster |
+ * | `transport`  | no       | `{ kind: 'local' }`     | `{ kind: 'local', bus? }`, `{ kind: 'nats', servers, token?, user?, pass?, authenticator?, tls?, ... }`, or a `Transport` |
+ * | `prefix`     | no       | `'halyard'`             | subject prefix |
+ * | `logger`     | no       | silent                  | a pino logger; each actor gets a child with `{node, actor}` |
+ * | `clock`      | no       | monotonic               | injected time source |
+ * | `mailbox`    | no       | `{ capacity: 4096, overflow: 'reject' }` | default mailbox |
+ * | `askTimeout` | no       | 5000                    | default ask deadline, ms |
+ * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
+ *
+ * ## Routing
+ * `ref(name)` resolves at every send: a live local actor of that name gets the
+ * message straight into its mailbox (no encoding, no transport); otherwise it
+ * goes to `<prefix>.svc.<name>`, where the instances of that name on any node
+ * share it through a queue group. See subjects.ts for the whole scheme.
+ */
+import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
+import { assertEvent, assertTimeout } from '../actors/ActorCell.js';
+import { ActorSystem, type SpawnOptions, resolveMailbox } from '../actors/ActorSystem.js';
+import type { DeadLetters } from '../actors/DeadLetters.js';
+import { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions } from '../actors/Mailbox.js';
+import { assertName } from '../actors/names.js';
+import {
+  type CheckLevel,
+  type CheckResult,
+  isCheckLevel,
+  makeCheckResult,
+  OCF,
+  type StatusReport,
+} from '../actors/ocf.js';
+import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '../actors/types.js';
+import { type Clock, monotonicClock } from '../clock.js';
+import { EncodeError, InvalidArgumentError, InvalidSpecError, NodeClosedError } from '../errors.js';
+import { type Logger, nullLogger } from '../log.js';
+import { type CodecLimits, DEFAULT_LIMITS, encodeEnvelope } from '../transport/codec.js';
+import { LocalBus, LocalTransport } from '../transport/LocalTransport.js';
+import { NatsTransport, type NatsTransportOptions } from '../transport/NatsTransport.js';
+import type { Subscription, Transport } from '../transport/Transport.js';
+import { Inbound, type InboundTarget } from './Inbound.js';
+import { Requester } from './Requester.js';
+import { Subjects, assertNodeName } from './subjects.js';
+
+export type TransportConfig =
+  | { readonly kind: 'local'; readonly bus?: LocalBus }
+  | ({ readonly kind: 'nats' } & Omit<NatsTransportOptions, 'name' | 'logger'> & { readonly name?: string });
+
+export interface NodeOptions {
+  readonly name: string;
+  readonly transport?: TransportConfig | Transport;
+  readonly prefix?: string;
+  readonly logger?: Logger;
+  readonly clock?: Clock;
+  readonly mailbox?: MailboxOptions;
+  readonly askTimeout?: number;
+  readonly limits?: Partial<CodecLimits>;
+}
+
+function isTransport(t: unknown): t is Transport {
+  return typeof t === 'object' && t !== null && typeof (t as Transport).publish === 'function';
+}
+
+async function openTransport(config: NodeOptions['transport'], nodeName: string, logger: Logger): Promise<{ transport: Transport; owned: boolean }> {
+  if (config === undefined) return { transport: new LocalTransport({ name: nodeName }), owned: true };
+  if (isTransport(config)) return { transport: config, owned: false };
+  if (typeof config !== 'object' || config === null) throw new InvalidSpecError('transport', 'must be an object');
+  switch (config.kind) {
+    case 'local':
+      return { transport: new LocalTransport({ name: nodeName, bus: config.bus ?? LocalBus.default }), owned: true };
+    case 'nats': {
+      const { kind: _kind, name, ...rest } = config;
+      if (rest.servers === undefined) throw new InvalidSpecError('transport.servers', 'is required for kind "nats"');
+      const transport = await NatsTransport.connect({ ...rest, name: name ?? `halyard-${nodeName}`, logger });
+      return { transport, owned: true };
+    }
+    default:
+      throw new InvalidSpecError('transport.kind', 'must be "local" or "nats"');
+  }
+}
+
+/** Open a node. Resolves once its transport is connected and its subscriptions are in place. */
+export async function createNode(options: NodeOptions): Promise<Node> {
+  if (typeof options !== 'object' || options === null) throw new InvalidSpecError('options', 'must be an object');
+  try {
+    assertNodeName(options.name);
+  } catch (err) {
+    throw new InvalidSpecError('name', (err as Error).message);
+  }
+  const logger = (options.logger ?? nullLogger()).child({ node: options.name });
+  const subjects = new Subjects(options.prefix ?? 'halyard');
+  const limits: CodecLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 1) throw new InvalidSpecError('limits.maxBytes', 'must be a positive integer');
+  if (!Number.isInteger(limits.maxDepth) || limits.maxDepth < 1) throw new InvalidSpecError('limits.maxDepth', 'must be a positive integer');
+  // Everything that can be validated is, before a connection is opened.
+  resolveMailbox(options.mailbox, { capacity: DEFAULT_MAILBOX_CAPACITY, overflow: 'reject' });
+  if (options.askTimeout !== undefined && (typeof options.askTimeout !== 'number' || !(options.askTimeout > 0) || !Number.isFinite(options.askTimeout))) {
+    throw new InvalidSpecError('askTimeout', 'must be a positive finite number of milliseconds');
+  }
+  const { transport, owned } = await openTransport(options.transport, options.name, logger);
+  const node = new Node(options, transport, owned, subjects, limits, options.logger ?? nullLogger(), logger);
+  // The node's own subscriptions are at the server before anyone is told it exists.
+  await transport.flush();
+  return node;
+}
+
+/** A reference by name: resolved at every send, locally first. */
+class NameRef implements ActorRef {
+  readonly isLocal = false;
+  readonly id: string;
+  readonly node = '';
+  constructor(
+    private readonly owner: Node,
+    readonly name: string,
+    readonly address: string,
+  ) {
+    this.id = name;
+  }
+  tell(event: AnyEventObject): void {
+    this.owner._tellName(this.name, event);
+  }
+  ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R> {
+    return this.owner._askName(this.name, event, options) as Promise<R>;
+  }
+  check(level: CheckLevel = 0): Promise<CheckResult> {
+    return this.owner.check(this.name, level);
+  }
+  status(): Promise<StatusReport> {
+    return this.owner.status(this.name);
+  }
+}
+
+export class Node implements InboundTarget {
+  readonly name: string;
+  readonly system: ActorSystem;
+  readonly transport: Transport;
+  readonly subjects: Subjects;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  private readonly owned: boolean;
+  private readonly limits: CodecLimits;
+  private readonly inbound: Inbound;
+  private readonly requester: Requester;
+  private readonly subs: Subscription[] = [];
+  private readonly nameSubs = new Map<string, Subscription>();
+  private readonly startedAt: number;
+  private closing: Promise<void> | undefined;
+
+  /** @internal Use {@link createNode}. */
+  constructor(
+    options: NodeOptions,
+    transport: Transport,
+    owned: boolean,
+    subjects: Subjects,
+    limits: CodecLimits,
+    rootLogger: Logger,
+    logger: Logger,
+  ) {
+    this.name = options.name;
+    this.transport = transport;
+    this.owned = owned;
+    this.subjects = subjects;
+    this.limits = limits;
+    this.logger = logger;
+    this.clock = options.clock ?? monotonicClock;
+    this.startedAt = this.clock.now();
+    this.system = new ActorSystem({
+      node: this.name,
+      logger: rootLogger,
+      clock: this.clock,
+      mailbox: options.mailbox,
+      askTimeout: options.askTimeout,
+      addressOf: (ref) => subjects.actor(this.name, ref.id),
+    });
+    this.inbound = new Inbound(transport, this.system.deadLetters, limits, logger);
+    this.requester = new Requester(transport, this.clock, this.system.deadLetters, limits);
+
+    const actorPrefix = subjects.actor(this.name, '');
+    this.subs.push(
+      transport.subscribe(subjects.actorWildcard(this.name), (msg) => {
+        const id = msg.subject.slice(actorPrefix.length);
+        this.inbound.handle(msg, this.system.get(id), id);
+      }),
+      transport.subscribe(subjects.node(this.name), (msg) => this.inbound.handle(msg, this, this.name)),
+    );
+    this.system.onSpawn((cell) => {
+      if (cell.name !== undefined) this.serveName(cell.name);
+    });
+    this.system.onExit((exit) => {
+      // Keep the subscription if the name was taken again (a restart) meanwhile.
+      if (exit.name !== undefined && !this.system.lookup(exit.name)) this.unserveName(exit.name);
+    });
+    transport.onStatus((s) => this.logger.info({ transport: s.type }, 'transport status'));
+  }
+
+  /** Name or id, for logs and health answers. */
+  get label(): string {
+    return this.name;
+  }
+
+  get deadLetters(): DeadLetters {
+    return this.system.deadLetters;
+  }
+
+  get isClosed(): boolean {
+    return this.closing !== undefined;
+  }
+
+  // ── actors ──────────────────────────────────────────────────────────────
+
+  /** Run XState logic as an actor on this node. */
+  spawn<TLogic extends AnyActorLogic>(
+    logic: TLogic,
+    options?: SpawnOptions<InputFrom<TLogic>>,
+  ): LocalActorRef<EventFromLogic<TLogic>, SnapshotFrom<TLogic>> {
+    if (this.closing) throw new NodeClosedError(this.name);
+    return this.system.spawn(logic, options);
+  }
+
+  /** A reference to whatever serves `name`: this node first, then the cluster. */
+  ref<TEvent extends AnyEventObject = AnyEventObject>(name: string): ActorRef<TEvent> {
+    assertName(name);
+    return new NameRef(this, name, this.subjects.svc(name)) as unknown as ActorRef<TEvent>;
+  }
+
+  /** The live local actor named `name`, if any (Erlang's `whereis/1`). */
+  whereis(name: string): LocalActorRef | undefined {
+    return this.system.lookup(name);
+  }
+
+  /** Stop a local actor by name or reference. */
+  async stop(target: string | LocalActorRef, shutdown?: Shutdown): Promise<ExitSignal | undefined> {
+    const cell = typeof target === 'string' ? this.system.lookup(target) : this.system.get(target.id);
+    if (!cell) return typeof target === 'string' ? undefined : target.exit;
+    return cell.stop(shutdown);
+  }
+
+  /**
+   * Resolves once every subscription and message this node has sent so far
+   * has reached the server. A name spawned here is reachable from other
+   * connections only after that: NATS orders nothing across connections.
+   */
+  flush(): Promise<void> {
+    return this.transport.flush();
+  }
+
+  /** @internal */
+  _tellName(name: string, event: AnyEventObject): void {
+    assertEvent(event);
+    const local = this.system.lookup(name);
+    if (local) {
+      local._enqueue(event, undefined);
+      return;
+    }
+    if (this.closing) throw new NodeClosedError(this.name);
+    let frame: Uint8Array;
+    try {
+      frame = encodeEnvelope({ v: 1, k: 'tell', t: name, b: event });
+    } catch (err) {
+      throw err instanceof EncodeError ? err : new EncodeError('event', err);
+    }
+    this.transport.publish(this.subjects.svc(name), frame, { reply: this.requester.tellReply(name) });
+  }
+
+  /** @internal */
+  _askName(name: string, event: AnyEventObject, options?: AskOptions): Promise<unknown> {
+    try {
+      assertEvent(event);
+      const timeout = options?.timeout ?? this.system.askTimeout;
+      assertTimeout(timeout);
+      const local = this.system.lookup(name);
+      if (local) return local.ask(event, { timeout });
+      return this.requester.request(this.subjects.svc(name), 'ask', name, event, timeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  // ── health ──────────────────────────────────────────────────────────────
+
+  /**
+   * OCF Check. With a name: that actor's (local first, else over the
+   * transport). Without: the node's own.
+   */
+  check(name?: string | number, level: CheckLevel = 0): Promise<CheckResult> {
+    if (typeof name === 'number') return this.checkSelf(name as CheckLevel);
+    if (name === undefined) return this.checkSelf(level);
+    try {
+      assertName(name);
+      if (!isCheckLevel(level)) throw new InvalidArgumentError('level', 'must be 0, 10 or 20');
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const local = this.system.lookup(name);
+    if (local) return local.check(level);
+    return this.requester.request(this.subjects.svc(name), 'check', name, { level }, this.system.askTimeout) as Promise<CheckResult>;
+  }
+
+  /** OCF Status: logs one line now and returns it. With a name: that actor's; without: the node's. */
+  status(name?: string): Promise<StatusReport> {
+    if (name === undefined) return this.statusSelf();
+    try {
+      assertName(name);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const local = this.system.lookup(name);
+    if (local) return local.status();
+    return this.requester.request(this.subjects.svc(name), 'status', name, {}, this.system.askTimeout) as Promise<StatusReport>;
+  }
+
+  /** Check or Status of another node, over the transport. */
+  remoteNode(nodeName: string): { check(level?: CheckLevel): Promise<CheckResult>; status(): Promise<StatusReport> } {
+    assertNodeName(nodeName);
+    const subject = this.subjects.node(nodeName);
+    return {
+      check: (level: CheckLevel = 0) =>
+        this.requester.request(subject, 'check', nodeName, { level }, this.system.askTimeout) as Promise<CheckResult>,
+      status: () => this.requester.request(subject, 'status', nodeName, {}, this.system.askTimeout) as Promise<StatusReport>,
+    };
+  }
+
+  private async checkSelf(level: CheckLevel): Promise<CheckResult> {
+    if (!isCheckLevel(level)) throw new InvalidArgumentError('level', 'must be 0, 10 or 20');
+    if (this.closing) return makeCheckResult(OCF.NOT_RUNNING, 'shut down', level, this.name, this.name);
+    if (!this.transport.isConnected) {
+      return makeCheckResult(OCF.DEGRADED, `transport ${this.transport.kind} disconnected`, level, this.name, this.name);
+    }
+    if (level >= 10) {
+      const failed = this.system.actors().filter((a) => a.lifecycle === 'failed').length;
+      if (failed > 0) return makeCheckResult(OCF.DEGRADED, `${failed} actors failed`, level, this.name, this.name);
+    }
+    return makeCheckResult(OCF.SUCCESS, `running, ${this.system.size} actors`, level, this.name, this.name);
+  }
+
+  /** The node's status report, without logging it. */
+  statusReport(): StatusReport {
+    return {
+      actor: this.name,
+      id: this.name,
+      node: this.name,
+      lifecycle: this.closing ? 'stopped' : 'running',
+      state: this.transport.isConnected ? 'connected' : 'disconnected',
+      mailbox: { depth: 0, capacity: 0, overflow: 'none' },
+      processed: 0,
+      dropped: this.deadLetters.total,
+      uptimeMs: Math.round(this.clock.now() - this.startedAt),
+      lastError: null,
+      transport: this.transport.kind,
+      actors: this.system.size,
+      names: this.system.names(),
+      deadLetters: this.deadLetters.byReason(),
+      asksInFlight: this.requester.inFlight,
+    };
+  }
+
+  private async statusSelf(): Promise<StatusReport> {
+    const report = this.statusReport();
+    this.logger.info(report, 'status');
+    return report;
+  }
+
+  // ── lifecycle ───────────────────────────────────────────────────────────
+
+  /** Stop every actor (newest first), drain the subscriptions, close the transport. Idempotent. */
+  shutdown(shutdown: Shutdown = 5000): Promise<void> {
+    this.closing ??= (async () => {
+      await this.system.stopAll(shutdown);
+      this.requester.close(this.name);
+      for (const sub of this.subs) sub.unsubscribe();
+      for (const sub of this.nameSubs.values()) sub.unsubscribe();
+      this.nameSubs.clear();
+      if (this.owned) await this.transport.close();
+    })();
+    return this.closing;
+  }
+
+  private serveName(name: string): void {
+    if (this.nameSubs.has(name) || this.transport.isClosed) return;
+    // Looked up at receipt, not bound to the cell: a restarted actor takes
+    // over the name without a gap in the subscription.
+    const sub = this.transport.subscribe(
+      this.subjects.svc(name),
+      (msg) => this.inbound.handle(msg, this.system.lookup(name), name),
+      { queue: name },
+    );
+    this.nameSubs.set(name, sub);
+  }
+
+  private unserveName(name: string): void {
+    const sub = this.nameSubs.get(name);
+    if (!sub) return;
+    this.nameSubs.delete(name);
+    sub.unsubscribe();
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Outgoing request/reply over the transport, hand-rolled: one wildcard inbox
+ * subscription per node and a correlation map, never `nc.request()` (which
+ * builds an Error object per call and is about 3x slower).
+ *
+ * Reply subjects:
+ * - `<inbox>.r.<corr>` for asks, checks and statuses;
+ * - `<inbox>.t.<name>` for tells: a tell carries a reply subject only so that
+ *   the server's "no responders" status tells the sender nobody serves the
+ *   name. Such tells are counted as dead letters (`no-such-actor`) instead of
+ *   vanishing. No responder ever answers a tell.
+ *
+ * A reply that arrives after its deadline is counted as a `late-reply` dead letter.
+ */
+import type { DeadLetters } from '../actors/DeadLetters.js';
+import { DeadLetterReason } from '../actors/DeadLetters.js';
+import type { Clock, TimerHandle } from '../clock.js';
+import {
+  DecodeError,
+  DecodeReason,
+  NoSuchActorError,
+  NodeClosedError,
+  TimeoutError,
+  fromWireError,
+  isWireError,
+} from '../errors.js';
+import { type CodecLimits, type EnvelopeKind, decodeEnvelope, encodeEnvelope } from '../transport/codec.js';
+import type { Msg, Subscription, Transport } from '../transport/Transport.js';
+
+interface Pending {
+  readonly target: string;
+  readonly resolve: (v: unknown) => void;
+  readonly reject: (e: unknown) => void;
+  timer: TimerHandle | undefined;
+}
+
+export class Requester {
+  private readonly pending = new Map<string, Pending>();
+  private readonly inbox: string;
+  private readonly askPrefix: string;
+  private readonly tellPrefix: string;
+  private readonly sub: Subscription;
+  private seq = 0;
+  private closedBy: string | undefined;
+
+  constructor(
+    private readonly transport: Transport,
+    private readonly clock: Clock,
+    private readonly deadLetters: DeadLetters,
+    private readonly limits: CodecLimits,
+  ) {
+    this.inbox = transport.newInbox();
+    this.askPrefix = `${this.inbox}.r.`;
+    this.tellPrefix = `${this.inbox}.t.`;
+    this.sub = transport.subscribe(`${this.inbox}.>`, (msg) => this.onMessage(msg));
+  }
+
+  /** Reply subject for a tell to `name`. */
+  tellReply(name: string): string {
+    return this.tellPrefix + name;
+  }
+
+  get inFlight(): number {
+    return this.pending.size;
+  }
+
+  request(subject: string, kind: EnvelopeKind, target: string, body: unknown, timeout: number): Promise<unknown> {
+    if (this.closedBy !== undefined) return Promise.reject(new NodeClosedError(this.closedBy));
+    const c = (++this.seq).toString(36);
+    const frame = encodeEnvelope({ v: 1, k: kind, t: target, c, b: body });
+    return new Promise((resolve, reject) => {
+      const p: Pending = { target, resolve, reject, timer: undefined };
+      p.timer = this.clock.setTimer(() => {
+        if (this.pending.delete(c)) reject(new TimeoutError(target, timeout));
+      }, timeout);
+      this.pending.set(c, p);
+      try {
+        this.transport.publish(subject, frame, { reply: this.askPrefix + c });
+      } catch (err) {
+        this.settle(c);
+        reject(err);
+      }
+    });
+  }
+
+  private settle(c: string): Pending | undefined {
+    const p = this.pending.get(c);
+    if (!p) return undefined;
+    this.pending.delete(c);
+    if (p.timer !== undefined) this.clock.clearTimer(p.timer);
+    return p;
+  }
+
+  private onMessage(msg: Msg): void {
+    const subject = msg.subject;
+    if (subject.startsWith(this.tellPrefix)) {
+      if (msg.noResponders) {
+        this.deadLetters.record(subject.slice(this.tellPrefix.length), undefined, DeadLetterReason.NoSuchActor);
+      }
+      return;
+    }
+    if (!subject.startsWith(this.askPrefix)) {
+      this.deadLetters.record(subject, undefined, DeadLetterReason.Unroutable);
+      return;
+    }
+    const p = this.settle(subject.slice(this.askPrefix.length));
+    if (!p) {
+      this.deadLetters.record(subject, undefined, DeadLetterReason.LateReply);
+      return;
+    }
+    if (msg.noResponders) {
+      p.reject(new NoSuchActorError(p.target));
+      return;
+    }
+    let env: ReturnType<typeof decodeEnvelope>;
+    try {
+      env = decodeEnvelope(msg.data, this.limits);
+    } catch (err) {
+      p.reject(err);
+      return;
+    }
+    if (env.k === 'reply') p.resolve(env.b);
+    else if (env.k === 'error' && isWireError(env.b)) p.reject(fromWireError(env.b));
+    else p.reject(new DecodeError(DecodeReason.NotEnvelope, `unexpected ${env.k} frame in reply to ${p.target}`));
+  }
+
+  /** Reject everything in flight and stop listening. */
+  close(nodeName: string): void {
+    this.closedBy = nodeName;
+    this.sub.unsubscribe();
+    for (const c of [...this.pending.keys()]) this.settle(c)?.reject(new NodeClosedError(nodeName));
+  }
+}
