@@ -11,13 +11,15 @@
  * - Subscriptions may use wildcards: `*` matches exactly one token, `>` (last
  *   token only) matches one or more tokens. Published subjects have no wildcards.
  * - Plain subscribers each receive a copy of every matching message.
- *   Subscribers that share a queue group name (per subject filter) share the
- *   load: exactly one member of each group receives each message.
+ *   Subscribers that share a queue group name share the load: exactly one
+ *   member of each group receives each message. As in nats-server, a group is
+ *   pooled by its name across the subject filters that match a message.
  * - Delivery is asynchronous (never inside `publish`), at-most-once, and in
  *   publish order per publisher and subscriber.
  * - A message published with a `reply` subject that no subscription matches is
  *   answered at once with a "no responders" status message (`noResponders:
- *   true`, empty data) delivered to the reply subject. `request()` turns that
+ *   true`, empty data), delivered to the publishing connection's own
+ *   subscriptions that match the reply subject (and to no other connection). `request()` turns that
  *   into a `NoRespondersError` without waiting for its deadline.
  *
  * ## Errors

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+/**
+ * `npm test`: make sure nats-server is available, then run vitest.
+ *
+ * - nats-server lookup (same order as spec/support/natsServer.ts):
+ *   $NATS_SERVER_BIN, PATH, /usr/sbin/nats-server, /usr/bin/nats-server.
+ * - Missing, running as root with apt-get: `apt-get update && apt-get install
+ *   -y nats-server`, output streamed. Otherwise print how to install and exit
+ *   1. The NATS tests are never skipped.
+ * - Then `npx vitest run <extra argv>`, with NATS_SERVER_BIN set to the
+ *   binary found; exits with vitest's exit code.
+ */
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { delimiter, join } from 'node:path';
+
+const INSTALL_HINT = [
+  'nats-server is required to run the tests (the NATS integration tests are never skipped).',
+  'Install it with:   sudo apt-get install nats-server      (Debian/Ubuntu)',
+  'or download it from https://github.com/nats-io/nats-server/releases,',
+  'or set NATS_SERVER_BIN to the path of an existing binary.',
+].join('\n');
+
+function isExecutable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findNatsServer() {
+  const fromEnv = process.env.NATS_SERVER_BIN;
+  if (fromEnv) return isExecutable(fromEnv) ? fromEnv : undefined;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir && isExecutable(join(dir, 'nats-server'))) return join(dir, 'nats-server');
+  }
+  for (const path of ['/usr/sbin/nats-server', '/usr/bin/nats-server']) {
+    if (isExecutable(path)) return path;
+  }
+  return undefined;
+}
+
+function run(command, args, env = process.env) {
+  const result = spawnSync(command, args, { stdio: 'inherit', env });
+  if (result.error) {
+    console.error(`cannot run ${command}: ${result.error.message}`);
+    return 1;
+  }
+  return result.status ?? (result.signal ? 128 : 1);
+}
+
+function haveAptGet() {
+  return spawnSync('apt-get', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+let bin = findNatsServer();
+if (bin === undefined) {
+  if (process.env.NATS_SERVER_BIN) {
+    console.error(`NATS_SERVER_BIN=${process.env.NATS_SERVER_BIN} is not an executable file.\n${INSTALL_HINT}`);
+    process.exit(1);
+  }
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && haveAptGet()) {
+    console.error('nats-server not found; installing it with apt-get...');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (run('apt-get', ['update'], env) !== 0 || run('apt-get', ['install', '-y', 'nats-server'], env) !== 0) {
+      console.error(`apt-get could not install nats-server.\n${INSTALL_HINT}`);
+      process.exit(1);
+    }
+    bin = findNatsServer();
+  }
+  if (bin === undefined) {
+    console.error(INSTALL_HINT);
+    process.exit(1);
+  }
+}
+
+const code = run('npx', ['vitest', 'run', ...process.argv.slice(2)], { ...process.env, NATS_SERVER_BIN: bin });
+process.exit(code);

@@ -1,0 +1,550 @@
+/**
+ * `NatsTransport`: the {@link Transport} seam on a real NATS connection
+ * (`@nats-io/transport-node` v3). Passes the same conformance suite as
+ * `LocalTransport` (see `Transport.ts` for the binding contract).
+ *
+ * ## Options (`NatsTransport.connect(options)`)
+ * | option                 | required | default   | meaning                                        |
+ * |------------------------|----------|-----------|------------------------------------------------|
+ * | `servers`              | yes      |           | URL or URLs (`nats://host:port`)               |
+ * | `name`                 | yes      |           | connection name, shown in server monitoring    |
+ * | `token`                | no       |           | token auth, passed through to the client       |
+ * | `user`, `pass`         | no       |           | user/password auth, passed through             |
+ * | `authenticator`        | no       |           | nkey / creds / jwt authenticators, passed through |
+ * | `tls`                  | no       |           | TLS options, passed through                    |
+ * | `maxReconnectAttempts` | no       | -1        | -1 = reconnect forever                         |
+ * | `reconnectTimeWait`    | no       | client's (2000 ms) | wait between attempts to one server   |
+ * | `pingInterval`         | no       | client's (2 min)   | keep-alive interval                   |
+ * | `timeout`              | no       | client's (20 s)    | connect timeout                       |
+ * | `logger`               | no       | silent    | pino logger; a child `{component: 'transport'}` is used |
+ * | `onError`              | no       | logger / warning | receives errors thrown by handlers      |
+ *
+ * ## Secrets
+ * Credentials (`token`, `pass`, `authenticator`, `tls`, and user info in
+ * server URLs) go to the client unchanged and nowhere else: they are not kept
+ * on the instance, not logged, and scrubbed from every error message, status
+ * detail, `toString()`, `toJSON()` and `util.inspect` output.
+ *
+ * ## Behaviour
+ * - Subjects, queue names and headers are validated here, before the client
+ *   sees them, so both transports throw the same errors.
+ * - `publish` copies `data`: nats.js keeps a reference to the caller's buffer
+ *   until its next flush (a microtask later, or until reconnect when
+ *   disconnected), so without the copy a reused buffer would corrupt what is
+ *   sent. `LocalTransport` copies too; the two behave alike.
+ * - Handlers are guarded (`guardHandler.ts`): nats.js runs callbacks inside
+ *   its socket reader, and a throw there silently kills the reader.
+ * - `request` does not use `nc.request()`: one `_INBOX.<nuid>.*`
+ *   subscription per connection plus a correlation map (`RequestMux`). The
+ *   server answers a request nobody subscribes to with an empty message whose
+ *   headers carry status `503`; nats.js v3 hands that to a plain subscription
+ *   as an ordinary message (`msg.headers.code === 503`, `data.length === 0`),
+ *   which surfaces as `msg.noResponders === true` and rejects the request with
+ *   `NoRespondersError` at once.
+ * - Client status events map to `TransportStatus`: `disconnect` →
+ *   `disconnected`, `reconnecting` (once per dial attempt) → `reconnecting`,
+ *   `reconnect` → `reconnected`, `error` → `error`; the connection closing,
+ *   for whatever reason, → `closed` (once).
+ *
+ * ## Lifecycle
+ * ```
+ *   connect() ──► open ◄──► disconnected/reconnecting ──► reconnected
+ *                  │
+ *   close() ──► draining (nc.drain(): subscriptions drained, outbound flushed) ──► closed
+ * ```
+ * While draining, `publish` works until nats.js stops accepting publishes;
+ * `subscribe` throws and `request` rejects with `TransportClosedError`. If
+ * the drain does not finish within {@link DRAIN_TIMEOUT_MS} (e.g. the server
+ * is unreachable), the connection is closed without it.
+ */
+import {
+  ClosedConnectionError,
+  connect,
+  createInbox,
+  DrainingConnectionError,
+  headers as natsHeaders,
+  type Authenticator,
+  type NatsConnection,
+  type Msg as NatsMsg,
+  type MsgHdrs,
+  type NodeConnectionOptions,
+  type Status,
+  type Subscription as NatsSubscription,
+} from '@nats-io/transport-node';
+import {
+  describe,
+  FrameTooLargeError,
+  HalyardError,
+  InvalidArgumentError,
+  TransportClosedError,
+  TransportError,
+} from '../errors.js';
+import { type Logger, nullLogger } from '../log.js';
+import { guardHandler, type HandlerErrorListener, handlerErrorReporter, safeReport } from './guardHandler.js';
+import { assertHeaders, headersWireSize } from './headers.js';
+import { RequestMux } from './RequestMux.js';
+import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
+import type {
+  Msg,
+  MsgHandler,
+  MsgHeaders,
+  PublishOptions,
+  RequestOptions,
+  StatusListener,
+  SubscribeOptions,
+  Subscription,
+  Transport,
+  TransportStatus,
+} from './Transport.js';
+
+export interface NatsTransportOptions {
+  readonly servers: string | readonly string[];
+  readonly name: string;
+  readonly token?: string;
+  readonly user?: string;
+  readonly pass?: string;
+  readonly authenticator?: Authenticator | Authenticator[];
+  readonly tls?: NodeConnectionOptions['tls'];
+  readonly maxReconnectAttempts?: number;
+  readonly reconnectTimeWait?: number;
+  readonly pingInterval?: number;
+  readonly timeout?: number;
+  readonly logger?: Logger;
+  readonly onError?: HandlerErrorListener;
+}
+
+/** Used for `maxPayload` before the server's INFO is known (nats-server's default). */
+const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+
+/** Longest `close()` waits for `nc.drain()` before closing without it. */
+export const DRAIN_TIMEOUT_MS = 10_000;
+
+const REDACTED = '[redacted]';
+/** `scheme://userinfo@` or a bare `userinfo@host`. */
+const URL_USERINFO = /(^|[\s,(]|[a-z][a-z0-9+.-]*:\/\/)[^\s/@,()]+@/gi;
+
+/** Removes URL user info and every known secret from `text`. */
+function scrub(text: string, secrets: readonly string[]): string {
+  let out = text;
+  for (const secret of secrets) out = out.split(secret).join(REDACTED);
+  return out.replace(URL_USERINFO, `$1${REDACTED}@`);
+}
+
+const State = { Open: 'open', Draining: 'draining', Closed: 'closed' } as const;
+type State = (typeof State)[keyof typeof State];
+
+/** A read-only view of nats.js headers; nothing is copied. */
+class NatsHeadersView implements MsgHeaders {
+  readonly #h: MsgHdrs;
+
+  constructor(h: MsgHdrs) {
+    this.#h = h;
+  }
+
+  get(key: string): string | undefined {
+    // MsgHdrsImpl keeps a Map of key → values; reading it directly avoids the
+    // per-call key array that `has()`/`get()` build for their match modes.
+    const map = (this.#h as { headers?: unknown }).headers;
+    if (map instanceof Map) return (map.get(key) as string[] | undefined)?.[0];
+    return this.#h.has(key) ? this.#h.get(key) : undefined;
+  }
+
+  keys(): Iterable<string> {
+    return this.#h.keys();
+  }
+
+  toJSON(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const k of this.#h.keys()) out[k] = this.#h.get(k);
+    return out;
+  }
+}
+
+/** A lazy view of a nats.js message: fields are read from the client's message on demand. */
+class NatsMsgView implements Msg {
+  readonly #m: NatsMsg;
+  #headers: NatsHeadersView | null | undefined;
+
+  constructor(m: NatsMsg) {
+    this.#m = m;
+  }
+
+  get subject(): string {
+    return this.#m.subject;
+  }
+
+  get data(): Uint8Array {
+    return this.#m.data;
+  }
+
+  get reply(): string | undefined {
+    return this.#m.reply || undefined;
+  }
+
+  get headers(): MsgHeaders | undefined {
+    if (this.#headers === undefined) {
+      const h = this.#m.headers;
+      this.#headers = h === undefined ? null : new NatsHeadersView(h);
+    }
+    return this.#headers ?? undefined;
+  }
+
+  get noResponders(): boolean {
+    // The same test nats.js applies in its own request paths.
+    return this.#m.data.length === 0 && this.#m.headers?.code === 503;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return { subject: this.subject, reply: this.reply, size: this.data.length, noResponders: this.noResponders };
+  }
+}
+
+class NatsSubscriptionView implements Subscription {
+  readonly #sub: NatsSubscription;
+
+  constructor(
+    readonly subject: string,
+    readonly queue: string | undefined,
+    sub: NatsSubscription,
+  ) {
+    this.#sub = sub;
+  }
+
+  get isClosed(): boolean {
+    return this.#sub.isClosed();
+  }
+
+  unsubscribe(): void {
+    if (this.#sub.isClosed()) return;
+    try {
+      this.#sub.unsubscribe();
+    } catch {
+      // The connection is closed, so the subscription is already gone.
+    }
+  }
+}
+
+export class NatsTransport implements Transport {
+  readonly kind = 'nats' as const;
+  readonly name: string;
+  readonly #nc: NatsConnection;
+  readonly #servers: readonly string[];
+  readonly #secrets: readonly string[];
+  readonly #logger: Logger;
+  readonly #report: HandlerErrorListener;
+  readonly #statusListeners = new Set<StatusListener>();
+  #state: State = State.Open;
+  #connected = true;
+  #mux: RequestMux | undefined;
+  #closing: Promise<void> | undefined;
+
+  /** Connect to NATS. Rejects with `TransportError` (credentials scrubbed) when the connection fails. */
+  static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
+    if (typeof options?.name !== 'string' || options.name.length === 0) {
+      throw new InvalidArgumentError('name', 'must be a non-empty string');
+    }
+    const servers = typeof options.servers === 'string' ? [options.servers] : options.servers;
+    if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.length === 0)) {
+      throw new InvalidArgumentError('servers', 'must be a non-empty URL or a non-empty array of URLs');
+    }
+    const secrets = [options.token, options.pass].filter((s): s is string => typeof s === 'string' && s.length > 0);
+    const shownServers = servers.map((s) => scrub(s, secrets));
+    const logger = (options.logger ?? nullLogger()).child({ component: 'transport', transport: options.name });
+
+    const co: NodeConnectionOptions = {
+      servers: typeof options.servers === 'string' ? options.servers : [...servers],
+      name: options.name,
+      maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
+    };
+    // Only defined values: nats.js merges options over its defaults, so an
+    // explicit `undefined` would erase a default.
+    if (options.token !== undefined) co.token = options.token;
+    if (options.user !== undefined) co.user = options.user;
+    if (options.pass !== undefined) co.pass = options.pass;
+    if (options.authenticator !== undefined) co.authenticator = options.authenticator;
+    if (options.tls !== undefined) co.tls = options.tls;
+    if (options.reconnectTimeWait !== undefined) co.reconnectTimeWait = options.reconnectTimeWait;
+    if (options.pingInterval !== undefined) co.pingInterval = options.pingInterval;
+    if (options.timeout !== undefined) co.timeout = options.timeout;
+
+    let nc: NatsConnection;
+    try {
+      nc = await connect(co);
+    } catch (err) {
+      const raw = describe(err);
+      const detail = scrub(raw, secrets);
+      logger.warn({ servers: shownServers, reason: detail }, 'cannot connect');
+      // Keep the client's error as `cause` only when it carried no secret.
+      throw new TransportError(`cannot connect to ${shownServers.join(', ')}: ${detail}`, detail === raw ? err : undefined);
+    }
+    logger.info({ servers: shownServers }, 'connected');
+    return new NatsTransport(nc, options.name, shownServers, secrets, logger, handlerErrorReporter(options.onError, logger));
+  }
+
+  private constructor(
+    nc: NatsConnection,
+    name: string,
+    servers: readonly string[],
+    secrets: readonly string[],
+    logger: Logger,
+    report: HandlerErrorListener,
+  ) {
+    this.#nc = nc;
+    this.name = name;
+    this.#servers = servers;
+    this.#secrets = secrets;
+    this.#logger = logger;
+    this.#report = report;
+    this.#watch();
+  }
+
+  get isClosed(): boolean {
+    return this.#state !== State.Open;
+  }
+
+  get isConnected(): boolean {
+    return this.#connected && this.#state !== State.Closed && !this.#nc.isClosed();
+  }
+
+  get maxPayload(): number {
+    return this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
+  }
+
+  publish(subject: string, data: Uint8Array, options?: PublishOptions): void {
+    if (this.#state === State.Closed) throw this.#closedError();
+    assertPublishSubject(subject);
+    const reply = options?.reply;
+    if (reply !== undefined) assertPublishSubject(reply);
+    const headers = this.#checkPayload(data, options?.headers);
+    try {
+      if (reply === undefined && headers === undefined) this.#nc.publish(subject, new Uint8Array(data));
+      else this.#nc.publish(subject, new Uint8Array(data), { reply, headers });
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+  }
+
+  subscribe(subject: string, handler: MsgHandler, options?: SubscribeOptions): Subscription {
+    if (this.#state !== State.Open) throw this.#closedError();
+    assertSubscribeSubject(subject);
+    const queue = options?.queue;
+    if (queue !== undefined) assertQueueName(queue);
+    const guarded = guardHandler(handler, this.#report);
+    const callback = (err: Error | null, m: NatsMsg): void => {
+      if (err !== null) this.#subscriptionError(subject, err);
+      else guarded(new NatsMsgView(m));
+    };
+    try {
+      const sub = this.#nc.subscribe(subject, queue === undefined ? { callback } : { queue, callback });
+      return new NatsSubscriptionView(subject, queue, sub);
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+  }
+
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
+    if (this.#state !== State.Open) return Promise.reject(this.#closedError());
+    assertPublishSubject(subject);
+    const headers = this.#checkPayload(data, options.headers);
+    let mux: RequestMux;
+    try {
+      mux = this.#mux ??= this.#startMux();
+    } catch (err) {
+      return Promise.reject(this.#mapError(err));
+    }
+    const { reply, promise } = mux.add(subject, options.timeout);
+    try {
+      this.#nc.publish(subject, new Uint8Array(data), { reply, headers });
+    } catch (err) {
+      mux.cancel(reply, this.#mapError(err));
+    }
+    return promise;
+  }
+
+  async flush(): Promise<void> {
+    if (this.#state === State.Closed) throw this.#closedError();
+    try {
+      await this.#nc.flush();
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+  }
+
+  newInbox(): string {
+    return createInbox();
+  }
+
+  onStatus(listener: StatusListener): () => void {
+    this.#statusListeners.add(listener);
+    return () => {
+      this.#statusListeners.delete(listener);
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#drain();
+    return this.#closing;
+  }
+
+  toString(): string {
+    return `NatsTransport(${this.name})`;
+  }
+
+  toJSON(): Record<string, unknown> {
+    return {
+      kind: this.kind,
+      name: this.name,
+      servers: this.#servers,
+      connected: this.isConnected,
+      closed: this.isClosed,
+    };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `NatsTransport ${JSON.stringify(this.toJSON())}`;
+  }
+
+  async #drain(): Promise<void> {
+    if (this.#state === State.Open) this.#state = State.Draining;
+    if (!this.#nc.isClosed()) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<'timeout'>((resolve) => {
+        timer = setTimeout(() => resolve('timeout'), DRAIN_TIMEOUT_MS);
+        timer.unref();
+      });
+      try {
+        const outcome = await Promise.race([this.#nc.drain().then(() => 'drained' as const), timedOut]);
+        if (outcome === 'timeout') {
+          this.#logger.warn({ timeoutMs: DRAIN_TIMEOUT_MS }, 'drain timed out; closing');
+          await this.#nc.close();
+        }
+      } catch (err) {
+        // Already closing or closed underneath us: closing is what we wanted.
+        this.#logger.debug({ reason: this.#scrub(describe(err)) }, 'drain failed; closing');
+        await this.#nc.close().catch(() => {});
+      } finally {
+        clearTimeout(timer);
+      }
+    }
+    await this.#nc.closed();
+    this.#finish(undefined);
+  }
+
+  /** Called once the client connection is closed, by `close()` or by the client giving up. */
+  #finish(err: Error | undefined): void {
+    if (this.#state === State.Closed) return;
+    this.#state = State.Closed;
+    this.#connected = false;
+    this.#mux?.rejectAll(this.#closedError());
+    const detail = err === undefined ? undefined : this.#scrub(err.message);
+    if (detail === undefined) this.#logger.info('closed');
+    else this.#logger.warn({ reason: detail }, 'closed');
+    this.#emit(detail === undefined ? { type: 'closed' } : { type: 'closed', detail });
+  }
+
+  #watch(): void {
+    const statuses = this.#nc.status();
+    void (async () => {
+      for await (const s of statuses) this.#clientStatus(s);
+    })().catch((err: unknown) => {
+      this.#logger.debug({ reason: this.#scrub(describe(err)) }, 'status iterator ended');
+    });
+    void this.#nc.closed().then((err) => {
+      this.#finish(err instanceof Error ? err : undefined);
+    });
+  }
+
+  #clientStatus(s: Status): void {
+    switch (s.type) {
+      case 'disconnect': {
+        this.#connected = false;
+        const detail = `disconnected from ${this.#scrub(s.server)}`;
+        this.#logger.warn(detail);
+        this.#emit({ type: 'disconnected', detail });
+        break;
+      }
+      case 'reconnecting':
+        this.#logger.debug('reconnecting');
+        this.#emit({ type: 'reconnecting' });
+        break;
+      case 'reconnect': {
+        this.#connected = true;
+        const detail = `reconnected to ${this.#scrub(s.server)}`;
+        this.#logger.info(detail);
+        this.#emit({ type: 'reconnected', detail });
+        break;
+      }
+      case 'error': {
+        const detail = this.#scrub(describe(s.error));
+        this.#logger.warn({ reason: detail }, 'connection error');
+        this.#emit({ type: 'error', detail });
+        break;
+      }
+      case 'ldm':
+        this.#logger.warn('server entered lame duck mode');
+        break;
+      default:
+        this.#logger.debug({ status: s.type }, 'client status');
+    }
+  }
+
+  #subscriptionError(subject: string, err: Error): void {
+    const detail = `subscription ${subject}: ${this.#scrub(describe(err))}`;
+    this.#logger.warn(detail);
+    this.#emit({ type: 'error', detail });
+  }
+
+  #startMux(): RequestMux {
+    const mux = new RequestMux(createInbox());
+    this.#nc.subscribe(mux.filter, {
+      callback: (err, m) => {
+        if (err !== null) this.#subscriptionError(mux.filter, err);
+        else mux.dispatch(new NatsMsgView(m));
+      },
+    });
+    return mux;
+  }
+
+  /** Validates headers and size; returns the client's headers object. */
+  #checkPayload(data: Uint8Array, headers: Readonly<Record<string, string>> | undefined): MsgHdrs | undefined {
+    let size = data.byteLength;
+    if (headers !== undefined) {
+      assertHeaders(headers);
+      size += headersWireSize(headers);
+    }
+    const max = this.maxPayload;
+    if (size > max) throw new FrameTooLargeError(size, max);
+    if (headers === undefined) return undefined;
+    const h = natsHeaders();
+    for (const key in headers) h.append(key, headers[key]!);
+    return h;
+  }
+
+  #mapError(err: unknown): Error {
+    if (err instanceof HalyardError) return err;
+    if (err instanceof ClosedConnectionError || err instanceof DrainingConnectionError || this.#nc.isClosed()) {
+      return this.#closedError();
+    }
+    const raw = describe(err);
+    const detail = this.#scrub(raw);
+    return new TransportError(detail, detail === raw ? err : undefined);
+  }
+
+  #scrub(text: string): string {
+    return scrub(text, this.#secrets);
+  }
+
+  #closedError(): TransportClosedError {
+    return new TransportClosedError(`transport ${this.name} is closed`);
+  }
+
+  #emit(status: TransportStatus): void {
+    for (const listener of this.#statusListeners) {
+      try {
+        listener(status);
+      } catch (err) {
+        safeReport(this.#report, err);
+      }
+    }
+  }
+}
