@@ -54,7 +54,7 @@ function isJson(msg: Msg): boolean {
   const h = msg.headers;
   if (!h) return false;
   const ct = h.get('content-type') ?? h.get('Content-Type');
-  return ct !== undefined && ct.startsWith('application/json');
+  return ct?.startsWith('application/json') === true;
 }
 
 function isEventLike(v: unknown): boolean {

@@ -146,7 +146,6 @@ export class Node implements InboundTarget {
   readonly logger: Logger;
   readonly clock: Clock;
   private readonly owned: boolean;
-  private readonly limits: CodecLimits;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
   private readonly subs: Subscription[] = [];
@@ -168,7 +167,6 @@ export class Node implements InboundTarget {
     this.transport = transport;
     this.owned = owned;
     this.subjects = subjects;
-    this.limits = limits;
     this.logger = logger;
     this.clock = options.clock ?? monotonicClock;
     this.startedAt = this.clock.now();
