@@ -61,6 +61,8 @@ export interface CellHost {
   readonly deadLetters: DeadLetters;
   readonly logger: Logger;
   readonly askTimeout: number;
+  /** Receives XState `log` actions. */
+  readonly xstateLogger: (...args: unknown[]) => void;
   addressOf(cell: ActorCell): string;
   _exited(cell: ActorCell): void;
 }
@@ -95,6 +97,17 @@ class AskHandle implements ReplyHandle {
     this.settled = true;
     if (this.timer !== undefined) this.clock.clearTimer(this.timer as object);
     this.rej(error);
+  }
+}
+
+/** The cell's XState observer: one small object, methods on the prototype. */
+class CellObserver {
+  constructor(private readonly cell: ActorCell) {}
+  error(err: unknown): void {
+    this.cell._onError(err);
+  }
+  complete(): void {
+    this.cell._onComplete();
   }
 }
 
@@ -144,17 +157,14 @@ export class ActorCell implements LocalActorRef, Runnable {
     this.statusExtra = opts.statusExtra;
     this.mailbox = new Mailbox(opts.capacity, opts.overflow);
     this.startedAt = host.clock.now();
-    this.actor = createActor(logic, {
-      input: opts.input,
-      id: opts.name ?? opts.id,
-      logger: (...args: unknown[]) => this.log.info({ xstate: args }, 'log'),
-    });
+    // Only the options we need: XState keeps every option key on each actor,
+    // and an `id` or an undefined `input` costs about 250 B per actor. The
+    // logger (for XState's `log` action) is one function per system.
+    const logger = host.xstateLogger;
+    this.actor = createActor(logic, opts.input === undefined ? { logger } : { logger, input: opts.input });
     // The error observer must be in place before start(): an initial state
     // whose entry action throws reports the error from inside start().
-    this.actor.subscribe({
-      error: (err: unknown) => this.onError(err),
-      complete: () => this.onComplete(),
-    });
+    this.actor.subscribe(new CellObserver(this));
   }
 
   /** @internal Start the XState actor. Called once by the system after registration. */
@@ -163,7 +173,7 @@ export class ActorCell implements LocalActorRef, Runnable {
       this.actor.start();
     } catch (err) {
       // XState catches logic errors itself; this is a last line of defence.
-      this.onError(err);
+      this._onError(err);
     }
   }
 
@@ -272,7 +282,7 @@ export class ActorCell implements LocalActorRef, Runnable {
       } catch (err) {
         // XState reports logic errors through the observer; a throw here means
         // something outside the logic broke. Treat it the same way.
-        this.onError(err);
+        this._onError(err);
       }
       this.current = undefined;
       this.processed++;
@@ -432,7 +442,8 @@ export class ActorCell implements LocalActorRef, Runnable {
     };
   }
 
-  private onError(err: unknown): void {
+  /** @internal */
+  _onError(err: unknown): void {
     if (this.exitSignal) return;
     this.lastError = err;
     this.current?.reject(new ActorFailedError(this.label, err));
@@ -441,7 +452,8 @@ export class ActorCell implements LocalActorRef, Runnable {
     this.terminate('failed', 'error', err, undefined);
   }
 
-  private onComplete(): void {
+  /** @internal */
+  _onComplete(): void {
     if (this.exitSignal) return;
     const snap = this.actor.getSnapshot() as { status: string; output?: unknown };
     if (snap.status === 'done') {

@@ -76,6 +76,7 @@ export class ActorSystem implements CellHost {
   readonly scheduler: Scheduler;
   readonly deadLetters = new DeadLetters();
   readonly askTimeout: number;
+  readonly xstateLogger = (...args: unknown[]): void => this.logger.info({ node: this.node, xstate: args }, 'log');
   private readonly mailboxDefaults: { capacity: number; overflow: OverflowPolicy };
   private readonly addressFn: (ref: { id: string; name: string | undefined }) => string;
   private readonly byName = new Map<string, ActorCell>();

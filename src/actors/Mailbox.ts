@@ -31,6 +31,7 @@ export interface MailboxOptions {
 export const DEFAULT_MAILBOX_CAPACITY = 4096;
 
 const INITIAL_SLOTS = 4;
+const EMPTY: unknown[] = [];
 
 export class Mailbox {
   readonly capacity: number;
@@ -43,9 +44,9 @@ export class Mailbox {
   constructor(capacity: number, overflow: OverflowPolicy) {
     this.capacity = capacity;
     this.overflow = overflow;
-    const slots = Math.min(INITIAL_SLOTS, capacity);
-    this.events = new Array(slots);
-    this.replies = new Array(slots);
+    // No slots until the first message: most actors are idle most of the time.
+    this.events = EMPTY;
+    this.replies = EMPTY as (ReplyHandle | undefined)[];
   }
 
   get depth(): number {

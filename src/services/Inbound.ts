@@ -105,6 +105,12 @@ export class Inbound {
       if (msg.reply) this.send(msg.reply, json, 'error', toWireError(err));
       return;
     }
+    // A plain tell is the hot path: it never reads the reply subject, which
+    // the NATS client would otherwise decode for every message.
+    if (env.k === 'tell' && target?._enqueue && isEventLike(env.b)) {
+      target._enqueue(env.b, undefined);
+      return;
+    }
     this.dispatch(env, msg.reply, json, target, label);
   }
 

@@ -265,7 +265,8 @@ export class Node implements InboundTarget {
     } catch (err) {
       throw err instanceof EncodeError ? err : new EncodeError('event', err);
     }
-    this.transport.publish(this.subjects.svc(name), frame, { reply: this.requester.tellReply(name) });
+    // Names were validated when the ref was made; the frame is ours alone.
+    this.requester.publishOwned(this.subjects.svc(name), frame, this.requester.tellReply(name));
   }
 
   /** @internal */

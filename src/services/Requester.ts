@@ -27,6 +27,12 @@ import {
 import { type CodecLimits, type EnvelopeKind, decodeEnvelope, encodeEnvelope } from '../transport/codec.js';
 import type { Msg, Subscription, Transport } from '../transport/Transport.js';
 
+/** The transport's no-copy publish for frames we own, or plain publish when it has none. */
+export function ownedPublisher(transport: Transport): (subject: string, frame: Uint8Array, reply?: string) => void {
+  if (transport._publishOwned) return transport._publishOwned.bind(transport);
+  return (subject, frame, reply) => transport.publish(subject, frame, reply === undefined ? undefined : { reply });
+}
+
 interface Pending {
   readonly target: string;
   readonly resolve: (v: unknown) => void;
@@ -53,7 +59,11 @@ export class Requester {
     this.askPrefix = `${this.inbox}.r.`;
     this.tellPrefix = `${this.inbox}.t.`;
     this.sub = transport.subscribe(`${this.inbox}.>`, (msg) => this.onMessage(msg));
+    this.publishOwned = ownedPublisher(transport);
   }
+
+  /** Publish a frame we encoded, to subjects we built from validated names. */
+  readonly publishOwned: (subject: string, frame: Uint8Array, reply?: string) => void;
 
   /** Reply subject for a tell to `name`. */
   tellReply(name: string): string {
@@ -75,7 +85,7 @@ export class Requester {
       }, timeout);
       this.pending.set(c, p);
       try {
-        this.transport.publish(subject, frame, { reply: this.askPrefix + c });
+        this.publishOwned(subject, frame, this.askPrefix + c);
       } catch (err) {
         this.settle(c);
         reject(err);

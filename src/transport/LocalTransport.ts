@@ -150,6 +150,13 @@ export class LocalTransport implements Transport {
     this.bus._publish(this, new LocalMsg(subject, new Uint8Array(data), reply, headers, false));
   }
 
+  /** @internal See {@link Transport._publishOwned}. */
+  _publishOwned(subject: string, data: Uint8Array, reply?: string): void {
+    if (this.#state === State.Closed) throw this.#closedError();
+    this.#checkPayload(data, undefined);
+    this.bus._publish(this, new LocalMsg(subject, data, reply, undefined, false));
+  }
+
   subscribe(subject: string, handler: MsgHandler, options?: SubscribeOptions): Subscription {
     if (this.#state !== State.Open) throw this.#closedError();
     assertSubscribeSubject(subject);

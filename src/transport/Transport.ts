@@ -105,6 +105,13 @@ export interface Transport {
   readonly maxPayload: number;
 
   publish(subject: string, data: Uint8Array, options?: PublishOptions): void;
+  /**
+   * @internal Publish a frame that the caller will never modify again, to a
+   * subject (and reply subject) built from parts that were validated before:
+   * no defensive copy, no subject re-validation. Size limits still apply.
+   * Optional: callers fall back to `publish`.
+   */
+  _publishOwned?(subject: string, data: Uint8Array, reply?: string): void;
   subscribe(subject: string, handler: MsgHandler, options?: SubscribeOptions): Subscription;
   request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Msg>;
   /** Resolves once everything published so far has reached the server (local: has been delivered). */
