@@ -310,6 +310,15 @@ export class NatsTransport implements Transport {
     return this.#nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD;
   }
 
+  /**
+   * @internal The nats.js connection underneath, for JetStream KV
+   * (`src/services/cluster/kv.ts`). Not part of the transport seam: nothing
+   * else may publish or subscribe through it.
+   */
+  get _connection(): NatsConnection {
+    return this.#nc;
+  }
+
   publish(subject: string, data: Uint8Array, options?: PublishOptions): void {
     if (this.#state === State.Closed) throw this.#closedError();
     assertPublishSubject(subject);
@@ -319,6 +328,18 @@ export class NatsTransport implements Transport {
     try {
       if (reply === undefined && headers === undefined) this.#nc.publish(subject, new Uint8Array(data));
       else this.#nc.publish(subject, new Uint8Array(data), { reply, headers });
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+  }
+
+  /** @internal See {@link Transport._publishOwned}. */
+  _publishOwned(subject: string, data: Uint8Array, reply?: string): void {
+    if (this.#state === State.Closed) throw this.#closedError();
+    this.#checkPayload(data, undefined);
+    try {
+      if (reply === undefined) this.#nc.publish(subject, data);
+      else this.#nc.publish(subject, data, { reply });
     } catch (err) {
       throw this.#mapError(err);
     }
