@@ -254,6 +254,70 @@ export class RemoteError extends HalyardError {
   }
 }
 
+/**
+ * Why a supervisor refused a call or gave up, in OTP's words: `failed_to_start_child`,
+ * `simple_one_for_one` (call not valid for that strategy),
+ * `killed` (the supervisor's own actor was killed before it could stop its children).
+ */
+export class SupervisorError extends HalyardError {
+  override readonly name = 'SupervisorError';
+  constructor(
+    readonly supervisor: string,
+    readonly reason: string,
+    detail: string,
+    options?: { cause?: unknown; childId?: string },
+  ) {
+    super(ErrorCode.Supervisor, `supervisor ${supervisor}: ${reason}: ${detail}`, options);
+    this.childId = options?.childId;
+  }
+  readonly childId: string | undefined;
+}
+
+/** OTP `{error, not_found}`. */
+export class NoSuchChildError extends HalyardError {
+  override readonly name = 'NoSuchChildError';
+  constructor(
+    readonly supervisor: string,
+    readonly childId: string,
+  ) {
+    super(ErrorCode.NoSuchChild, `supervisor ${supervisor} has no child ${childId}`);
+  }
+}
+
+/** OTP `{error, running}` / `{error, restarting}`: the call needs a terminated child. */
+export class ChildRunningError extends HalyardError {
+  override readonly name = 'ChildRunningError';
+  constructor(
+    readonly supervisor: string,
+    readonly childId: string,
+    readonly state: 'running' | 'restarting',
+  ) {
+    super(ErrorCode.ChildRunning, `child ${childId} of supervisor ${supervisor} is ${state}`);
+  }
+}
+
+/**
+ * OTP `{error, {already_started, Pid}}` (`ref` is the running child) and
+ * `{error, already_present}` (the id has a spec but no running child; `ref`
+ * is undefined). `reason` tells them apart; the code is the same.
+ */
+export class AlreadyStartedError extends HalyardError {
+  override readonly name = 'AlreadyStartedError';
+  constructor(
+    readonly supervisor: string,
+    readonly childId: string,
+    readonly ref: unknown,
+    readonly reason: 'already_started' | 'already_present' = 'already_started',
+  ) {
+    super(
+      ErrorCode.AlreadyStarted,
+      reason === 'already_started'
+        ? `child ${childId} of supervisor ${supervisor} is already started`
+        : `child ${childId} of supervisor ${supervisor} already has a spec (already_present): restartChild or deleteChild it`,
+    );
+  }
+}
+
 export function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   try {
@@ -295,4 +359,43 @@ export function isWireError(v: unknown): v is WireError {
  */
 export function fromWireError(w: WireError): RemoteError {
   return new RemoteError(String(w.name).slice(0, 200), String(w.message).slice(0, 2000), String(w.code).slice(0, 100));
+}
+
+/** Codes of the cluster errors below (kept apart so {@link ErrorCode} stays as it is). */
+export const ClusterErrorCode = {
+  LeaseLost: 'ERR_LEASE_LOST',
+  StaleEpoch: 'ERR_STALE_EPOCH',
+  ClusterUnavailable: 'ERR_CLUSTER_UNAVAILABLE',
+} as const;
+export type ClusterErrorCode = (typeof ClusterErrorCode)[keyof typeof ClusterErrorCode];
+
+/** The lease `lease` is not held (never acquired, expired, superseded or released): singleton work must stop. */
+export class LeaseLostError extends HalyardError {
+  override readonly name = 'LeaseLostError';
+  constructor(
+    readonly lease: string,
+    readonly reason: string,
+  ) {
+    super(ClusterErrorCode.LeaseLost, `lease ${lease} is not held: ${reason}`);
+  }
+}
+
+/** A message or report carried a fencing token older than the current one; it comes from a fenced-off owner. */
+export class StaleEpochError extends HalyardError {
+  override readonly name = 'StaleEpochError';
+  constructor(
+    readonly resource: string,
+    readonly epoch: number,
+    readonly current: number,
+  ) {
+    super(ClusterErrorCode.StaleEpoch, `stale epoch ${epoch} for ${resource} (current ${current})`);
+  }
+}
+
+/** The cluster store (JetStream KV) could not be reached or used. */
+export class ClusterUnavailableError extends HalyardError {
+  override readonly name = 'ClusterUnavailableError';
+  constructor(detail: string, cause?: unknown) {
+    super(ClusterErrorCode.ClusterUnavailable, `cluster store unavailable: ${detail}`, { cause });
+  }
 }

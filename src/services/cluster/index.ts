@@ -1,0 +1,32 @@
+/**
+ * The cluster layer (phase 1): membership and failure detection, the
+ * resource registry, and leases with fencing tokens, over NATS and JetStream
+ * KV. Depends on `transport/` and `clock`; nothing outside depends on it yet.
+ */
+export {
+  Membership,
+  MemberStatus,
+  ChangeType,
+  DEFAULT_HEARTBEAT_MS,
+  DEFAULT_WATCHERS,
+  DEFAULT_INDIRECT_PROBES,
+  type Member,
+  type MembershipChange,
+  type MembershipOptions,
+} from './Membership.js';
+export {
+  Registry,
+  RecordKind,
+  type ClaimOptions,
+  type ClaimResult,
+  type OwnerRecord,
+  type PutResult,
+  type RegistryChange,
+  type RegistryOptions,
+  type StoredValue,
+} from './Registry.js';
+export { Lease, LeaseState, LostReason, DEFAULT_LEASE_MS, type LeaseInfo, type LeaseOptions } from './Lease.js';
+export { isStale, assertFresh } from './fencing.js';
+export { openKv, isCasConflict, DEFAULT_KV_TIMEOUT_MS, type KV, type OpenKvOptions } from './kv.js';
+export { ClusterSubjects, bucketName } from './subjects.js';
+export { watchTargets, merge as mergeReport, Report } from './view.js';
