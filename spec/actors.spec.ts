@@ -233,6 +233,17 @@ describe('actors - stop and shutdown', () => {
     await expect(stopped).resolves.toMatchObject({ reason: 'killed' });
   });
 
+  it('actors - brutal_kill overrides a graceful stop under way', async () => {
+    const clock = new ManualClock();
+    const system = new ActorSystem({ node: 't', clock });
+    const t = system.spawn(trappingMachine);
+    const graceful = t.stop('infinity');
+    await new Promise((r) => setImmediate(r));
+    expect(t.lifecycle).toBe('stopping');
+    await expect(t.stop('brutal_kill')).resolves.toMatchObject({ reason: 'killed' });
+    await expect(graceful).resolves.toMatchObject({ reason: 'killed' });
+  });
+
   it('actors - logic that cannot handle shutdown stops at once', async () => {
     const system = new ActorSystem({ node: 't' });
     const c = system.spawn(counterMachine);

@@ -38,6 +38,40 @@ export {
 export type { Transport, Msg, Subscription, TransportStatus } from './transport/Transport.js';
 export { LocalBus, LocalTransport } from './transport/LocalTransport.js';
 export { NatsTransport, type NatsTransportOptions } from './transport/NatsTransport.js';
+export {
+  Supervision,
+  type SupervisionOptions,
+  RecoveryCoordinator,
+  COORDINATOR_NAME,
+  machineRule,
+  exponentialBackoff,
+  giveUpAfter,
+  ocfClassRule,
+  startOnFailure,
+  otpPolicy,
+  addRestart,
+  validateSupervisorSpec,
+  type ExponentialBackoffOptions,
+  type GiveUpAfterOptions,
+  type OcfClassRuleOptions,
+  type StartOnFailureOptions,
+  type SuperviseOptions,
+  type ChildSpec,
+  type SupervisorSpec,
+  type Supervisor,
+  type ChildInfo,
+  type ChildCounts,
+  type SupervisorExit,
+  type FailureReport,
+  type Directive,
+  type Decision,
+  type Rule,
+  type Down,
+  type MonitorHandle,
+  Strategy,
+  RestartType,
+  AutoShutdown,
+} from './supervision/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

@@ -380,6 +380,11 @@ export class ActorCell implements LocalActorRef, Runnable {
 
   stop(shutdown: Shutdown = 5000): Promise<ExitSignal> {
     const exited = new Promise<ExitSignal>((resolve) => this.onExit(resolve));
+    // As OTP's exit(Pid, kill): a kill overrides a graceful stop under way.
+    if (this.state === 'stopping' && shutdown === 'brutal_kill' && !this.exitSignal) {
+      this.kill();
+      return exited;
+    }
     if (this.state !== 'running') return exited;
     if (shutdown === 'brutal_kill') {
       this.kill();

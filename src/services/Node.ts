@@ -17,6 +17,7 @@
  * | `mailbox`    | no       | `{ capacity: 4096, overflow: 'reject' }` | default mailbox |
  * | `askTimeout` | no       | 5000                    | default ask deadline, ms |
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
+ * | `supervision`| no       | OTP default policy      | `{ rules, decisionLogSize, ruleTimeout }` for the Recovery Coordinator |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
@@ -46,6 +47,10 @@ import { type CodecLimits, DEFAULT_LIMITS, encodeEnvelope } from '../transport/c
 import { LocalBus, LocalTransport } from '../transport/LocalTransport.js';
 import { NatsTransport, type NatsTransportOptions } from '../transport/NatsTransport.js';
 import type { Subscription, Transport } from '../transport/Transport.js';
+import { Supervision, type SupervisionOptions } from '../supervision/index.js';
+import type { RecoveryCoordinator } from '../supervision/RecoveryCoordinator.js';
+import type { SuperviseOptions } from '../supervision/Supervisor.js';
+import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../supervision/types.js';
 import { Inbound, type InboundTarget } from './Inbound.js';
 import { Requester } from './Requester.js';
 import { Subjects, assertNodeName } from './subjects.js';
@@ -63,6 +68,8 @@ export interface NodeOptions {
   readonly mailbox?: MailboxOptions;
   readonly askTimeout?: number;
   readonly limits?: Partial<CodecLimits>;
+  /** Rules for the Recovery Coordinator (ahead of the OTP default), decision log size. */
+  readonly supervision?: SupervisionOptions;
 }
 
 function isTransport(t: unknown): t is Transport {
@@ -145,6 +152,8 @@ export class Node implements InboundTarget {
   readonly subjects: Subjects;
   readonly logger: Logger;
   readonly clock: Clock;
+  /** Supervisors of this node and its Recovery Coordinator. */
+  readonly supervision: Supervision;
   private readonly owned: boolean;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
@@ -197,6 +206,7 @@ export class Node implements InboundTarget {
       if (exit.name !== undefined && !this.system.lookup(exit.name)) this.unserveName(exit.name);
     });
     transport.onStatus((s) => this.logger.info({ transport: s.type }, 'transport status'));
+    this.supervision = new Supervision(this.system, options.supervision);
   }
 
   /** Name or id, for logs and health answers. */
@@ -221,6 +231,27 @@ export class Node implements InboundTarget {
   ): LocalActorRef<EventFromLogic<TLogic>, SnapshotFrom<TLogic>> {
     if (this.closing) throw new NodeClosedError(this.name);
     return this.system.spawn(logic, options);
+  }
+
+  // ── supervision ─────────────────────────────────────────────────────────
+
+  /** Start a supervision tree (OTP semantics; see src/supervision/Supervisor.ts). */
+  supervise(spec: SupervisorSpec, options?: SuperviseOptions): Supervisor {
+    if (this.closing) throw new NodeClosedError(this.name);
+    return this.supervision.supervise(spec, options);
+  }
+
+  /** The node's Recovery Coordinator: rules, and the decision log. */
+  get coordinator(): RecoveryCoordinator {
+    return this.supervision.coordinator;
+  }
+
+  /**
+   * Watch a local actor (by reference, name or id): exactly one `down`
+   * notification with its exit reason, `noproc` if it is not alive.
+   */
+  monitor(target: LocalActorRef | string, listener?: (down: Down) => void): MonitorHandle {
+    return this.supervision.monitor(target, listener);
   }
 
   /** A reference to whatever serves `name`: this node first, then the cluster. */
@@ -372,6 +403,9 @@ export class Node implements InboundTarget {
   /** Stop every actor (newest first), drain the subscriptions, close the transport. Idempotent. */
   shutdown(shutdown: Shutdown = 5000): Promise<void> {
     this.closing ??= (async () => {
+      // Supervisors first: a supervised child stopped from outside would be
+      // seen as a failure and restarted.
+      await this.supervision.shutdown();
       await this.system.stopAll(shutdown);
       this.requester.close(this.name);
       for (const sub of this.subs) sub.unsubscribe();

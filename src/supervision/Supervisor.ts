@@ -1,0 +1,874 @@
+/**
+ * Supervisor: OTP's `supervisor` behaviour for Halyard actors.
+ *
+ * ```ts
+ * const sup = supervision.supervise({ strategy: 'one_for_one', intensity: 1, period: 5000,
+ *   children: [
+ *     { id: 'db', start: dbMachine, restart: 'permanent', shutdown: 5000 },
+ *     { id: 'api', start: { logic: apiMachine, input: { port: 0 } }, restart: 'transient' },
+ *     { id: 'jobs', start: jobsSupervisorSpec, type: 'supervisor' },
+ *   ] }, { name: 'app' });
+ * ```
+ *
+ * ## Supervisor flags
+ * | key            | mandatory | default       | meaning |
+ * |----------------|-----------|---------------|---------|
+ * | `strategy`     | no        | `one_for_one` | `one_for_one`: restart only the child that ended. `one_for_all`: stop the others (last started first), restart all. `rest_for_one`: stop those started after it, restart it and them. `simple_one_for_one`: one template, instances added with `startChild(input)`, each restarted alone. |
+ * | `intensity`    | no        | 1             | integer >= 0: restarts allowed within `period`; one more and the supervisor gives up |
+ * | `period`       | no        | 5000          | integer ms >= 1, on the node's clock (intensity.ts) |
+ * | `autoShutdown` | no        | `never`       | `any_significant`: end when a significant child ends and is not restarted. `all_significant`: when the last such child does. Not with `simple_one_for_one`. |
+ * | `children`     | no        | `[]`          | child specs in start order; exactly one (the template) for `simple_one_for_one` |
+ *
+ * ## Child spec
+ * | key           | mandatory | default                              | meaning |
+ * |---------------|-----------|--------------------------------------|---------|
+ * | `id`          | yes       |                                      | non-empty string, unique among siblings |
+ * | `start`       | yes       |                                      | XState logic, `{ logic, input? }`, or a `SupervisorSpec` (with `type: 'supervisor'`) for a nested tree |
+ * | `restart`     | no        | `permanent`                          | `permanent`: always restarted. `transient`: restarted unless it ended `normal` or `shutdown`. `temporary`: never restarted; its spec is deleted when it ends. |
+ * | `shutdown`    | no        | 5000 (worker), `infinity` (supervisor) | `brutal_kill`: killed at once. ms: sent `halyard.shutdown`, killed if not ended in time (logic that does not handle it stops at once). `infinity`: no deadline. |
+ * | `type`        | no        | `worker`                             | `worker` or `supervisor` |
+ * | `significant` | no        | false                                | for `autoShutdown`; only transient/temporary children, only when `autoShutdown` is not `never` |
+ * | `name`        | no        | none                                 | registered name on the node (taken again by each restart) |
+ * | `mailbox`     | no        | node default                         | mailbox options |
+ *
+ * Specs are validated in full (nested trees included) before anything starts;
+ * errors are `InvalidSpecError` naming the field (childSpec.ts).
+ *
+ * ## Supervisors detect and report; the coordinator decides
+ * A child exit the supervisor did not cause itself becomes a `FailureReport`
+ * to the node's Recovery Coordinator, which answers a directive (directive.ts)
+ * that the supervisor carries out. With no rules installed the answer is
+ * OTP's: permanent restarts, transient restarts on abnormal exits, temporary
+ * never, and more than `intensity` restarts within `period` escalates. Exits
+ * the supervisor caused (terminateChild, stopping siblings for a restart, its
+ * own shutdown) are never reported: the supervisor stops watching a child
+ * before it stops it.
+ *
+ * Exit reasons as the supervisor sees them: `normal` (final state), `error`
+ * (the logic threw), `shutdown` (stopped by someone else, in time) and
+ * `killed` (brutally stopped by someone else), which is abnormal, as in OTP.
+ *
+ * ## Children
+ * Children are root actors spawned with `system.spawn`, never XState children
+ * of the supervisor; each is watched with `onExit`. They start in order and
+ * stop in reverse order, each with its own `shutdown` (`simple_one_for_one`
+ * instances stop all at once, as OTP's do). A child whose logic throws while
+ * starting has failed to start: at init the supervisor stops the children
+ * already started and ends with `{ reason: 'error' }`; during a restart it is
+ * marked `restarting` and retried as OTP's `try_again_restart` is, each retry
+ * a report that counts toward intensity.
+ *
+ * ## Serialization
+ * Child exits, API calls, delayed restarts and shutdown run one at a time
+ * through an operation queue (OperationQueue.ts), in arrival order, as the
+ * messages of OTP's supervisor process do. Every step checks that the child
+ * it acts on is the incarnation it was queued for, so a crash during a
+ * restart, a stop during a start or a terminate racing an exit never starts a
+ * child twice, loses a failure or leaves an actor behind.
+ *
+ * ## Lifecycle
+ * ```
+ *            supervise()
+ *                │ children started in order
+ *                ▼              child exit ─► report ─► directive ─► restart / ignore / stop
+ *   ┌─────── running ◄──────────────┘
+ *   │            │ stop(), the actor's halyard.shutdown, intensity reached,
+ *   │            │ auto shutdown, or a child failing to start at init
+ *   │            ▼
+ *   │        stopping ── children stopped in reverse order (each with its shutdown)
+ *   │            ▼
+ *   │        stopped ── actor ends (shutdown, or error after a failed start)
+ *   │            │      `stopped` resolves { reason: 'shutdown' | 'error' }
+ *   └─ actor killed from outside ─► children killed at once ─► `stopped` resolves { reason: 'error' }
+ * ```
+ * A supervisor never ends with `normal`; `SupervisorExit.reason` keeps that
+ * value for the contract's sake only.
+ */
+import type { ActorSystem } from '../actors/ActorSystem.js';
+import { type CheckLevel, OCF, type UserCheckAnswer } from '../actors/ocf.js';
+import type { ActorRef, ExitReason, ExitSignal, LocalActorRef } from '../actors/types.js';
+import type { TimerHandle } from '../clock.js';
+import {
+  ActorNotRunningError,
+  AlreadyStartedError,
+  ChildRunningError,
+  InvalidArgumentError,
+  NoSuchChildError,
+  SupervisorError,
+  describe,
+  toWireError,
+} from '../errors.js';
+import type { Logger } from '../log.js';
+import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
+import { validateChildSpec } from './childSpec.js';
+import { addRestart, inWindow, wouldExceed } from './intensity.js';
+import { OperationQueue } from './OperationQueue.js';
+import { otpPolicy } from './otpPolicy.js';
+import type { RecoveryCoordinator } from './RecoveryCoordinator.js';
+import { type RestartPlan, planRestart } from './strategy.js';
+import { SUPERVISOR_FAIL, SUPERVISOR_TERMINATED, type SupervisorHooks, supervisorLogic } from './supervisorLogic.js';
+import type {
+  ChildCounts,
+  ChildInfo,
+  ChildStatus,
+  Directive,
+  FailureReport,
+  Strategy,
+  Supervisor,
+  SupervisorExit,
+  SupervisorPhase,
+} from './types.js';
+
+export interface SuperviseOptions {
+  /** Registered name of the supervisor's actor. */
+  readonly name?: string;
+  /**
+   * Decide with the default policy inline instead of asking the coordinator
+   * (no rules, no decision log). For the benchmark that prices the coordinator.
+   * @internal
+   */
+  readonly _direct?: boolean;
+}
+
+/** @internal */
+export interface SupervisorInit extends SuperviseOptions {
+  readonly parent?: SupervisorImpl;
+  readonly childId?: string;
+  /** Every live supervisor of the tree by actor id (Supervision.get); nested supervisors join it too. */
+  readonly registry?: Map<string, SupervisorImpl>;
+}
+
+/** One child spec and its current incarnation. */
+interface ChildRecord {
+  readonly id: string;
+  readonly spec: ResolvedChildSpec;
+  readonly input: unknown;
+  ref: LocalActorRef | undefined;
+  /** The nested supervisor, when `ref` is one's actor. */
+  nested: SupervisorImpl | undefined;
+  unwatch: (() => void) | undefined;
+  status: ChildStatus;
+  /**
+   * Bumped whenever the supervisor starts or stops this child. Work queued
+   * for an older epoch (an exit, a retry, a delayed restart) is stale: the
+   * supervisor has since acted on the child itself (OTP's `unlink_flush`).
+   */
+  epoch: number;
+  timer: TimerHandle | undefined;
+}
+
+/**
+ * Why a start did not happen; `cause` may be any thrown value, `undefined`
+ * included. `cleanup` is set when a nested supervisor failed to start: it is
+ * still stopping the children it did start, and OTP's `start_link` returns
+ * only once they are gone, so whoever started it waits for this first.
+ */
+class StartFailure {
+  constructor(
+    readonly cause: unknown,
+    readonly cleanup?: Promise<unknown>,
+  ) {}
+}
+
+/** Run `then` once a failed start has been cleaned up: at once, or after its nested supervisor has stopped. */
+function afterCleanup<T>(failure: StartFailure, then: () => T): T | Promise<T> {
+  return failure.cleanup === undefined ? then() : failure.cleanup.then(then);
+}
+
+const SHUTDOWN_EXIT: SupervisorExit = Object.freeze({ reason: 'shutdown' });
+/** Children listed in a Status report (all are counted). */
+const STATUS_CHILDREN_MAX = 1000;
+
+function inputOf(spec: ResolvedChildSpec): unknown {
+  return spec.start.kind === 'logic' ? spec.start.input : undefined;
+}
+
+function newRecord(id: string, spec: ResolvedChildSpec, input: unknown): ChildRecord {
+  return { id, spec, input, ref: undefined, nested: undefined, unwatch: undefined, status: 'terminated', epoch: 0, timer: undefined };
+}
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/** OTP `shutdown/1`: the exit reasons that count as a clean stop for this child. */
+function cleanStop(reason: ExitReason, spec: ResolvedChildSpec): boolean {
+  if (reason === 'shutdown') return true;
+  if (reason === 'killed') return spec.shutdown === 'brutal_kill';
+  if (reason === 'normal') return spec.restart !== 'permanent';
+  return false;
+}
+
+export class SupervisorImpl implements Supervisor {
+  readonly ref: LocalActorRef;
+  readonly name: string | undefined;
+  readonly label: string;
+  readonly strategy: Strategy;
+  readonly stopped: Promise<SupervisorExit>;
+  /** Set when a child failed to start at init; the supervisor is then stopping. @internal */
+  readonly startError: SupervisorError | undefined;
+
+  private readonly system: ActorSystem;
+  private readonly coordinator: RecoveryCoordinator;
+  private readonly spec: ResolvedSupervisorSpec;
+  private readonly direct: boolean;
+  private readonly registry: Map<string, SupervisorImpl> | undefined;
+  private readonly log: Logger;
+  private readonly queue: OperationQueue;
+  private readonly children = new Map<string, ChildRecord>();
+  /** Children being stopped right now (an emergency kill must reach them too). */
+  private readonly stopping = new Set<LocalActorRef>();
+  /** Nested supervisors that failed to start and are still cleaning up. */
+  private readonly cleanup = new Set<Promise<SupervisorExit>>();
+  private readonly template: ResolvedChildSpec | undefined;
+  private resolveStopped!: (exit: SupervisorExit) => void;
+  private phase_: SupervisorPhase = 'running';
+  private stopRequested = false;
+  private exitDecided: SupervisorExit | undefined;
+  /** Clock times of restarts inside the window, oldest first; replaced, never mutated. */
+  private history: readonly number[] = [];
+  private instanceSeq = 0;
+  private pendingRetries = 0;
+
+  constructor(system: ActorSystem, coordinator: RecoveryCoordinator, spec: ResolvedSupervisorSpec, init: SupervisorInit = {}) {
+    this.system = system;
+    this.coordinator = coordinator;
+    this.spec = spec;
+    this.strategy = spec.strategy;
+    this.direct = init._direct === true;
+    this.registry = init.registry;
+    this.name = init.name;
+    this.stopped = new Promise((resolve) => {
+      this.resolveStopped = resolve;
+    });
+    this.queue = new OperationQueue((err) => this.log.error({ err: toWireError(err) }, 'supervisor operation failed'));
+    const hooks: SupervisorHooks = {
+      // Deferred: this runs inside the actor's transition, and stopping
+      // children from there would re-enter the dispatcher mid-step.
+      shutdownRequested: () => system.scheduler.enqueueSystem(() => void this.requestStop(SHUTDOWN_EXIT)),
+      isTerminated: () => this.phase_ === 'stopped',
+    };
+    this.ref = system.spawn(supervisorLogic, {
+      name: init.name,
+      input: hooks,
+      statusExtra: () => this.statusExtra(),
+      check: ({ level }) => this.health(level),
+    });
+    this.label = init.name ?? (init.parent !== undefined && init.childId !== undefined ? `${init.parent.label}/${init.childId}` : this.ref.id);
+    this.log = system.logger.child({ node: system.node, supervisor: this.label });
+    this.ref.onExit((exit) => this.ownExit(exit));
+    if (this.registry !== undefined) {
+      const registry = this.registry;
+      registry.set(this.ref.id, this);
+      void this.stopped.then(() => registry.delete(this.ref.id));
+    }
+
+    if (spec.strategy === 'simple_one_for_one') {
+      this.template = spec.children[0];
+      return;
+    }
+    for (const cs of spec.children) {
+      const rec = newRecord(cs.id, cs, inputOf(cs));
+      this.children.set(cs.id, rec);
+      const failure = this.startRecord(rec);
+      if (failure !== undefined) {
+        this.children.delete(cs.id);
+        this.log.error({ report: this.otpReport('start_error', describe(failure.cause), rec) }, 'child failed to start');
+        // OTP init_children/2: stop what started, fail with {shutdown, {failed_to_start_child, Id, Reason}}.
+        this.startError = this.startFailed(cs.id, failure.cause);
+        void this.requestStop({ reason: 'error', error: this.startError });
+        break;
+      }
+    }
+  }
+
+  get phase(): SupervisorPhase {
+    return this.phase_;
+  }
+
+  // ── queries ─────────────────────────────────────────────────────────────
+
+  whichChildren(): ChildInfo[] {
+    const out: ChildInfo[] = [];
+    for (const r of this.children.values()) {
+      out.push({ id: r.id, ref: r.ref, type: r.spec.type, restart: r.spec.restart, status: r.status });
+    }
+    return out;
+  }
+
+  countChildren(): ChildCounts {
+    let active = 0;
+    let supervisors = 0;
+    let workers = 0;
+    for (const r of this.children.values()) {
+      if (r.ref !== undefined && r.ref.exit === undefined) active++;
+      if (r.spec.type === 'supervisor') supervisors++;
+      else workers++;
+    }
+    // OTP: a simple_one_for_one supervisor has one spec, its template.
+    const specs = this.strategy === 'simple_one_for_one' ? 1 : this.children.size;
+    return { specs, active, supervisors, workers };
+  }
+
+  childSupervisor(id: string): Supervisor | undefined {
+    return this.children.get(id)?.nested;
+  }
+
+  // ── API calls (serialized with failure handling) ────────────────────────
+
+  startChild(arg?: unknown): Promise<LocalActorRef> {
+    if (this.strategy === 'simple_one_for_one') return this.queue.run(() => this.startInstance(arg));
+    let spec: ResolvedChildSpec;
+    try {
+      spec = validateChildSpec(arg, { autoShutdown: this.spec.autoShutdown, strategy: this.strategy });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.queue.run(() => this.addChild(spec));
+  }
+
+  terminateChild(target: string | ActorRef): Promise<void> {
+    if (typeof target !== 'string' && (typeof target !== 'object' || target === null)) {
+      return Promise.reject(new InvalidArgumentError('target', 'must be a child id or an actor ref'));
+    }
+    return this.queue.run(async () => {
+      this.assertRunning();
+      const rec = this.find(target);
+      if (rec === undefined) throw new NoSuchChildError(this.label, typeof target === 'string' ? target : target.id);
+      await this.stopChild(rec);
+      // OTP del_child/2: temporary specs and dynamic instances go; others stay, terminated.
+      if ((this.strategy === 'simple_one_for_one' || rec.spec.restart === 'temporary') && this.children.get(rec.id) === rec) {
+        this.children.delete(rec.id);
+      }
+    });
+  }
+
+  restartChild(id: string): Promise<LocalActorRef> {
+    if (this.strategy === 'simple_one_for_one') return Promise.reject(this.notForSimple('restartChild'));
+    return this.queue.run(() => {
+      this.assertRunning();
+      const rec = this.children.get(id);
+      if (rec === undefined) throw new NoSuchChildError(this.label, id);
+      if (rec.ref !== undefined) throw new ChildRunningError(this.label, id, 'running');
+      if (rec.status === 'restarting') throw new ChildRunningError(this.label, id, 'restarting');
+      const failure = this.startRecord(rec);
+      if (failure === undefined) return rec.ref!;
+      return afterCleanup(failure, () => {
+        throw this.startFailed(id, failure.cause);
+      });
+    });
+  }
+
+  deleteChild(id: string): Promise<void> {
+    if (this.strategy === 'simple_one_for_one') return Promise.reject(this.notForSimple('deleteChild'));
+    return this.queue.run(() => {
+      this.assertRunning();
+      const rec = this.children.get(id);
+      if (rec === undefined) throw new NoSuchChildError(this.label, id);
+      if (rec.ref !== undefined) throw new ChildRunningError(this.label, id, 'running');
+      if (rec.status === 'restarting') throw new ChildRunningError(this.label, id, 'restarting');
+      this.children.delete(id);
+    });
+  }
+
+  stop(): Promise<SupervisorExit> {
+    return this.requestStop(SHUTDOWN_EXIT);
+  }
+
+  async whenIdle(): Promise<void> {
+    const scheduler = this.system.scheduler;
+    for (;;) {
+      // setImmediate runs after every queued microtask, so the dispatcher has
+      // had its turn by the time we look.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      if (!scheduler.idle) continue;
+      const busy = this._busy();
+      if (busy === undefined) return;
+      await busy;
+    }
+  }
+
+  /** What this supervisor or its subtree is still doing, if anything. @internal */
+  _busy(): Promise<unknown> | undefined {
+    if (!this.queue.idle) return this.queue.whenIdle();
+    if (this.pendingRetries > 0) return new Promise<void>((resolve) => setImmediate(resolve));
+    if (this.cleanup.size > 0) return Promise.all(this.cleanup);
+    for (const r of this.children.values()) {
+      const busy = r.nested?._busy();
+      if (busy !== undefined) return busy;
+    }
+    return undefined;
+  }
+
+  /** Sizes of the internal tables, for leak tests. @internal */
+  _internals(): { children: number; timers: number; stopping: number; cleanup: number; queued: number; retries: number; history: number } {
+    let timers = 0;
+    for (const r of this.children.values()) if (r.timer !== undefined) timers++;
+    return {
+      children: this.children.size,
+      timers,
+      stopping: this.stopping.size,
+      cleanup: this.cleanup.size,
+      queued: this.queue.length,
+      retries: this.pendingRetries,
+      history: this.history.length,
+    };
+  }
+
+  // ── starting ────────────────────────────────────────────────────────────
+
+  private addChild(spec: ResolvedChildSpec): LocalActorRef | Promise<LocalActorRef> {
+    this.assertRunning();
+    const existing = this.children.get(spec.id);
+    if (existing !== undefined) {
+      if (existing.ref !== undefined) throw new AlreadyStartedError(this.label, spec.id, existing.ref);
+      throw new AlreadyStartedError(this.label, spec.id, undefined, 'already_present');
+    }
+    const rec = newRecord(spec.id, spec, inputOf(spec));
+    this.children.set(spec.id, rec);
+    const failure = this.startRecord(rec);
+    if (failure !== undefined) {
+      // OTP handle_start_child/2: a child that fails to start is not saved.
+      this.children.delete(spec.id);
+      return afterCleanup(failure, () => {
+        throw this.startFailed(spec.id, failure.cause);
+      });
+    }
+    return rec.ref!;
+  }
+
+  private startInstance(input: unknown): LocalActorRef | Promise<LocalActorRef> {
+    this.assertRunning();
+    const template = this.template!;
+    const id = `${template.id}-${++this.instanceSeq}`;
+    const rec = newRecord(id, template, input === undefined ? inputOf(template) : input);
+    this.children.set(id, rec);
+    const failure = this.startRecord(rec);
+    if (failure !== undefined) {
+      this.children.delete(id);
+      return afterCleanup(failure, () => {
+        throw this.startFailed(id, failure.cause);
+      });
+    }
+    return rec.ref!;
+  }
+
+  /** Start `rec`'s next incarnation and watch it. */
+  private startRecord(rec: ChildRecord): StartFailure | undefined {
+    if (this.phase_ !== 'running') return new StartFailure(new ActorNotRunningError(this.label));
+    const s = rec.spec;
+    let ref: LocalActorRef;
+    let nested: SupervisorImpl | undefined;
+    try {
+      if (s.start.kind === 'supervisor') {
+        nested = new SupervisorImpl(this.system, this.coordinator, s.start.spec, {
+          name: s.name,
+          parent: this,
+          childId: rec.id,
+          _direct: this.direct,
+          registry: this.registry,
+        });
+        if (nested.startError !== undefined) {
+          // It stops what it started on its own; the failed start is over
+          // only when that is done (and we must not end before it either).
+          const done = nested.stopped;
+          this.cleanup.add(done);
+          void done.then(() => this.cleanup.delete(done));
+          return new StartFailure(nested.startError, done);
+        }
+        ref = nested.ref;
+      } else {
+        ref = this.system.spawn(s.start.logic, { name: s.name, input: rec.input, mailbox: s.mailbox });
+        // A throw in the initial state's entry is a failed start (OTP: init/1 crashed).
+        const exit = ref.exit;
+        if (exit !== undefined && exit.reason === 'error') return new StartFailure(exit.error);
+      }
+    } catch (err) {
+      return new StartFailure(err);
+    }
+    rec.ref = ref;
+    rec.nested = nested;
+    rec.status = 'running';
+    const epoch = ++rec.epoch;
+    rec.unwatch = ref.onExit((exit) => {
+      if (rec.epoch === epoch) this.queue.post(() => this.childExited(rec, epoch, exit));
+    });
+    return undefined;
+  }
+
+  // ── failures ────────────────────────────────────────────────────────────
+
+  private childExited(rec: ChildRecord, epoch: number, exit: ExitSignal): void | Promise<void> {
+    if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec) return;
+    rec.ref = undefined;
+    rec.nested = undefined;
+    rec.unwatch = undefined;
+    rec.status = 'terminated';
+    return this.reportAndApply(rec, exit.reason, exit.error, 'child_terminated');
+  }
+
+  /** Report an end to the coordinator and carry out the directive. */
+  private reportAndApply(rec: ChildRecord, reason: ExitReason, error: unknown, context: string): void | Promise<void> {
+    const report = this.failureReport(rec, reason, error);
+    this.logEnd(rec, report, error, context);
+    let answer: Directive | Promise<Directive>;
+    try {
+      answer = this.direct ? otpPolicy(report) : this.coordinator.decide(report);
+    } catch (err) {
+      this.log.error({ err: toWireError(err) }, 'coordinator threw; default policy decides');
+      answer = otpPolicy(report);
+    }
+    const epoch = rec.epoch;
+    if (isThenable(answer)) {
+      return answer.then(
+        (d) => this.apply(rec, epoch, report, d),
+        () => this.apply(rec, epoch, report, otpPolicy(report)),
+      );
+    }
+    return this.apply(rec, epoch, report, answer);
+  }
+
+  private apply(rec: ChildRecord, epoch: number, report: FailureReport, d: Directive): void | Promise<void> {
+    // An asynchronous decision can land after the supervisor was killed.
+    if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec) return;
+    switch (d.type) {
+      case 'restart':
+        this.noteRestart(report.at);
+        return this.restart(rec);
+      case 'restart-after':
+        this.noteRestart(report.at);
+        this.restartLater(rec, d.ms);
+        return;
+      case 'escalate': {
+        const why = wouldExceed(report.history, report.at, report.intensity, report.period) ? 'reached_max_restart_intensity' : 'escalated';
+        this.log.error({ report: this.otpReport('shutdown', why, rec) }, 'supervisor gives up');
+        this.dropIfTransientSpec(rec);
+        return this.terminate(SHUTDOWN_EXIT);
+      }
+      case 'stop':
+        this.log.warn({ childId: rec.id }, 'giving up on child (directive stop)');
+        return this.notRestarted(rec);
+      default:
+        return this.notRestarted(rec);
+    }
+  }
+
+  private noteRestart(at: number): void {
+    this.history = addRestart(this.history, at, this.spec.intensity, this.spec.period).history;
+  }
+
+  private restart(rec: ChildRecord): void | Promise<void> {
+    if (this.strategy === 'one_for_one' || this.strategy === 'simple_one_for_one') {
+      const failure = this.startRecord(rec);
+      if (failure !== undefined) return afterCleanup(failure, () => this.retryLater(rec, failure.cause));
+      return;
+    }
+    const plan = planRestart(this.strategy, [...this.children.keys()], rec.id, (id) => this.children.get(id)!.spec.restart === 'temporary');
+    return this.restartGroup(plan);
+  }
+
+  private async restartGroup(plan: RestartPlan): Promise<void> {
+    for (const id of plan.stop) {
+      const r = this.children.get(id);
+      if (r !== undefined) await this.stopChild(r);
+    }
+    for (const id of plan.remove) this.children.delete(id);
+    for (const id of plan.start) {
+      const r = this.children.get(id);
+      if (r === undefined || r.ref !== undefined) continue;
+      const failure = this.startRecord(r);
+      if (failure !== undefined) {
+        // OTP restart_multiple_children/3: the rest stay down until the retry restarts the group.
+        if (failure.cleanup !== undefined) await failure.cleanup;
+        this.retryLater(r, failure.cause);
+        return;
+      }
+    }
+  }
+
+  /** OTP `try_again_restart`: the child is `restarting` and its failed start is reported again shortly. */
+  private retryLater(rec: ChildRecord, cause: unknown): void {
+    if (this.phase_ !== 'running') return;
+    rec.status = 'restarting';
+    this.log.error({ report: this.otpReport('start_error', describe(cause), rec) }, 'child failed to start');
+    const epoch = rec.epoch;
+    this.pendingRetries++;
+    // OTP casts the retry to itself so that calls already waiting (a stop, a
+    // terminate_child) go first; yielding to the event loop also keeps a
+    // start that always fails, under a rule that always restarts, from
+    // spinning the dispatcher.
+    setImmediate(() => {
+      this.pendingRetries--;
+      this.queue.post(() => {
+        if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec || rec.status !== 'restarting') return;
+        return this.reportAndApply(rec, 'error', cause, 'start_error');
+      });
+    });
+  }
+
+  private restartLater(rec: ChildRecord, ms: number): void {
+    rec.status = 'restarting';
+    const epoch = rec.epoch;
+    rec.timer = this.system.clock.setTimer(() => {
+      rec.timer = undefined;
+      this.queue.post(() => {
+        if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec || rec.status !== 'restarting') return;
+        return this.restart(rec);
+      });
+    }, ms);
+  }
+
+  /** The child stays down: OTP `del_child/2`, then `do_auto_shutdown/2`. */
+  private notRestarted(rec: ChildRecord): void | Promise<void> {
+    this.dropIfTransientSpec(rec);
+    const mode = this.spec.autoShutdown;
+    if (mode === 'never' || !rec.spec.significant) return;
+    if (mode === 'all_significant') {
+      for (const r of this.children.values()) {
+        if (r !== rec && r.spec.significant && (r.ref !== undefined || r.status === 'restarting')) return;
+      }
+    }
+    this.log.info({ childId: rec.id, autoShutdown: mode }, 'significant child ended: auto shutdown');
+    return this.terminate(SHUTDOWN_EXIT);
+  }
+
+  /** Temporary specs and `simple_one_for_one` instances are forgotten when their child ends for good. */
+  private dropIfTransientSpec(rec: ChildRecord): void {
+    rec.status = 'terminated';
+    if (this.strategy === 'simple_one_for_one' || rec.spec.restart === 'temporary') this.children.delete(rec.id);
+  }
+
+  // ── stopping ────────────────────────────────────────────────────────────
+
+  /** Stop one child, unwatched first so that its exit is not reported. */
+  private async stopChild(rec: ChildRecord): Promise<void> {
+    const ref = rec.ref;
+    const nested = rec.nested;
+    rec.unwatch?.();
+    rec.unwatch = undefined;
+    if (rec.timer !== undefined) {
+      this.system.clock.clearTimer(rec.timer);
+      rec.timer = undefined;
+    }
+    rec.epoch++;
+    rec.ref = undefined;
+    rec.nested = undefined;
+    rec.status = 'terminated';
+    if (ref === undefined) return;
+    let exit = ref.exit;
+    if (exit === undefined) {
+      this.stopping.add(ref);
+      try {
+        exit = await ref.stop(rec.spec.shutdown);
+      } finally {
+        this.stopping.delete(ref);
+      }
+    }
+    // A nested supervisor's actor ends after its children; wait for its
+    // bookkeeping too, so that "stopped" means the whole subtree is gone.
+    if (nested !== undefined) await nested.stopped;
+    if (!cleanStop(exit.reason, rec.spec)) {
+      this.log.error({ report: this.otpReport('shutdown_error', exit.reason, rec), err: exit.error === undefined ? undefined : toWireError(exit.error) }, 'child did not stop cleanly');
+    }
+  }
+
+  private requestStop(exit: SupervisorExit): Promise<SupervisorExit> {
+    if (!this.stopRequested && this.phase_ === 'running') {
+      this.stopRequested = true;
+      this.exitDecided = exit;
+      // Queued, not immediate: calls and exits that arrived first are handled first.
+      this.queue.post(() => this.terminate(exit));
+    }
+    return this.stopped;
+  }
+
+  /** OTP `terminate/2`: stop every child in reverse start order, then end the actor. */
+  private async terminate(exit: SupervisorExit): Promise<void> {
+    if (this.phase_ !== 'running') return;
+    this.phase_ = 'stopping';
+    this.stopRequested = true;
+    this.exitDecided ??= exit;
+    for (const r of this.children.values()) {
+      if (r.timer !== undefined) {
+        this.system.clock.clearTimer(r.timer);
+        r.timer = undefined;
+      }
+    }
+    // A nested supervisor that failed to start at our init finishes its own
+    // cleanup first: in OTP our init would not even have seen its failure yet.
+    if (this.cleanup.size > 0) await Promise.all(this.cleanup);
+    const recs = [...this.children.values()];
+    if (this.strategy === 'simple_one_for_one') {
+      // OTP terminate_dynamic_children/1: all at once, order undefined.
+      await Promise.all(recs.map((r) => this.stopChild(r)));
+    } else {
+      for (let i = recs.length - 1; i >= 0; i--) await this.stopChild(recs[i]!);
+    }
+    this.children.clear();
+    if (this.cleanup.size > 0) await Promise.all(this.cleanup);
+    this.phase_ = 'stopped';
+    this.finishActor();
+  }
+
+  /** End the supervisor's own actor with the reason its parent should see. */
+  private finishActor(): void {
+    const cell = this.ref;
+    if (cell.exit !== undefined) return;
+    const exit = this.exitDecided ?? SHUTDOWN_EXIT;
+    if (exit.reason === 'error') {
+      cell.tell({ type: SUPERVISOR_FAIL, error: exit.error });
+      return;
+    }
+    if (cell.lifecycle === 'running') {
+      // Stopping the actor (rather than letting it finish) gives exit reason `shutdown`.
+      void cell.stop('infinity');
+      return;
+    }
+    // Someone is stopping the actor: if its shutdown event was handled, tell
+    // it we are done; if it is still queued, the machine ends when it arrives.
+    if ((cell.getSnapshot() as { value?: unknown }).value === 'stopping') cell.tell({ type: SUPERVISOR_TERMINATED });
+  }
+
+  private ownExit(exit: ExitSignal): void {
+    if (this.phase_ === 'stopped' && this.children.size === 0 && this.stopping.size === 0) {
+      this.resolveStopped(this.exitDecided ?? SHUTDOWN_EXIT);
+      return;
+    }
+    // The actor ended before the children did: killed from outside (a
+    // brutal_kill, or its shutdown time ran out) or crashed. Children must
+    // not outlive it, so they are killed now, as OTP links would.
+    this.phase_ = 'stopped';
+    this.stopRequested = true;
+    const error =
+      exit.reason === 'error'
+        ? exit.error
+        : new SupervisorError(this.label, exit.reason === 'killed' ? 'killed' : 'exited', `its actor ended (${exit.reason}) before its children were stopped`);
+    this.exitDecided = { reason: 'error', error };
+    this.log.error({ reason: exit.reason }, 'supervisor actor ended early: killing children');
+    const pending: Promise<unknown>[] = [];
+    for (const ref of this.stopping) pending.push(ref.stop('brutal_kill'));
+    const recs = [...this.children.values()];
+    for (let i = recs.length - 1; i >= 0; i--) {
+      const r = recs[i]!;
+      r.unwatch?.();
+      r.unwatch = undefined;
+      if (r.timer !== undefined) {
+        this.system.clock.clearTimer(r.timer);
+        r.timer = undefined;
+      }
+      r.epoch++;
+      const ref = r.ref;
+      const nested = r.nested;
+      r.ref = undefined;
+      r.nested = undefined;
+      r.status = 'terminated';
+      if (ref !== undefined && ref.exit === undefined) pending.push(ref.stop('brutal_kill'));
+      if (nested !== undefined) pending.push(nested.stopped);
+    }
+    this.children.clear();
+    for (const p of this.cleanup) pending.push(p);
+    void Promise.all(pending).then(() => this.resolveStopped(this.exitDecided!));
+  }
+
+  // ── helpers ─────────────────────────────────────────────────────────────
+
+  private assertRunning(): void {
+    if (this.phase_ !== 'running') throw new ActorNotRunningError(this.label);
+  }
+
+  private notForSimple(call: string): SupervisorError {
+    return new SupervisorError(this.label, 'simple_one_for_one', `${call} is not valid for a simple_one_for_one supervisor`);
+  }
+
+  private startFailed(childId: string, cause: unknown): SupervisorError {
+    return new SupervisorError(this.label, 'failed_to_start_child', `child ${childId}: ${describe(cause)}`, { cause, childId });
+  }
+
+  private find(target: string | ActorRef): ChildRecord | undefined {
+    if (typeof target === 'string') return this.children.get(target);
+    for (const r of this.children.values()) {
+      if (r.ref !== undefined && (r.ref === target || (target.isLocal && r.ref.id === target.id))) return r;
+    }
+    return undefined;
+  }
+
+  private failureReport(rec: ChildRecord, reason: ExitReason, error: unknown): FailureReport {
+    const at = this.system.clock.now();
+    const spec = rec.spec;
+    const history = inWindow(this.history, at, this.spec.period);
+    const node = this.system.node;
+    const type = 'halyard.supervision.failure.v1';
+    // Literal objects with a fixed shape: this runs on every restart.
+    if (reason !== 'error') {
+      return {
+        type, node, supervisor: this.label, strategy: this.strategy, childId: rec.id, childType: spec.type, restart: spec.restart,
+        significant: spec.significant, reason, history, intensity: this.spec.intensity, period: this.spec.period, at,
+      };
+    }
+    const ocf = typeof error === 'object' && error !== null ? (error as { ocf?: unknown }).ocf : undefined;
+    return {
+      type, node, supervisor: this.label, strategy: this.strategy, childId: rec.id, childType: spec.type, restart: spec.restart,
+      significant: spec.significant, reason, error: toWireError(error), ocf: typeof ocf === 'number' ? ocf : undefined,
+      history, intensity: this.spec.intensity, period: this.spec.period, at,
+    };
+  }
+
+  /** OTP's supervisor report: supervisor, errorContext, reason, offender. */
+  private otpReport(errorContext: string, reason: string, rec: ChildRecord): Record<string, unknown> {
+    return {
+      supervisor: this.label,
+      errorContext,
+      reason,
+      offender: { id: rec.id, restart: rec.spec.restart, shutdown: rec.spec.shutdown, type: rec.spec.type },
+    };
+  }
+
+  private logEnd(rec: ChildRecord, report: FailureReport, error: unknown, context: string): void {
+    // OTP reports child_terminated for every exit it acts on except the
+    // clean ends of transient and temporary children.
+    const abnormal = report.reason === 'error' || report.reason === 'killed';
+    if (!abnormal && rec.spec.restart !== 'permanent') {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ childId: rec.id, reason: report.reason }, 'child ended');
+      return;
+    }
+    if (!this.log.isLevelEnabled('error')) return;
+    this.log.error(
+      { report: this.otpReport(context, report.reason, rec), err: error === undefined ? undefined : toWireError(error) },
+      'child terminated',
+    );
+  }
+
+  private statusExtra(): Record<string, unknown> {
+    return {
+      supervisor: {
+        strategy: this.strategy,
+        intensity: this.spec.intensity,
+        period: this.spec.period,
+        autoShutdown: this.spec.autoShutdown,
+        phase: this.phase_,
+        restartsInPeriod: inWindow(this.history, this.system.clock.now(), this.spec.period).length,
+      },
+      childrenTotal: this.children.size,
+      // A Status line is one log record: a simple_one_for_one pool of 100 000
+      // instances would make it megabytes. whichChildren() has them all.
+      children: this.whichChildren().slice(0, STATUS_CHILDREN_MAX).map((c) => ({
+        id: c.id,
+        actor: c.ref?.id ?? null,
+        name: c.ref?.name ?? null,
+        type: c.type,
+        restart: c.restart,
+        status: c.status,
+      })),
+    };
+  }
+
+  private health(level: CheckLevel): UserCheckAnswer {
+    if (this.phase_ !== 'running') return { code: OCF.NOT_RUNNING, reason: `supervisor ${this.phase_}` };
+    if (level >= 10) {
+      const waiting: string[] = [];
+      for (const r of this.children.values()) if (r.status === 'restarting') waiting.push(r.id);
+      if (waiting.length > 0) return { code: OCF.DEGRADED, reason: `restarting: ${waiting.slice(0, 10).join(', ')}` };
+    }
+    return OCF.SUCCESS;
+  }
+}

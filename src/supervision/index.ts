@@ -1,0 +1,132 @@
+/**
+ * Supervision for one node: the Recovery Coordinator, supervisors and
+ * monitors, wired to the node's actor system.
+ *
+ * ```ts
+ * const supervision = new Supervision(system, { rules: [exponentialBackoff({ initialMs: 100, maxMs: 30_000 })] });
+ * const sup = supervision.supervise({ strategy: 'one_for_one', children: [...] }, { name: 'app' });
+ * const { down } = supervision.monitor('db');
+ * ```
+ *
+ * The node exposes these as `node.supervise`, `node.coordinator` and
+ * `node.monitor`.
+ */
+import type { ActorSystem } from '../actors/ActorSystem.js';
+import { assertName } from '../actors/names.js';
+import type { ActorRef, LocalActorRef } from '../actors/types.js';
+import { InvalidSpecError, describe } from '../errors.js';
+import { validateSupervisorSpec } from './childSpec.js';
+import { monitor } from './monitor.js';
+import { type CoordinatorOptions, RecoveryCoordinator } from './RecoveryCoordinator.js';
+import { type SuperviseOptions, SupervisorImpl } from './Supervisor.js';
+import type { Down, MonitorHandle, Rule, Supervisor, SupervisorSpec } from './types.js';
+
+export interface SupervisionOptions {
+  /** Rules consulted ahead of the OTP default policy, in order. */
+  readonly rules?: readonly Rule[];
+  /** Decisions kept in the coordinator's log. Default 10 000. */
+  readonly decisionLogSize?: number;
+  /** How long an asynchronous rule may take, ms. Default 5000. */
+  readonly ruleTimeout?: number;
+}
+
+export class Supervision {
+  readonly system: ActorSystem;
+  readonly coordinator: RecoveryCoordinator;
+  private readonly roots = new Set<SupervisorImpl>();
+  private readonly all = new Map<string, SupervisorImpl>();
+
+  constructor(system: ActorSystem, options: SupervisionOptions = {}) {
+    this.system = system;
+    const coordinatorOptions: CoordinatorOptions = {
+      rules: options.rules,
+      decisionLogSize: options.decisionLogSize,
+      ruleTimeout: options.ruleTimeout,
+    };
+    this.coordinator = new RecoveryCoordinator(system, coordinatorOptions);
+  }
+
+  /**
+   * Validate `spec` in full, then start the supervisor and its children in
+   * order. Throws `InvalidSpecError` (nothing started) for an invalid spec
+   * and `DuplicateNameError` if `name` is taken. A child that fails to start
+   * does not throw: the supervisor stops the others and `stopped` resolves
+   * `{ reason: 'error' }`.
+   */
+  supervise(spec: SupervisorSpec, options: SuperviseOptions = {}): Supervisor {
+    const resolved = validateSupervisorSpec(spec);
+    if (options.name !== undefined) {
+      try {
+        assertName(options.name);
+      } catch (err) {
+        throw new InvalidSpecError('name', describe(err));
+      }
+    }
+    const sup = new SupervisorImpl(this.system, this.coordinator, resolved, { ...options, registry: this.all });
+    this.roots.add(sup);
+    void sup.stopped.then(() => this.roots.delete(sup));
+    return sup;
+  }
+
+  /** Watch an actor: one `Down` when it ends (see monitor.ts). */
+  monitor(target: LocalActorRef | string, listener?: (down: Down) => void): MonitorHandle {
+    return monitor(this.system, target, listener);
+  }
+
+  /** The live supervisor (top-level or nested) whose actor is `ref` (a ref, an actor id or a name). */
+  get(ref: ActorRef | string): Supervisor | undefined {
+    if (typeof ref !== 'string') return this.all.get(ref.id);
+    return this.all.get(ref) ?? this.all.get(this.system.lookup(ref)?.id ?? '');
+  }
+
+  /** Top-level supervisors still running, oldest first. */
+  supervisors(): Supervisor[] {
+    return [...this.roots];
+  }
+
+  /**
+   * Stop every top-level supervisor, newest first, then the coordinator.
+   * Call this before stopping the node's remaining actors: stopping a
+   * supervised child from outside counts as a failure and restarts it.
+   */
+  async shutdown(): Promise<void> {
+    for (const sup of [...this.roots].reverse()) await sup.stop();
+    await this.coordinator.close();
+  }
+}
+
+export { RecoveryCoordinator, COORDINATOR_NAME, DEFAULT_RULE_TIMEOUT, type CoordinatorOptions } from './RecoveryCoordinator.js';
+export { SupervisorImpl, type SuperviseOptions } from './Supervisor.js';
+export { monitor, DOWN_TYPE } from './monitor.js';
+export { machineRule, FAILURE_EVENT, type FailureEvent, type MachineRuleOptions } from './machineRule.js';
+export {
+  exponentialBackoff,
+  giveUpAfter,
+  ocfClassRule,
+  startOnFailure,
+  type ExponentialBackoffOptions,
+  type GiveUpAfterOptions,
+  type OcfClassRuleOptions,
+  type StartOnFailureOptions,
+} from './rules.js';
+export { DEFAULT_RULE, otpPolicy, wouldRestart } from './otpPolicy.js';
+export { RESTART, STOP, ESCALATE, IGNORE, restartAfter, toDirective } from './directive.js';
+export { addRestart, wouldExceed, inWindow, type RestartCheck } from './intensity.js';
+export { planRestart, type RestartPlan } from './strategy.js';
+export {
+  validateSupervisorSpec,
+  validateChildSpec,
+  isActorLogic,
+  DEFAULT_INTENSITY,
+  DEFAULT_PERIOD,
+  DEFAULT_STRATEGY,
+  DEFAULT_AUTO_SHUTDOWN,
+  DEFAULT_RESTART,
+  DEFAULT_WORKER_SHUTDOWN,
+  DEFAULT_SUPERVISOR_SHUTDOWN,
+  type ResolvedChildSpec,
+  type ResolvedSupervisorSpec,
+  type ResolvedStart,
+} from './childSpec.js';
+export { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
+export * from './types.js';

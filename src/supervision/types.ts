@@ -1,0 +1,251 @@
+/**
+ * Supervision vocabulary: child specs, supervisor flags, failure reports and
+ * directives. OTP's names and defaults throughout (supervisor.erl).
+ *
+ * ## Supervisor flags
+ * | key           | mandatory | default        | values |
+ * |---------------|-----------|----------------|--------|
+ * | `strategy`    | no        | `one_for_one`  | `one_for_one`, `one_for_all`, `rest_for_one`, `simple_one_for_one` |
+ * | `intensity`   | no        | 1              | integer >= 0: restarts allowed within `period` |
+ * | `period`      | no        | 5000           | ms, integer >= 1 |
+ * | `autoShutdown`| no        | `never`        | `never`, `any_significant`, `all_significant` |
+ * | `children`    | no        | `[]`           | child specs; exactly one (the template) for `simple_one_for_one` |
+ *
+ * ## Child spec
+ * | key           | mandatory | default                          | values |
+ * |---------------|-----------|----------------------------------|--------|
+ * | `id`          | yes       |                                  | non-empty string, unique among siblings |
+ * | `start`       | yes       |                                  | XState logic, `{ logic, input? }`, or a `SupervisorSpec` when `type: 'supervisor'` |
+ * | `restart`     | no        | `permanent`                      | `permanent`, `transient`, `temporary` |
+ * | `shutdown`    | no        | 5000 (worker), `infinity` (supervisor) | `brutal_kill`, ms >= 0, `infinity` |
+ * | `type`        | no        | `worker`                         | `worker`, `supervisor` |
+ * | `significant` | no        | false                            | true only for transient/temporary children, and only with autoShutdown != never |
+ * | `name`        | no        | none                             | registered name for the child actor (reachable by name) |
+ * | `mailbox`     | no        | node default                     | mailbox options for the child |
+ */
+import type { AnyActorLogic } from 'xstate';
+import type { ActorSystem } from '../actors/ActorSystem.js';
+import type { MailboxOptions } from '../actors/Mailbox.js';
+import type { ActorRef, ExitReason, LocalActorRef, Shutdown } from '../actors/types.js';
+import type { WireError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+export const Strategy = {
+  OneForOne: 'one_for_one',
+  OneForAll: 'one_for_all',
+  RestForOne: 'rest_for_one',
+  SimpleOneForOne: 'simple_one_for_one',
+} as const;
+export type Strategy = (typeof Strategy)[keyof typeof Strategy];
+
+export const RestartType = {
+  Permanent: 'permanent',
+  Transient: 'transient',
+  Temporary: 'temporary',
+} as const;
+export type RestartType = (typeof RestartType)[keyof typeof RestartType];
+
+export const AutoShutdown = {
+  Never: 'never',
+  AnySignificant: 'any_significant',
+  AllSignificant: 'all_significant',
+} as const;
+export type AutoShutdown = (typeof AutoShutdown)[keyof typeof AutoShutdown];
+
+export type ChildType = 'worker' | 'supervisor';
+
+export interface SupervisorSpec {
+  readonly strategy?: Strategy;
+  readonly intensity?: number;
+  readonly period?: number;
+  readonly autoShutdown?: AutoShutdown;
+  readonly children?: readonly ChildSpec[];
+}
+
+export type ChildStart = AnyActorLogic | { readonly logic: AnyActorLogic; readonly input?: unknown } | SupervisorSpec;
+
+export interface ChildSpec {
+  readonly id: string;
+  readonly start: ChildStart;
+  readonly restart?: RestartType;
+  readonly shutdown?: Shutdown;
+  readonly type?: ChildType;
+  readonly significant?: boolean;
+  readonly name?: string;
+  readonly mailbox?: MailboxOptions;
+}
+
+export type ChildStatus = 'running' | 'restarting' | 'terminated';
+
+export interface ChildInfo {
+  readonly id: string;
+  readonly ref: LocalActorRef | undefined;
+  readonly type: ChildType;
+  readonly restart: RestartType;
+  readonly status: ChildStatus;
+}
+
+export interface ChildCounts {
+  readonly specs: number;
+  readonly active: number;
+  readonly supervisors: number;
+  readonly workers: number;
+}
+
+/** How a supervisor ended. `shutdown` covers both a requested stop and giving up after too many restarts. */
+export interface SupervisorExit {
+  readonly reason: 'normal' | 'shutdown' | 'error';
+  readonly error?: unknown;
+}
+
+/** What a supervisor reports to the Recovery Coordinator (OTP's supervisor, context, reason, offender). */
+export interface FailureReport {
+  readonly type: 'halyard.supervision.failure.v1';
+  readonly node: string;
+  /** The reporting supervisor's name or id. */
+  readonly supervisor: string;
+  readonly strategy: Strategy;
+  readonly childId: string;
+  readonly childType: ChildType;
+  readonly restart: RestartType;
+  readonly significant: boolean;
+  readonly reason: ExitReason;
+  readonly error?: WireError;
+  /** OCF exit code carried by the error (`error.ocf`), if any. */
+  readonly ocf?: number;
+  /** Clock times of the supervisor's restarts still inside `period`, oldest first. */
+  readonly history: readonly number[];
+  readonly intensity: number;
+  readonly period: number;
+  /** Clock time of the report. */
+  readonly at: number;
+}
+
+export type Directive =
+  | { readonly type: 'restart' }
+  | { readonly type: 'restart-after'; readonly ms: number }
+  | { readonly type: 'stop' }
+  | { readonly type: 'escalate' }
+  | { readonly type: 'ignore' };
+export type DirectiveType = Directive['type'];
+
+export interface Decision {
+  readonly seq: number;
+  readonly at: number;
+  readonly input: FailureReport;
+  readonly directive: Directive;
+  /** Name of the rule that decided (`otp-default` for the default policy). */
+  readonly rule: string;
+}
+
+// ── Added with the supervision implementation (additive; nothing above changed) ──
+
+/** Where a supervisor is in its life. See the lifecycle diagram in Supervisor.ts. */
+export type SupervisorPhase = 'running' | 'stopping' | 'stopped';
+
+/**
+ * A running supervisor (OTP `supervisor` API). Every call that changes the
+ * tree is serialized with the supervisor's own failure handling, so calls
+ * and child exits are carried out in the order they arrive.
+ */
+export interface Supervisor {
+  /** The supervisor's own actor: it answers Check and Status like any actor. */
+  readonly ref: LocalActorRef;
+  readonly name: string | undefined;
+  /** How reports and logs name this supervisor: its name, else `<parent>/<childId>` when nested, else its actor id. */
+  readonly label: string;
+  readonly strategy: Strategy;
+  readonly phase: SupervisorPhase;
+  /** Resolves once the supervisor and all its children have ended. Never rejects. */
+  readonly stopped: Promise<SupervisorExit>;
+  /** Children in start order (OTP `which_children/1`). */
+  whichChildren(): ChildInfo[];
+  /** OTP `count_children/1`. */
+  countChildren(): ChildCounts;
+  /** Add and start a child spec (OTP `start_child/2`); resolves with the child's actor. */
+  startChild(spec: ChildSpec): Promise<LocalActorRef>;
+  /** `simple_one_for_one`: start an instance of the template with this input (the template's input when omitted). */
+  startChild(input?: unknown): Promise<LocalActorRef>;
+  /** Stop a child; its spec is kept unless it is temporary or a `simple_one_for_one` instance (OTP `terminate_child/2`). */
+  terminateChild(target: string | ActorRef): Promise<void>;
+  /** Start a terminated child again from its spec (OTP `restart_child/2`). */
+  restartChild(id: string): Promise<LocalActorRef>;
+  /** Remove a terminated child's spec (OTP `delete_child/2`). */
+  deleteChild(id: string): Promise<void>;
+  /** The nested supervisor running as child `id`, if that child is a running supervisor spec. */
+  childSupervisor(id: string): Supervisor | undefined;
+  /** Stop all children in reverse start order, then the supervisor; resolves with {@link stopped}. */
+  stop(): Promise<SupervisorExit>;
+  /**
+   * Resolves when no operation is queued or running in this supervisor or its
+   * subtree and the node's dispatcher is idle. Pending `restart-after` timers
+   * do not count: they wait on the clock. For tests and tools.
+   */
+  whenIdle(): Promise<void>;
+}
+
+/** What a rule may answer: a directive, or `undefined` to pass to the next rule. */
+export type RuleAnswer = Directive | undefined;
+
+/** What a rule gets besides the report. */
+export interface RuleContext {
+  /** The node's actor system (rules built from machines spawn their actor here). */
+  readonly system: ActorSystem;
+  /** Clock time of the decision. */
+  readonly now: number;
+  readonly logger: Logger;
+}
+
+/**
+ * A recovery rule, consulted ahead of the OTP default policy. Answer
+ * synchronously when you can: the supervisor's fast path stays synchronous
+ * only while every rule does.
+ */
+export interface Rule {
+  /** Unique among a coordinator's rules; recorded with each decision it makes. */
+  readonly name: string;
+  decide(report: FailureReport, ctx: RuleContext): RuleAnswer | Promise<RuleAnswer>;
+  /** Release what the rule holds (actors, timers). Called when it is removed or the coordinator closes. */
+  close?(): void | Promise<void>;
+}
+
+/** A decision as the log keeps it. `fallback` is set when a rule failed and the default policy decided instead. */
+export interface DecisionRecord extends Decision {
+  readonly fallback?: { readonly rule: string; readonly error: WireError };
+}
+
+export interface DecisionQuery {
+  /** Only decisions with `seq` greater than this (a cursor: pass the last `seq` you saw). */
+  readonly since?: number;
+  readonly childId?: string;
+  /** The reporting supervisor's label. */
+  readonly supervisor?: string;
+}
+
+/** Decision counts, as the coordinator's Status reports them. */
+export interface DecisionStats {
+  readonly total: number;
+  readonly byDirective: Readonly<Record<DirectiveType, number>>;
+  readonly byRule: Readonly<Record<string, number>>;
+  /** Rules that threw, timed out or answered something that is not a directive. */
+  readonly ruleErrors: number;
+  readonly logged: number;
+  readonly logCapacity: number;
+}
+
+/** The one notification a monitor delivers (OTP's `'DOWN'` message). */
+export interface Down {
+  readonly type: 'halyard.down.v1';
+  readonly id: string;
+  readonly name: string | undefined;
+  /** `noproc` when the target did not exist when the monitor was set. */
+  readonly reason: ExitReason | 'noproc';
+  readonly error?: unknown;
+}
+
+export interface MonitorHandle {
+  /** Resolves once with the target's end. Stays pending after `cancel()`. */
+  readonly down: Promise<Down>;
+  /** Stop watching: no notification after this. Idempotent. */
+  cancel(): void;
+}
