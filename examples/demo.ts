@@ -16,6 +16,11 @@ const counterMachine = setup({
   on: {
     INC: { actions: assign({ n: ({ context }) => context.n + 1 }) },
     GET: { actions: reply(({ context }: { context: { n: number } }) => context.n) },
+    BOOM: {
+      actions: () => {
+        throw new Error('boom');
+      },
+    },
   },
 });
 
@@ -28,7 +33,7 @@ const ticker = (tell: (e: { type: 'INC' }) => void) =>
     });
   });
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' });
+const logger = pino({ level: process.env.LOG_LEVEL ?? 'warn' }, pino.destination({ sync: true }));
 
 const n1 = await createNode({ name: 'n1', logger });
 const n2 = await createNode({ name: 'n2', logger });
@@ -41,9 +46,9 @@ const tick = n1.spawn(
 for (let i = 0; i < 10; i++) tick.tell({ type: 'TICK' });
 counter.tell({ type: 'INC' });
 
-const local = await counter.ask({ type: 'GET' }, { timeout: 1000 });
 const remote = await n2.ref('counter').ask({ type: 'GET' }, { timeout: 1000 });
-console.log(`counter on n1 = ${local} (asked locally), ${remote} (asked from n2, by name)`);
+const local = await counter.ask({ type: 'GET' }, { timeout: 1000 });
+console.log(`counter on n1 = ${remote} (asked from n2, by name), ${local} (asked locally)`);
 
 for (const name of ['counter', 'ticker']) {
   const check = await n2.check(name, 10);
@@ -53,6 +58,38 @@ const status = await n2.status('counter');
 console.log(`status counter from n2: state=${JSON.stringify(status.state)} processed=${status.processed} mailbox=${status.mailbox.depth}/${status.mailbox.capacity}`);
 const nodeCheck = await n1.check();
 console.log(`check node n1: ${nodeCheck.code} ${nodeCheck.label} (${nodeCheck.reason})`);
+
+// Supervision: a one_for_one tree on n1. The Recovery Coordinator decides
+// every restart (default policy = OTP) and logs its decision.
+const sup = n1.supervise(
+  {
+    strategy: 'one_for_one',
+    intensity: 3,
+    period: 5000,
+    children: [
+      { id: 'db', start: { logic: counterMachine, input: { start: 100 } }, name: 'db', restart: 'permanent' },
+      { id: 'cache', start: { logic: counterMachine, input: { start: 0 } }, name: 'cache', restart: 'transient' },
+    ],
+  },
+  { name: 'app' },
+);
+const db = n2.ref('db');
+db.tell({ type: 'INC' });
+console.log(`db before the crash = ${await db.ask({ type: 'GET' })}`);
+const down = n1.monitor('db');
+db.tell({ type: 'BOOM' }); // the logic throws: the actor fails, the process does not
+console.log(`monitor: db went down with reason ${(await down.down).reason}`);
+await sup.whenIdle();
+console.log(`db after the restart = ${await db.ask({ type: 'GET' })} (fresh state, same name)`);
+for (const d of n1.coordinator.decisions()) {
+  console.log(`coordinator decision #${d.seq}: ${d.input.childId} exited ${d.input.reason} -> ${d.directive.type} (rule ${d.rule})`);
+}
+console.log(
+  `children of app: ${sup
+    .whichChildren()
+    .map((c) => `${c.id}=${c.status}`)
+    .join(', ')}; check app: ${(await n2.check('app')).label}`,
+);
 
 await n2.shutdown();
 await n1.shutdown();
