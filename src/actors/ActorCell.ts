@@ -453,7 +453,8 @@ export class ActorCell implements LocalActorRef, Runnable {
     this.lastError = err;
     this.current?.reject(new ActorFailedError(this.label, err));
     this.current = undefined;
-    this.log.warn({ err: toWireError(err) }, 'actor failed');
+    // A child logger per failed actor is dear in a crash storm: only when it will write.
+    if (this.host.logger.isLevelEnabled('warn')) this.log.warn({ err: toWireError(err) }, 'actor failed');
     this.terminate('failed', 'error', err, undefined);
   }
 

@@ -81,7 +81,9 @@ export class Scheduler {
         setImmediate(this.run);
         return;
       }
-      const r = this.ready[this.readyHead++]!;
+      const r = this.ready[this.readyHead]!;
+      // Drop the reference now: a long drain must not keep exited cells alive.
+      this.ready[this.readyHead++] = undefined as unknown as Runnable;
       r._scheduled = false;
       const more = r._drain(this.throughput);
       processed += this.throughput;
@@ -101,7 +103,8 @@ export class Scheduler {
 
   private runSystem(): void {
     while (this.systemHead < this.system.length) {
-      const task = this.system[this.systemHead++]!;
+      const task = this.system[this.systemHead]!;
+      this.system[this.systemHead++] = undefined as unknown as () => void;
       try {
         task();
       } catch (err) {
