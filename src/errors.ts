@@ -366,6 +366,11 @@ export const ClusterErrorCode = {
   LeaseLost: 'ERR_LEASE_LOST',
   StaleEpoch: 'ERR_STALE_EPOCH',
   ClusterUnavailable: 'ERR_CLUSTER_UNAVAILABLE',
+  NodeDown: 'ERR_NODE_DOWN',
+  ServiceLocked: 'ERR_SERVICE_LOCKED',
+  UnknownServiceType: 'ERR_UNKNOWN_SERVICE_TYPE',
+  Fenced: 'ERR_FENCED',
+  NoNodeAvailable: 'ERR_NO_NODE_AVAILABLE',
 } as const;
 export type ClusterErrorCode = (typeof ClusterErrorCode)[keyof typeof ClusterErrorCode];
 
@@ -397,5 +402,56 @@ export class ClusterUnavailableError extends HalyardError {
   override readonly name = 'ClusterUnavailableError';
   constructor(detail: string, cause?: unknown) {
     super(ClusterErrorCode.ClusterUnavailable, `cluster store unavailable: ${detail}`, { cause });
+  }
+}
+
+/** The node running a remote child was declared down: the child is lost (a supervisor reports it with reason `nodedown`). */
+export class NodeDownError extends HalyardError {
+  override readonly name = 'NodeDownError';
+  constructor(readonly node: string) {
+    super(ClusterErrorCode.NodeDown, `node ${node} is down`);
+  }
+}
+
+/**
+ * A start was refused by a lock: `per-node` (the type already runs on that
+ * node), `singleton` (it runs somewhere in the cluster) or `name` (the
+ * instance name is owned by a live node).
+ */
+export class ServiceLockedError extends HalyardError {
+  override readonly name = 'ServiceLockedError';
+  constructor(
+    readonly type: string,
+    readonly lock: 'per-node' | 'singleton' | 'name',
+    readonly holder: string | undefined,
+  ) {
+    super(ClusterErrorCode.ServiceLocked, `${type}: ${lock} lock held${holder === undefined ? '' : ` by ${holder}`}`);
+  }
+}
+
+/** No service type of this name is registered on the node asked to run it. */
+export class UnknownServiceTypeError extends HalyardError {
+  override readonly name = 'UnknownServiceTypeError';
+  constructor(
+    readonly type: string,
+    readonly node: string,
+  ) {
+    super(ClusterErrorCode.UnknownServiceType, `service type ${type} is not registered on node ${node}`);
+  }
+}
+
+/** This node has fenced itself off (lost contact longer than its lease, or was paused): it runs and accepts nothing until it rejoins. */
+export class FencedError extends HalyardError {
+  override readonly name = 'FencedError';
+  constructor(readonly node: string) {
+    super(ClusterErrorCode.Fenced, `node ${node} is fenced off`);
+  }
+}
+
+/** No live node can host the instance now (type not registered, locks, or the pinned node is not up). */
+export class NoNodeAvailableError extends HalyardError {
+  override readonly name = 'NoNodeAvailableError';
+  constructor(readonly type: string) {
+    super(ClusterErrorCode.NoNodeAvailable, `no node can host an instance of ${type} now`);
   }
 }

@@ -72,6 +72,19 @@ export {
   RestartType,
   AutoShutdown,
 } from './supervision/index.js';
+export {
+  Cluster,
+  Cardinality,
+  Placement,
+  type ClusterDecision,
+  type ClusterOptions,
+  type HostedInstance,
+  type InstanceRecord,
+  type InstanceSpec,
+  type RegisterOptions,
+  type Member,
+  type MembershipChange,
+} from './services/cluster/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

@@ -51,6 +51,8 @@ import { Supervision, type SupervisionOptions } from '../supervision/index.js';
 import type { RecoveryCoordinator } from '../supervision/RecoveryCoordinator.js';
 import type { SuperviseOptions } from '../supervision/Supervisor.js';
 import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../supervision/types.js';
+import { Cluster, type ClusterOptions, type RegisterOptions, resolveClusterOptions } from './cluster/Cluster.js';
+import type { Member } from './cluster/Membership.js';
 import { Inbound, type InboundTarget } from './Inbound.js';
 import { Requester } from './Requester.js';
 import { Subjects, assertNodeName } from './subjects.js';
@@ -70,6 +72,8 @@ export interface NodeOptions {
   readonly limits?: Partial<CodecLimits>;
   /** Rules for the Recovery Coordinator (ahead of the OTP default), decision log size. */
   readonly supervision?: SupervisionOptions;
+  /** Join the cluster of nodes on the same NATS server and prefix (see cluster/Cluster.ts). */
+  readonly cluster?: true | ClusterOptions;
 }
 
 function isTransport(t: unknown): t is Transport {
@@ -112,10 +116,36 @@ export async function createNode(options: NodeOptions): Promise<Node> {
   if (options.askTimeout !== undefined && (typeof options.askTimeout !== 'number' || !(options.askTimeout > 0) || !Number.isFinite(options.askTimeout))) {
     throw new InvalidSpecError('askTimeout', 'must be a positive finite number of milliseconds');
   }
+  const clusterOptions = options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster);
+  const local = options.transport === undefined || (!isTransport(options.transport) && options.transport.kind === 'local');
+  if (clusterOptions !== undefined && local) throw new InvalidSpecError('cluster', 'needs a NATS transport ({ kind: "nats", servers })');
   const { transport, owned } = await openTransport(options.transport, options.name, logger);
   const node = new Node(options, transport, owned, subjects, limits, options.logger ?? nullLogger(), logger);
   // The node's own subscriptions are at the server before anyone is told it exists.
   await transport.flush();
+  if (clusterOptions !== undefined) {
+    if (!(transport instanceof NatsTransport)) {
+      await node.shutdown();
+      throw new InvalidSpecError('cluster', 'needs a NATS transport');
+    }
+    try {
+      node._attachCluster(
+        await Cluster.start({
+          node: node.name,
+          transport,
+          prefix: subjects.prefix,
+          system: node.system,
+          supervision: node.supervision,
+          logger,
+          clock: options.clock,
+          options: clusterOptions,
+        }),
+      );
+    } catch (err) {
+      await node.shutdown();
+      throw err;
+    }
+  }
   return node;
 }
 
@@ -161,6 +191,7 @@ export class Node implements InboundTarget {
   private readonly nameSubs = new Map<string, Subscription>();
   private readonly startedAt: number;
   private closing: Promise<void> | undefined;
+  private cluster_: Cluster | undefined;
 
   /** @internal Use {@link createNode}. */
   constructor(
@@ -194,6 +225,7 @@ export class Node implements InboundTarget {
     this.subs.push(
       transport.subscribe(subjects.actorWildcard(this.name), (msg) => {
         const id = msg.subject.slice(actorPrefix.length);
+        this.cluster_?._guard();
         this.inbound.handle(msg, this.system.get(id), id);
       }),
       transport.subscribe(subjects.node(this.name), (msg) => this.inbound.handle(msg, this, this.name)),
@@ -220,6 +252,30 @@ export class Node implements InboundTarget {
 
   get isClosed(): boolean {
     return this.closing !== undefined;
+  }
+
+  // ── cluster ─────────────────────────────────────────────────────────────
+
+  /** The node's cluster, when created with `cluster`. */
+  get cluster(): Cluster | undefined {
+    return this.cluster_;
+  }
+
+  /** @internal */
+  _attachCluster(cluster: Cluster): void {
+    this.cluster_ = cluster;
+  }
+
+  /** Cluster members as this node sees them (`[]` without a cluster). */
+  nodes(): Member[] {
+    return this.cluster_?.nodes() ?? [];
+  }
+
+  /** Register a service type by name, so that any node can start it here (needs `cluster`). */
+  register(type: string, logic: AnyActorLogic, options?: RegisterOptions): void {
+    if (this.cluster_ === undefined) throw new InvalidSpecError('cluster', 'register needs a node created with cluster');
+    assertName(type);
+    this.cluster_.register(type, logic, options);
   }
 
   // ── actors ──────────────────────────────────────────────────────────────
@@ -406,6 +462,7 @@ export class Node implements InboundTarget {
       // Supervisors first: a supervised child stopped from outside would be
       // seen as a failure and restarted.
       await this.supervision.shutdown();
+      await this.cluster_?.stop();
       await this.system.stopAll(shutdown);
       this.requester.close(this.name);
       for (const sub of this.subs) sub.unsubscribe();
@@ -422,7 +479,11 @@ export class Node implements InboundTarget {
     // over the name without a gap in the subscription.
     const sub = this.transport.subscribe(
       this.subjects.svc(name),
-      (msg) => this.inbound.handle(msg, this.system.lookup(name), name),
+      (msg) => {
+        // A process that wakes past its lease fences itself before it delivers anything.
+        this.cluster_?._guard();
+        this.inbound.handle(msg, this.system.lookup(name), name);
+      },
       { queue: name },
     );
     this.nameSubs.set(name, sub);

@@ -112,7 +112,9 @@ import type {
   ChildInfo,
   ChildStatus,
   Directive,
+  FailureReason,
   FailureReport,
+  RemoteStarter,
   Strategy,
   Supervisor,
   SupervisorExit,
@@ -136,6 +138,8 @@ export interface SupervisorInit extends SuperviseOptions {
   readonly childId?: string;
   /** Every live supervisor of the tree by actor id (Supervision.get); nested supervisors join it too. */
   readonly registry?: Map<string, SupervisorImpl>;
+  /** Starts remote children (`start: { type }`); set by the cluster. Without it such a child fails to start. */
+  readonly remote?: RemoteStarter | undefined;
 }
 
 /** One child spec and its current incarnation. */
@@ -175,12 +179,15 @@ function afterCleanup<T>(failure: StartFailure, then: () => T): T | Promise<T> {
   return failure.cleanup === undefined ? then() : failure.cleanup.then(then);
 }
 
+/** Code of the cluster's `NodeDownError`: a remote child's stand-in ending with it was lost with its node. */
+const NODE_DOWN = 'ERR_NODE_DOWN';
+
 const SHUTDOWN_EXIT: SupervisorExit = Object.freeze({ reason: 'shutdown' });
 /** Children listed in a Status report (all are counted). */
 const STATUS_CHILDREN_MAX = 1000;
 
 function inputOf(spec: ResolvedChildSpec): unknown {
-  return spec.start.kind === 'logic' ? spec.start.input : undefined;
+  return spec.start.kind === 'logic' || spec.start.kind === 'remote' ? spec.start.input : undefined;
 }
 
 function newRecord(id: string, spec: ResolvedChildSpec, input: unknown): ChildRecord {
@@ -213,6 +220,7 @@ export class SupervisorImpl implements Supervisor {
   private readonly spec: ResolvedSupervisorSpec;
   private readonly direct: boolean;
   private readonly registry: Map<string, SupervisorImpl> | undefined;
+  private readonly remote: RemoteStarter | undefined;
   private readonly log: Logger;
   private readonly queue: OperationQueue;
   private readonly children = new Map<string, ChildRecord>();
@@ -237,6 +245,7 @@ export class SupervisorImpl implements Supervisor {
     this.strategy = spec.strategy;
     this.direct = init._direct === true;
     this.registry = init.registry;
+    this.remote = init.remote;
     this.name = init.name;
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
@@ -467,6 +476,7 @@ export class SupervisorImpl implements Supervisor {
           childId: rec.id,
           _direct: this.direct,
           registry: this.registry,
+          remote: this.remote,
         });
         if (nested.startError !== undefined) {
           // It stops what it started on its own; the failed start is over
@@ -477,6 +487,16 @@ export class SupervisorImpl implements Supervisor {
           return new StartFailure(nested.startError, done);
         }
         ref = nested.ref;
+      } else if (s.start.kind === 'remote') {
+        if (this.remote === undefined) throw new InvalidArgumentError(`child ${rec.id}`, 'start: { type } needs a node with a cluster');
+        const stand = this.remote(
+          { type: s.start.type, input: rec.input, node: s.start.node, placement: s.start.placement },
+          { name: s.name, restart: s.restart, supervisor: this.label, childId: rec.id },
+        );
+        // The stand-in does not take the child's name: the name belongs to the instance, wherever it runs.
+        ref = this.system.spawn(stand.logic, { input: stand.input, mailbox: s.mailbox });
+        const exit = ref.exit;
+        if (exit !== undefined && exit.reason === 'error') return new StartFailure(exit.error);
       } else {
         ref = this.system.spawn(s.start.logic, { name: s.name, input: rec.input, mailbox: s.mailbox });
         // A throw in the initial state's entry is a failed start (OTP: init/1 crashed).
@@ -504,11 +524,12 @@ export class SupervisorImpl implements Supervisor {
     rec.nested = undefined;
     rec.unwatch = undefined;
     rec.status = 'terminated';
-    return this.reportAndApply(rec, exit.reason, exit.error, 'child_terminated');
+    const lost = exit.reason === 'error' && (exit.error as { code?: unknown } | undefined)?.code === NODE_DOWN;
+    return this.reportAndApply(rec, lost ? 'nodedown' : exit.reason, exit.error, 'child_terminated');
   }
 
   /** Report an end to the coordinator and carry out the directive. */
-  private reportAndApply(rec: ChildRecord, reason: ExitReason, error: unknown, context: string): void | Promise<void> {
+  private reportAndApply(rec: ChildRecord, reason: FailureReason, error: unknown, context: string): void | Promise<void> {
     const report = this.failureReport(rec, reason, error);
     this.logEnd(rec, report, error, context);
     let answer: Directive | Promise<Directive>;
@@ -792,7 +813,7 @@ export class SupervisorImpl implements Supervisor {
     return undefined;
   }
 
-  private failureReport(rec: ChildRecord, reason: ExitReason, error: unknown): FailureReport {
+  private failureReport(rec: ChildRecord, reason: FailureReason, error: unknown): FailureReport {
     const at = this.system.clock.now();
     const spec = rec.spec;
     const history = inWindow(this.history, at, this.spec.period);
@@ -826,7 +847,7 @@ export class SupervisorImpl implements Supervisor {
   private logEnd(rec: ChildRecord, report: FailureReport, error: unknown, context: string): void {
     // OTP reports child_terminated for every exit it acts on except the
     // clean ends of transient and temporary children.
-    const abnormal = report.reason === 'error' || report.reason === 'killed';
+    const abnormal = report.reason === 'error' || report.reason === 'killed' || report.reason === 'nodedown';
     if (!abnormal && rec.spec.restart !== 'permanent') {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ childId: rec.id, reason: report.reason }, 'child ended');
       return;

@@ -17,7 +17,7 @@ import type { MailboxOptions } from '../actors/Mailbox.js';
 import { assertName } from '../actors/names.js';
 import type { Shutdown } from '../actors/types.js';
 import { InvalidSpecError, describe } from '../errors.js';
-import type { AutoShutdown, ChildSpec, ChildType, RestartType, Strategy, SupervisorSpec } from './types.js';
+import type { AutoShutdown, ChildSpec, ChildType, RemoteStart, RestartType, Strategy, SupervisorSpec } from './types.js';
 
 export const DEFAULT_STRATEGY: Strategy = 'one_for_one';
 export const DEFAULT_INTENSITY = 1;
@@ -30,7 +30,8 @@ export const DEFAULT_SUPERVISOR_SHUTDOWN: Shutdown = 'infinity';
 /** How a child is started, resolved. */
 export type ResolvedStart =
   | { readonly kind: 'logic'; readonly logic: AnyActorLogic; readonly input: unknown }
-  | { readonly kind: 'supervisor'; readonly spec: ResolvedSupervisorSpec };
+  | { readonly kind: 'supervisor'; readonly spec: ResolvedSupervisorSpec }
+  | ({ readonly kind: 'remote' } & RemoteStart);
 
 /** A child spec with every default filled in. */
 export interface ResolvedChildSpec {
@@ -57,8 +58,10 @@ const STRATEGIES: ReadonlySet<string> = new Set(['one_for_one', 'one_for_all', '
 const RESTARTS: ReadonlySet<string> = new Set(['permanent', 'transient', 'temporary']);
 const AUTO_SHUTDOWNS: ReadonlySet<string> = new Set(['never', 'any_significant', 'all_significant']);
 const SUPERVISOR_KEYS: ReadonlySet<string> = new Set(['strategy', 'intensity', 'period', 'autoShutdown', 'children']);
-const CHILD_KEYS: ReadonlySet<string> = new Set(['id', 'start', 'restart', 'shutdown', 'type', 'significant', 'name', 'mailbox']);
+const CHILD_KEYS: ReadonlySet<string> = new Set(['id', 'start', 'restart', 'shutdown', 'type', 'significant', 'name', 'mailbox', 'node', 'placement']);
+const REMOTE_START_KEYS: ReadonlySet<string> = new Set(['type', 'input']);
 const START_KEYS: ReadonlySet<string> = new Set(['logic', 'input']);
+const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const MAILBOX_DEFAULTS = { capacity: 1, overflow: 'reject' } as const;
 
 /** True for XState v5 actor logic (what `ActorSystem.spawn` accepts). */
@@ -189,12 +192,36 @@ function resolveChild(spec: unknown, autoShutdown: AutoShutdown, strategy: Strat
     resolveMailbox(c.mailbox, MAILBOX_DEFAULTS, at(prefix, 'mailbox'));
   }
 
-  const start = resolveStart(c.start, type, at(prefix, 'start'), names);
+  let start = resolveStart(c.start, type, at(prefix, 'start'), names);
+  if (c.node !== undefined || c.placement !== undefined) {
+    if (start.kind !== 'remote') {
+      throw new InvalidSpecError(at(prefix, c.node !== undefined ? 'node' : 'placement'), 'needs start: { type, input? } (logic cannot travel to another node)');
+    }
+    if (c.node !== undefined && (typeof c.node !== 'string' || !NODE_NAME.test(c.node))) {
+      // The node-name rule of services/subjects.ts, restated: supervision does not depend on services.
+      throw new InvalidSpecError(at(prefix, 'node'), 'a node name is 1 to 64 letters, digits, "_" or "-"');
+    }
+    if (c.placement !== undefined && c.placement !== 'pinned' && c.placement !== 'any') {
+      throw new InvalidSpecError(at(prefix, 'placement'), "must be 'pinned' or 'any'");
+    }
+    if (c.placement === 'pinned' && c.node === undefined) throw new InvalidSpecError(at(prefix, 'node'), "is required with placement 'pinned'");
+    start = { ...start, node: c.node, placement: c.placement ?? (c.node !== undefined ? 'pinned' : 'any') };
+  }
   return { id: c.id, start, restart, shutdown, type, significant, name, mailbox: c.mailbox };
 }
 
 function resolveStart(start: unknown, type: ChildType, field: string, names: Set<string>): ResolvedStart {
   if (isActorLogic(start)) return { kind: 'logic', logic: start, input: undefined };
+  if (isPlainObject(start) && 'type' in start && !('logic' in start)) {
+    rejectUnknownKeys(start, REMOTE_START_KEYS, field);
+    if (type !== 'worker') throw new InvalidSpecError(`${field}.type`, 'a remote child must be a worker');
+    try {
+      assertName(start.type);
+    } catch (err) {
+      throw new InvalidSpecError(`${field}.type`, describe(err));
+    }
+    return { kind: 'remote', type: start.type as string, input: start.input, node: undefined, placement: 'any' };
+  }
   if (isPlainObject(start) && 'logic' in start) {
     rejectUnknownKeys(start, START_KEYS, field);
     if (!isActorLogic(start.logic)) throw new InvalidSpecError(`${field}.logic`, 'must be XState v5 actor logic');

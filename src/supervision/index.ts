@@ -19,7 +19,7 @@ import { validateSupervisorSpec } from './childSpec.js';
 import { monitor } from './monitor.js';
 import { type CoordinatorOptions, RecoveryCoordinator } from './RecoveryCoordinator.js';
 import { type SuperviseOptions, SupervisorImpl } from './Supervisor.js';
-import type { Down, MonitorHandle, Rule, Supervisor, SupervisorSpec } from './types.js';
+import type { Down, MonitorHandle, RemoteStarter, Rule, Supervisor, SupervisorSpec } from './types.js';
 
 export interface SupervisionOptions {
   /** Rules consulted ahead of the OTP default policy, in order. */
@@ -35,6 +35,7 @@ export class Supervision {
   readonly coordinator: RecoveryCoordinator;
   private readonly roots = new Set<SupervisorImpl>();
   private readonly all = new Map<string, SupervisorImpl>();
+  private remote: RemoteStarter | undefined;
 
   constructor(system: ActorSystem, options: SupervisionOptions = {}) {
     this.system = system;
@@ -62,10 +63,15 @@ export class Supervision {
         throw new InvalidSpecError('name', describe(err));
       }
     }
-    const sup = new SupervisorImpl(this.system, this.coordinator, resolved, { ...options, registry: this.all });
+    const sup = new SupervisorImpl(this.system, this.coordinator, resolved, { ...options, registry: this.all, remote: this.remote });
     this.roots.add(sup);
     void sup.stopped.then(() => this.roots.delete(sup));
     return sup;
+  }
+
+  /** @internal Installed by the cluster: how remote children (`start: { type }`) are started. */
+  _setRemote(remote: RemoteStarter | undefined): void {
+    this.remote = remote;
   }
 
   /** Watch an actor: one `Down` when it ends (see monitor.ts). */

@@ -22,6 +22,13 @@
  * | `significant` | no        | false                            | true only for transient/temporary children, and only with autoShutdown != never |
  * | `name`        | no        | none                             | registered name for the child actor (reachable by name) |
  * | `mailbox`     | no        | node default                     | mailbox options for the child |
+ * | `node`        | no        | none                             | cluster: the node the child runs on; needs `start: { type, input? }` |
+ * | `placement`   | no        | `pinned` with `node`, else `any` | cluster: `pinned` (only `node`) or `any` (`node` preferred, else the coordinator picks a live node) |
+ *
+ * A remote child (`start: { type, input? }`, a service type registered by
+ * name on the nodes that can run it) is supervised like a local one; if its
+ * node goes down, the report's reason is `nodedown` (abnormal, as OTP treats
+ * a lost node).
  */
 import type { AnyActorLogic } from 'xstate';
 import type { ActorSystem } from '../actors/ActorSystem.js';
@@ -62,7 +69,15 @@ export interface SupervisorSpec {
   readonly children?: readonly ChildSpec[];
 }
 
-export type ChildStart = AnyActorLogic | { readonly logic: AnyActorLogic; readonly input?: unknown } | SupervisorSpec;
+/** A child that runs a registered service type, on this node or another (cluster only). */
+export interface RemoteChildStart {
+  readonly type: string;
+  readonly input?: unknown;
+}
+
+export type ChildStart = AnyActorLogic | { readonly logic: AnyActorLogic; readonly input?: unknown } | RemoteChildStart | SupervisorSpec;
+
+export type ChildPlacement = 'pinned' | 'any';
 
 export interface ChildSpec {
   readonly id: string;
@@ -73,6 +88,8 @@ export interface ChildSpec {
   readonly significant?: boolean;
   readonly name?: string;
   readonly mailbox?: MailboxOptions;
+  readonly node?: string;
+  readonly placement?: ChildPlacement;
 }
 
 export type ChildStatus = 'running' | 'restarting' | 'terminated';
@@ -98,6 +115,9 @@ export interface SupervisorExit {
   readonly error?: unknown;
 }
 
+/** Why a child ended, as a supervisor reports it: an actor exit reason, or `nodedown` for a remote child whose node was lost. */
+export type FailureReason = ExitReason | 'nodedown';
+
 /** What a supervisor reports to the Recovery Coordinator (OTP's supervisor, context, reason, offender). */
 export interface FailureReport {
   readonly type: 'halyard.supervision.failure.v1';
@@ -109,7 +129,8 @@ export interface FailureReport {
   readonly childType: ChildType;
   readonly restart: RestartType;
   readonly significant: boolean;
-  readonly reason: ExitReason;
+  /** `nodedown`: a remote child's node was declared down. */
+  readonly reason: FailureReason;
   readonly error?: WireError;
   /** OCF exit code carried by the error (`error.ocf`), if any. */
   readonly ocf?: number;
@@ -249,3 +270,22 @@ export interface MonitorHandle {
   /** Stop watching: no notification after this. Idempotent. */
   cancel(): void;
 }
+
+/** A remote child's start, resolved (see childSpec.ts). */
+export interface RemoteStart {
+  readonly type: string;
+  readonly input: unknown;
+  readonly node: string | undefined;
+  readonly placement: ChildPlacement;
+}
+
+/**
+ * Turns a remote child into a local stand-in actor (supplied by the cluster):
+ * the stand-in starts the instance on a node, ends as the instance ends, and
+ * fails with a `NodeDownError` when its node is lost. Stopping it stops the
+ * instance. @internal
+ */
+export type RemoteStarter = (
+  start: RemoteStart,
+  child: { readonly name: string | undefined; readonly restart: RestartType; readonly supervisor: string; readonly childId: string },
+) => { readonly logic: AnyActorLogic; readonly input: unknown };

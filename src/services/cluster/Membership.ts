@@ -210,6 +210,9 @@ export class Membership {
   #selfSeen: (() => void) | undefined;
   #seq = 0;
   #lastEchoAt = 0;
+  /** Send times of recent heartbeats by seq (a small ring), and the latest one whose echo came back. */
+  readonly #sentAt = new Map<number, number>();
+  #confirmedAt = Number.NEGATIVE_INFINITY;
   #lastTickAt = 0;
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
   #graceUntil = 0;
@@ -267,6 +270,16 @@ export class Membership {
   }
 
   /** True when this node cannot trust its view: disconnected, or its own heartbeats do not come back. */
+  /**
+   * Send time (this clock) of the latest own heartbeat whose echo came back:
+   * the server still had our link then. Unlike the echo's arrival time, it
+   * does not move forward when a paused process reads old echoes on waking,
+   * so `linkConfirmedAt + leaseMs` is a safe self-fencing deadline.
+   */
+  get linkConfirmedAt(): number {
+    return this.#confirmedAt;
+  }
+
   get isolated(): boolean {
     return !this.#connected || !this.#transport.isConnected || this.#clock.now() - this.#lastEchoAt > this.#isolatedAfterMs;
   }
@@ -435,6 +448,8 @@ export class Membership {
   #beat(): void {
     if (this.#stopped) return;
     this.#publish(this.#subjects.heartbeat(this.node), heartbeat(this.node, this.#incarnation, ++this.#seq));
+    this.#sentAt.set(this.#seq, this.#clock.now());
+    this.#sentAt.delete(this.#seq - 16);
     this.#hbTimer = this.#clock.setTimer(() => this.#beat(), this.heartbeatMs);
   }
 
@@ -619,6 +634,8 @@ export class Membership {
     if (hb === undefined || hb.node !== this.node) return;
     const now = this.#clock.now();
     this.#lastEchoAt = now;
+    const sent = hb.incarnation === this.#incarnation ? this.#sentAt.get(hb.seq) : undefined;
+    if (sent !== undefined && sent > this.#confirmedAt) this.#confirmedAt = sent;
     const self = this.#entries.get(this.node);
     if (self !== undefined) self.lastHeardAt = now;
   }

@@ -30,3 +30,27 @@ export { isStale, assertFresh } from './fencing.js';
 export { openKv, isCasConflict, DEFAULT_KV_TIMEOUT_MS, type KV, type OpenKvOptions } from './kv.js';
 export { ClusterSubjects, bucketName } from './subjects.js';
 export { watchTargets, merge as mergeReport, Report } from './view.js';
+export {
+  Cluster,
+  resolveClusterOptions,
+  type ClusterDecision,
+  type ClusterOptions,
+  type HostedInstance,
+  type InstanceRecord,
+  type InstanceSpec,
+  type RegisterOptions,
+} from './Cluster.js';
+export {
+  Cardinality,
+  Placement,
+  place,
+  candidates,
+  lockConflict,
+  recover,
+  wouldRestart as wouldRestartAfter,
+  type NodeView,
+  type PlacedInstance,
+  type PlacementRequest,
+  type InstanceState,
+  type Recovery,
+} from './placement.js';

@@ -7,6 +7,8 @@
  * | `halyard.cluster.<event>`        | whoever saw the change  | every member (`halyard.cluster.*`): join, leave, suspect, alive, down |
  * | `halyard.cluster.ping.<node>`    | a prober (request)      | `<node>` answers with a pong |
  * | `halyard.cluster.probe.<node>`   | a suspecter (request)   | `<node>` pings the target for it and answers ack / nack |
+ * | `halyard.clrpc.<node>`           | any node (request)      | `<node>`: spawn / stop / list of cluster instances (Cluster.ts) |
+ * | `halyard.clexit.<node>`          | a node hosting an instance | `<node>`, whose supervisor started it: the instance's exit, with its epoch |
  *
  * `cluster.*` matches one token only, so pings and probes (two tokens after
  * `cluster`) never reach the event subscribers.
@@ -44,6 +46,16 @@ export class ClusterSubjects {
 
   probe(node: string): string {
     return `${this.#cluster}probe.${node}`;
+  }
+
+  /** Spawn / stop / list requests to `node`. */
+  rpc(node: string): string {
+    return `${this.prefix}.clrpc.${node}`;
+  }
+
+  /** Exit reports for instances whose supervisor runs on `node`. */
+  exits(node: string): string {
+    return `${this.prefix}.clexit.${node}`;
   }
 }
 

@@ -1,0 +1,158 @@
+/**
+ * Placement and lock rules, pure: no I/O, no clock. The cluster (Cluster.ts)
+ * and the property test (spec/cluster.placement.spec.ts) use these same
+ * functions, so the model checks the code that runs.
+ *
+ * ## Cardinality of a service type (`node.register(type, logic, { cardinality })`)
+ * | value       | rule |
+ * |-------------|------|
+ * | `many`      | default: any number of instances (each with its own name) on any node |
+ * | `per-node`  | at most one live instance of the type per node (Halon's service-name lock) |
+ * | `singleton` | at most one live instance of the type in the whole cluster |
+ *
+ * ## Placement of an instance
+ * - `pinned` (a child spec with `node: 'n2'` only): that node, if it is up and
+ *   has the type registered; otherwise nowhere (the start fails, and OTP's
+ *   intensity decides).
+ * - `any`: the preferred `node` when it can host, else the eligible node with
+ *   the fewest live instances (ties by name, so every coordinator computes
+ *   the same answer). Eligible: status `up` (not `suspect`, not `down`), the
+ *   type registered there, and no lock conflict.
+ *
+ * ## What counts as live
+ * An instance counts toward locks while its node is `up` or `suspect`, and
+ * while its node is `down` but its lease may not have run out yet
+ * (`fenced: false`): a paused process may still run it. Only once the lease
+ * has passed does its name (and its singleton or per-node slot) become free.
+ */
+
+export const Cardinality = { Many: 'many', PerNode: 'per-node', Singleton: 'singleton' } as const;
+export type Cardinality = (typeof Cardinality)[keyof typeof Cardinality];
+
+export const Placement = { Pinned: 'pinned', Any: 'any' } as const;
+export type Placement = (typeof Placement)[keyof typeof Placement];
+
+export interface NodeView {
+  readonly node: string;
+  readonly status: 'up' | 'suspect' | 'down';
+  /** Service types registered on the node. */
+  readonly types: readonly string[];
+  /** For a `down` node: true once its lease has surely passed (it has stopped whatever it ran). */
+  readonly fenced?: boolean;
+}
+
+export interface PlacedInstance {
+  readonly name: string;
+  readonly type: string;
+  readonly cardinality: Cardinality;
+  readonly node: string;
+}
+
+export interface PlacementRequest {
+  readonly name: string;
+  readonly type: string;
+  readonly cardinality: Cardinality;
+  readonly placement: Placement;
+  /** The node named in the spec (required for `pinned`, a preference for `any`). */
+  readonly node?: string;
+}
+
+/** True while an instance on `node` may still be running somewhere. */
+export function isLive(inst: PlacedInstance, nodes: ReadonlyMap<string, NodeView>): boolean {
+  const n = nodes.get(inst.node);
+  if (n === undefined) return false;
+  return n.status !== 'down' || n.fenced !== true;
+}
+
+/** Why `req` may not run on `node` given the live instances, or `undefined` when it may. */
+export function lockConflict(
+  req: Pick<PlacementRequest, 'name' | 'type' | 'cardinality'>,
+  node: string,
+  placed: readonly PlacedInstance[],
+  nodes: ReadonlyMap<string, NodeView>,
+): 'per-node' | 'singleton' | 'name' | undefined {
+  for (const p of placed) {
+    if (p.name === req.name) {
+      if (isLive(p, nodes)) return 'name';
+      continue;
+    }
+    if (p.type !== req.type || !isLive(p, nodes)) continue;
+    if (req.cardinality === Cardinality.Singleton) return 'singleton';
+    if (req.cardinality === Cardinality.PerNode && p.node === node) return 'per-node';
+  }
+  return undefined;
+}
+
+function canHost(req: PlacementRequest, n: NodeView | undefined, placed: readonly PlacedInstance[], nodes: ReadonlyMap<string, NodeView>): boolean {
+  return n !== undefined && n.status === 'up' && n.types.includes(req.type) && lockConflict(req, n.node, placed, nodes) === undefined;
+}
+
+/** Nodes that could host `req`, best first. `placed` must not contain `req` itself unless it is still live. */
+export function candidates(req: PlacementRequest, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): string[] {
+  if (req.placement === Placement.Pinned) {
+    return req.node !== undefined && canHost(req, nodes.get(req.node), placed, nodes) ? [req.node] : [];
+  }
+  const load = new Map<string, number>();
+  for (const p of placed) if (isLive(p, nodes)) load.set(p.node, (load.get(p.node) ?? 0) + 1);
+  const eligible = [...nodes.values()].filter((n) => canHost(req, n, placed, nodes)).map((n) => n.node);
+  eligible.sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0) || (a < b ? -1 : a > b ? 1 : 0));
+  if (req.node !== undefined && eligible.includes(req.node)) return [req.node, ...eligible.filter((n) => n !== req.node)];
+  return eligible;
+}
+
+/** The node to start `req` on, or `undefined` when none can host it now. */
+export function place(req: PlacementRequest, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): string | undefined {
+  return candidates(req, nodes, placed)[0];
+}
+
+// ── recovery (the cluster coordinator's decision, per instance) ─────────────
+
+export type RestartType = 'permanent' | 'transient' | 'temporary';
+
+/** An instance as the Registry records it (`instance.<name>`). */
+export interface InstanceState extends PlacementRequest {
+  readonly restart: RestartType;
+  /** The node that last owned it. */
+  readonly owner: string;
+  /** `running` on `owner`, or `exited` there with `reason`. */
+  readonly state: 'running' | 'exited';
+  readonly reason?: string;
+}
+
+export type Recovery =
+  | { readonly kind: 'none' }
+  /** The owner is down but may still run it (lease not passed): decide later. */
+  | { readonly kind: 'wait' }
+  /** Not to be restarted (OTP policy for its restart type and reason): forget it. */
+  | { readonly kind: 'drop'; readonly reason: string }
+  /** Restart on `node`. */
+  | { readonly kind: 'restart'; readonly node: string; readonly reason: string }
+  /** To be restarted, but no node can host it now: retried when one joins. */
+  | { readonly kind: 'unplaced'; readonly reason: string };
+
+/** OTP's rule: is a child of this restart type restarted after ending with `reason`? (`nodedown` is abnormal.) */
+export function wouldRestart(restart: RestartType, reason: string): boolean {
+  if (restart === 'permanent') return true;
+  if (restart === 'transient') return reason !== 'normal' && reason !== 'shutdown';
+  return false;
+}
+
+/**
+ * What the coordinator does about `inst` now. `placed` is every recorded
+ * instance (this one included; it is ignored for its own placement).
+ */
+export function recover(inst: InstanceState, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): Recovery {
+  let reason: string;
+  if (inst.state === 'exited') {
+    reason = inst.reason ?? 'normal';
+  } else {
+    const owner = nodes.get(inst.owner);
+    if (owner !== undefined && owner.status !== 'down') return { kind: 'none' };
+    if (owner !== undefined && owner.fenced !== true) return { kind: 'wait' };
+    reason = 'nodedown';
+  }
+  if (!wouldRestart(inst.restart, reason)) return { kind: 'drop', reason };
+  const others = placed.filter((p) => p.name !== inst.name);
+  const node = place(inst, nodes, others);
+  return node === undefined ? { kind: 'unplaced', reason } : { kind: 'restart', node, reason };
+}
