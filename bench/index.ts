@@ -3,7 +3,8 @@
  * same run, interleaved. Prints a table; `--json` prints only a JSON array of
  * {@link BenchResult} on stdout (progress goes to stderr). `--only <text>`
  * keeps the cases whose `group/name` contains the text; `--quick` shortens
- * every run. Results and targets: see harness.ts, local.ts and nats.ts.
+ * every run. Results and targets: see harness.ts, local.ts, nats.ts and
+ * cluster.ts (membership, registry and failure detection; group `cluster`).
  *
  * Run it as the npm script does: `node --expose-gc --import ./bench/register.mjs`.
  * `--expose-gc` lets the heap case collect garbage between measurements;
@@ -26,6 +27,7 @@ import {
   selected,
   toJson,
 } from './harness.js';
+import { benchCluster } from './cluster.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
 
@@ -123,6 +125,7 @@ async function main(): Promise<void> {
   const results: BenchResult[] = [];
   results.push(...(await benchLocal(options)));
   results.push(...(await benchNats(options)));
+  results.push(...(await benchCluster(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
