@@ -18,6 +18,8 @@ export const DeadLetterReason = {
   FrameTooLarge: 'frame-too-large',
   LateReply: 'late-reply',
   Unroutable: 'unroutable',
+  /** The transport was disconnected and could hold no more. */
+  TransportDown: 'transport-down',
 } as const;
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
 

@@ -28,7 +28,7 @@
 import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
 import { assertEvent, assertTimeout } from '../actors/ActorCell.js';
 import { ActorSystem, type SpawnOptions, resolveMailbox } from '../actors/ActorSystem.js';
-import type { DeadLetters } from '../actors/DeadLetters.js';
+import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
 import { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions } from '../actors/Mailbox.js';
 import { assertName } from '../actors/names.js';
 import {
@@ -41,7 +41,7 @@ import {
 } from '../actors/ocf.js';
 import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '../actors/types.js';
 import { type Clock, monotonicClock } from '../clock.js';
-import { EncodeError, InvalidArgumentError, InvalidSpecError, NodeClosedError } from '../errors.js';
+import { EncodeError, InvalidArgumentError, InvalidSpecError, NodeClosedError, TransportError } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
 import { type CodecLimits, DEFAULT_LIMITS, encodeEnvelope } from '../transport/codec.js';
 import { LocalBus, LocalTransport } from '../transport/LocalTransport.js';
@@ -353,7 +353,14 @@ export class Node implements InboundTarget {
       throw err instanceof EncodeError ? err : new EncodeError('event', err);
     }
     // Names were validated when the ref was made; the frame is ours alone.
-    this.requester.publishOwned(this.subjects.svc(name), frame, this.requester.tellReply(name));
+    try {
+      this.requester.publishOwned(this.subjects.svc(name), frame, this.requester.tellReply(name));
+    } catch (err) {
+      // Disconnected with a full reconnect buffer: a tell is at-most-once, so
+      // it is counted, not thrown at the sender.
+      if (!(err instanceof TransportError)) throw err;
+      this.system.deadLetters.record(name, event, DeadLetterReason.TransportDown);
+    }
   }
 
   /** @internal */

@@ -14,6 +14,7 @@
  * | `tls`                  | no       |           | TLS options, passed through                    |
  * | `maxReconnectAttempts` | no       | -1        | -1 = reconnect forever                         |
  * | `reconnectTimeWait`    | no       | client's (2000 ms) | wait between attempts to one server   |
+ * | `reconnectBufferBytes` | no       | 8 MiB     | frames held while disconnected, replayed in order on reconnect; past it, publish throws `TransportError` |
  * | `pingInterval`         | no       | client's (2 min)   | keep-alive interval                   |
  * | `timeout`              | no       | client's (20 s)    | connect timeout                       |
  * | `logger`               | no       | silent    | pino logger; a child `{component: 'transport'}` is used |
@@ -107,6 +108,8 @@ export interface NatsTransportOptions {
   readonly tls?: NodeConnectionOptions['tls'];
   readonly maxReconnectAttempts?: number;
   readonly reconnectTimeWait?: number;
+  /** Bytes of frames held while disconnected and replayed on reconnect. Default 8 MiB. */
+  readonly reconnectBufferBytes?: number;
   readonly pingInterval?: number;
   readonly timeout?: number;
   readonly logger?: Logger;
@@ -224,6 +227,16 @@ class NatsSubscriptionView implements Subscription {
   }
 }
 
+interface OfflineFrame {
+  readonly subject: string;
+  readonly data: Uint8Array;
+  readonly reply: string | undefined;
+  readonly headers: MsgHdrs | undefined;
+}
+
+/** Bytes held while disconnected, by default (nats.go's ReconnectBufSize). */
+export const DEFAULT_RECONNECT_BUFFER = 8 * 1024 * 1024;
+
 export class NatsTransport implements Transport {
   readonly kind = 'nats' as const;
   readonly name: string;
@@ -235,6 +248,10 @@ export class NatsTransport implements Transport {
   readonly #statusListeners = new Set<StatusListener>();
   #state: State = State.Open;
   #connected = true;
+  /** Frames published while disconnected, replayed in order on reconnect. */
+  #offline: OfflineFrame[] | undefined;
+  #offlineBytes = 0;
+  readonly #offlineLimit: number;
   #mux: RequestMux | undefined;
   #closing: Promise<void> | undefined;
 
@@ -278,7 +295,15 @@ export class NatsTransport implements Transport {
       throw new TransportError(`cannot connect to ${shownServers.join(', ')}: ${detail}`, detail === raw ? err : undefined);
     }
     logger.info({ servers: shownServers }, 'connected');
-    return new NatsTransport(nc, options.name, shownServers, secrets, logger, handlerErrorReporter(options.onError, logger));
+    return new NatsTransport(
+      nc,
+      options.name,
+      shownServers,
+      secrets,
+      logger,
+      handlerErrorReporter(options.onError, logger),
+      options.reconnectBufferBytes ?? DEFAULT_RECONNECT_BUFFER,
+    );
   }
 
   private constructor(
@@ -288,8 +313,10 @@ export class NatsTransport implements Transport {
     secrets: readonly string[],
     logger: Logger,
     report: HandlerErrorListener,
+    offlineLimit: number,
   ) {
     this.#nc = nc;
+    this.#offlineLimit = offlineLimit;
     this.name = name;
     this.#servers = servers;
     this.#secrets = secrets;
@@ -325,24 +352,14 @@ export class NatsTransport implements Transport {
     const reply = options?.reply;
     if (reply !== undefined) assertPublishSubject(reply);
     const headers = this.#checkPayload(data, options?.headers);
-    try {
-      if (reply === undefined && headers === undefined) this.#nc.publish(subject, new Uint8Array(data));
-      else this.#nc.publish(subject, new Uint8Array(data), { reply, headers });
-    } catch (err) {
-      throw this.#mapError(err);
-    }
+    this.#send(subject, new Uint8Array(data), reply, headers);
   }
 
   /** @internal See {@link Transport._publishOwned}. */
   _publishOwned(subject: string, data: Uint8Array, reply?: string): void {
     if (this.#state === State.Closed) throw this.#closedError();
     this.#checkPayload(data, undefined);
-    try {
-      if (reply === undefined) this.#nc.publish(subject, data);
-      else this.#nc.publish(subject, data, { reply });
-    } catch (err) {
-      throw this.#mapError(err);
-    }
+    this.#send(subject, data, reply, undefined);
   }
 
   subscribe(subject: string, handler: MsgHandler, options?: SubscribeOptions): Subscription {
@@ -375,9 +392,9 @@ export class NatsTransport implements Transport {
     }
     const { reply, promise } = mux.add(subject, options.timeout);
     try {
-      this.#nc.publish(subject, new Uint8Array(data), { reply, headers });
+      this.#send(subject, new Uint8Array(data), reply, headers);
     } catch (err) {
-      mux.cancel(reply, this.#mapError(err));
+      mux.cancel(reply, err instanceof TransportError ? err : this.#mapError(err));
     }
     return promise;
   }
@@ -490,6 +507,7 @@ export class NatsTransport implements Transport {
         break;
       case 'reconnect': {
         this.#connected = true;
+        this.#replay();
         const detail = `reconnected to ${this.#scrub(s.server)}`;
         this.#logger.info(detail);
         this.#emit({ type: 'reconnected', detail });
@@ -507,6 +525,49 @@ export class NatsTransport implements Transport {
       default:
         this.#logger.debug({ status: s.type }, 'client status');
     }
+  }
+
+  /**
+   * Hand a frame to the client, or hold it while disconnected. nats.js empties
+   * its own outbound buffer at every reconnect attempt, so what it buffered
+   * during an outage would vanish without a trace; we keep our own bounded
+   * buffer instead (as nats.go's ReconnectBufSize) and replay it in order on
+   * reconnect. Past the bound, publishing throws a TransportError the caller
+   * counts: nothing is lost in silence.
+   */
+  #send(subject: string, data: Uint8Array, reply: string | undefined, headers: MsgHdrs | undefined): void {
+    if (this.#offline !== undefined || !this.#connected) {
+      const size = data.byteLength + subject.length + (reply?.length ?? 0);
+      if (this.#offlineBytes + size > this.#offlineLimit) {
+        throw new TransportError(`${this.name} is disconnected and its reconnect buffer (${this.#offlineLimit} bytes) is full`);
+      }
+      this.#offline ??= [];
+      this.#offline.push({ subject, data, reply, headers });
+      this.#offlineBytes += size;
+      return;
+    }
+    try {
+      if (reply === undefined && headers === undefined) this.#nc.publish(subject, data);
+      else this.#nc.publish(subject, data, { reply, headers });
+    } catch (err) {
+      throw this.#mapError(err);
+    }
+  }
+
+  #replay(): void {
+    const frames = this.#offline;
+    this.#offline = undefined;
+    this.#offlineBytes = 0;
+    if (!frames) return;
+    for (const f of frames) {
+      try {
+        if (f.reply === undefined && f.headers === undefined) this.#nc.publish(f.subject, f.data);
+        else this.#nc.publish(f.subject, f.data, { reply: f.reply, headers: f.headers });
+      } catch (err) {
+        this.#logger.warn({ reason: this.#scrub(describe(err)) }, 'replay after reconnect failed');
+      }
+    }
+    this.#logger.info({ frames: frames.length }, 'replayed frames held while disconnected');
   }
 
   #subscriptionError(subject: string, err: Error): void {
