@@ -11,7 +11,8 @@
  *   binary found; exits with vitest's exit code.
  */
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 
 const INSTALL_HINT = [
@@ -77,5 +78,22 @@ if (bin === undefined) {
   }
 }
 
-const code = run('npx', ['vitest', 'run', ...process.argv.slice(2)], { ...process.env, NATS_SERVER_BIN: bin });
+// A JSON report beside the console one, so that the run ends with a plain
+// "N passed, N failed" line any CI can read.
+const report = join(mkdtempSync(join(tmpdir(), 'halyard-test-')), 'vitest.json');
+const code = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
+  ...process.env,
+  NATS_SERVER_BIN: bin,
+});
+try {
+  const r = JSON.parse(readFileSync(report, 'utf8'));
+  const skipped = (r.numPendingTests ?? 0) + (r.numTodoTests ?? 0);
+  console.log(`\n${r.numPassedTests} passed, ${r.numFailedTests} failed${skipped ? `, ${skipped} skipped` : ''}`);
+  if (r.numTotalTests === 0) {
+    console.error('no test ran');
+    process.exit(1);
+  }
+} catch {
+  // No report (vitest could not start): its exit code says why.
+}
 process.exit(code);
