@@ -20,6 +20,8 @@ export const DeadLetterReason = {
   Unroutable: 'unroutable',
   /** The transport was disconnected and could hold no more. */
   TransportDown: 'transport-down',
+  /** A reply or report carrying an older epoch than the current owner's. */
+  StaleEpoch: 'stale-epoch',
 } as const;
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
 

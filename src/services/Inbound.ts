@@ -68,18 +68,22 @@ class RemoteReply implements ReplyHandle {
     private readonly inbound: Inbound,
     private readonly subject: string,
     private readonly json: boolean,
+    private readonly epoch: number | undefined,
   ) {}
   resolve(value: unknown): void {
     if (this.done) return;
     this.done = true;
-    this.inbound.send(this.subject, this.json, 'reply', value);
+    this.inbound.send(this.subject, this.json, 'reply', value, this.epoch);
   }
   reject(error: unknown): void {
     if (this.done) return;
     this.done = true;
-    this.inbound.send(this.subject, this.json, 'error', toWireError(error));
+    this.inbound.send(this.subject, this.json, 'error', toWireError(error), this.epoch);
   }
 }
+
+/** The epoch (fencing token) of a cluster instance hosted here, stamped on its replies. */
+export type EpochOf = (name: string) => number | undefined;
 
 export class Inbound {
   constructor(
@@ -87,6 +91,7 @@ export class Inbound {
     private readonly deadLetters: DeadLetters,
     private readonly limits: CodecLimits,
     private readonly log: Logger,
+    private readonly epochOf: EpochOf = () => undefined,
   ) {}
 
   /** Handle one frame for `target` (undefined: nobody here by that name or id). */
@@ -158,7 +163,7 @@ export class Inbound {
           this.send(reply, json, 'error', toWireError(new InvalidEventError('"type" must be a non-empty string')));
           return;
         }
-        const handle = new RemoteReply(this, reply, json);
+        const handle = new RemoteReply(this, reply, json, this.epochOf(label));
         const event = env.b as Record<string | symbol, unknown>;
         event[REPLY] = handle;
         target._enqueue(event, handle);
@@ -190,17 +195,17 @@ export class Inbound {
   }
 
   /** @internal Publish a reply or error; never throws. */
-  send(subject: string, json: boolean, kind: 'reply' | 'error', body: unknown): void {
+  send(subject: string, json: boolean, kind: 'reply' | 'error', body: unknown, epoch?: number): void {
     try {
       if (json) {
         this.transport.publish(subject, encodeJson(body), { headers: kind === 'error' ? JSON_ERROR_HEADERS : JSON_HEADERS });
       } else {
-        this.transport.publish(subject, encodeEnvelope({ v: 1, k: kind, t: '', b: body }));
+        this.transport.publish(subject, encodeEnvelope(epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch }));
       }
     } catch (err) {
       if (kind === 'reply') {
         // The answer itself could not be encoded or sent: tell the asker why.
-        this.send(subject, json, 'error', toWireError(err));
+        this.send(subject, json, 'error', toWireError(err), epoch);
         return;
       }
       this.log.warn({ err: toWireError(err) }, 'could not send reply');

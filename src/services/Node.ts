@@ -218,8 +218,8 @@ export class Node implements InboundTarget {
       askTimeout: options.askTimeout,
       addressOf: (ref) => subjects.actor(this.name, ref.id),
     });
-    this.inbound = new Inbound(transport, this.system.deadLetters, limits, logger);
-    this.requester = new Requester(transport, this.clock, this.system.deadLetters, limits);
+    this.inbound = new Inbound(transport, this.system.deadLetters, limits, logger, (name) => this.cluster_?._hostedEpoch(name));
+    this.requester = new Requester(transport, this.clock, this.system.deadLetters, limits, (name) => this.cluster_?._knownEpoch(name));
 
     const actorPrefix = subjects.actor(this.name, '');
     this.subs.push(

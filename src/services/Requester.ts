@@ -20,6 +20,7 @@ import {
   DecodeReason,
   NoSuchActorError,
   NodeClosedError,
+  StaleEpochError,
   TimeoutError,
   fromWireError,
   isWireError,
@@ -54,6 +55,8 @@ export class Requester {
     private readonly clock: Clock,
     private readonly deadLetters: DeadLetters,
     private readonly limits: CodecLimits,
+    /** Newest epoch known for a target name: replies stamped older are stale. */
+    private readonly knownEpoch: (target: string) => number | undefined = () => undefined,
   ) {
     this.inbox = transport.newInbox();
     this.askPrefix = `${this.inbox}.r.`;
@@ -128,6 +131,16 @@ export class Requester {
     } catch (err) {
       p.reject(err);
       return;
+    }
+    // A reply from an instance that has since been replaced (a paused node
+    // waking up, a reply stuck in a socket buffer) carries its old epoch.
+    if (env.e !== undefined) {
+      const current = this.knownEpoch(p.target);
+      if (current !== undefined && env.e < current) {
+        this.deadLetters.record(p.target, undefined, DeadLetterReason.StaleEpoch);
+        p.reject(new StaleEpochError(p.target, env.e, current));
+        return;
+      }
     }
     if (env.k === 'reply') p.resolve(env.b);
     else if (env.k === 'error' && isWireError(env.b)) p.reject(fromWireError(env.b));

@@ -393,6 +393,17 @@ export class Cluster {
     return [...this.#hosted.values()].filter((h) => !h.fenced).map(({ name, type, epoch, supervisor }) => ({ name, type, epoch, supervisor }));
   }
 
+  /** @internal Epoch of the instance `name` hosted here (stamped on its replies), if any. */
+  _hostedEpoch(name: string): number | undefined {
+    const h = this.#hosted.get(name);
+    return h === undefined || h.fenced ? undefined : h.epoch;
+  }
+
+  /** @internal Newest epoch this node has seen for instance `name`, if any. */
+  _knownEpoch(name: string): number | undefined {
+    return this.#records.get(name)?.epoch;
+  }
+
   /** Every instance record (as last seen through the Registry watch). */
   records(): InstanceRecord[] {
     return [...this.#records.values()];
