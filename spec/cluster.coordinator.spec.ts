@@ -37,7 +37,7 @@ describe('cluster - coordinator failover', () => {
     const obs = await createNode({ name: 'obs', prefix, transport: { kind: 'nats', servers }, cluster: fast });
     observers.push(obs);
     await waitFor(() => obs.nodes().filter((m) => m.status === 'up').length === 4, { timeout: 10_000, message: 'four up' });
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(() => ['p1', 'p2', 'p3'].every((n) => obs.cluster!.typesOf(n)?.counter !== undefined), { timeout: 10_000, message: 'types reach obs' });
     const names = Array.from({ length: 6 }, (_, i) => `job${i}`);
     for (const name of names) await obs.cluster!.start({ name, type: 'counter', node: 'p2', placement: 'any', restart: 'permanent' });
     await obs.cluster!.start({ name: 'tmp', type: 'counter', node: 'p2', placement: 'any', restart: 'temporary' });

@@ -57,7 +57,7 @@ async function run(options: Record<string, number> | undefined, trials: number, 
     for (const p of procs) await p.line(/^READY /, 30_000);
     for (const v of batch) live.add(v);
     await waitFor(() => batch.every((v) => obs.nodes().some((m) => m.node === v && m.status === 'up')), { timeout: 10_000, message: 'victims up' });
-    await new Promise((r) => setTimeout(r, 150)); // their type records reach obs
+    await waitFor(() => batch.every((v) => obs.cluster!.typesOf(v)?.counter !== undefined), { timeout: 10_000, message: 'victim types reach obs' });
     for (let i = 0; i < batch.length; i++, trial++) {
       const victim = batch[i]!;
       const name = `inst${trial}`;

@@ -26,15 +26,18 @@ describe('cluster - fencing', () => {
     const servers = inject('natsUrl');
     const prefix = uniquePrefix('g');
     const env = (node: string) => ({ HALYARD_NATS_URL: servers, HALYARD_NODE: node, HALYARD_PREFIX: prefix, HALYARD_CLUSTER: JSON.stringify(fast) });
+    // v first, and coordinator before s1 starts: s1's coordinator epoch must
+    // end up newer than the first one, which the stale request below uses.
     const v = spawnChild(script('clusterNode.ts'), env('v'));
+    children.push(v);
+    await v.line(/^LEADER v/, 30_000, 'v becomes coordinator');
     const s1 = spawnChild(script('clusterNode.ts'), env('s1'));
-    children.push(v, s1);
-    await v.line(/^READY /, 30_000);
+    children.push(s1);
     await s1.line(/^READY /, 30_000);
     const obs = await createNode({ name: 'obs', prefix, transport: { kind: 'nats', servers }, cluster: fast });
     observers.push(obs);
     await waitFor(() => obs.nodes().filter((m) => m.status === 'up').length === 3, { timeout: 10_000, message: 'three up' });
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(() => ['v', 's1'].every((n) => obs.cluster!.typesOf(n)?.single !== undefined), { timeout: 10_000, message: 'types reach obs' });
     await obs.cluster!.start({ name: 'solo', type: 'single', node: 'v', placement: 'any' });
     await obs.cluster!.start({ name: 'lk', type: 'locked', node: 'v', placement: 'any' });
     const sampler = sampleOwnership(obs, prefix, () => ['v', 's1'], 10);
@@ -48,12 +51,14 @@ describe('cluster - fencing', () => {
       },
       { timeout: 10_000, message: 'solo and lk fail over to s1' },
     );
+    // The takeover itself waits out v's lease, so v is now stopped past it.
     const failedOverMs = performance.now() - stoppedAt;
-    await new Promise((r) => setTimeout(r, 1000)); // well past the lease (350 ms)
     v.process.kill('SIGCONT');
     await v.line(/^FENCED /, 5000, 'v fences itself');
     await waitFor(() => obs.nodes().some((m) => m.node === 'v' && m.status === 'up'), { timeout: 10_000, message: 'v rejoins' });
-    await new Promise((r) => setTimeout(r, 300));
+    // Keep sampling ownership for a while after v is back.
+    const seen = sampler.result.samples;
+    await waitFor(() => sampler.result.samples >= seen + 15, { timeout: 10_000, message: 'samples after rejoin' });
     const sampled = await sampler.stop();
     const after = await listAll(obs, prefix, ['v', 's1'], 1000);
     const onV = after.find((l) => l.node === 'v')?.instances ?? [];

@@ -53,7 +53,7 @@ describe('cluster - nodes, types and remote children', () => {
     expect(a!.nodes()[0]).toMatchObject({ status: 'up', incarnation: expect.any(Number), lastHeardAt: expect.any(Number) });
     b!.register('counter', counterMachine);
     await waitFor(() => a!.cluster!.nodes().length === 2 && a!.cluster!.records !== undefined, { timeout: 1000, message: 'ready' });
-    await new Promise((r) => setTimeout(r, 100)); // b's type record reaches a's watch
+    await waitFor(() => a!.cluster!.typesOf('b')?.counter !== undefined, { timeout: 5000, message: "b's types reach a" });
     a!.supervise({ children: [{ id: 'c', start: { type: 'counter', input: { start: 41 } }, node: 'b', name: 'rc' }] });
     await waitFor(() => b!.whereis('rc'), { timeout: 5000, message: 'rc runs on b' });
     await b!.flush();
@@ -65,7 +65,7 @@ describe('cluster - nodes, types and remote children', () => {
   it('cluster - a remote child that crashes is restarted by its supervisor (local deputy decides)', async () => {
     const [a, b] = await cluster(uniquePrefix(), ['a', 'b']);
     b!.register('counter', counterMachine);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => a!.cluster!.typesOf('b')?.counter !== undefined, { timeout: 5000, message: "b's types reach a" });
     a!.supervise({ intensity: 5, children: [{ id: 'c', start: { type: 'counter' }, node: 'b', name: 'rc' }] });
     const first = await waitFor(() => b!.whereis('rc'), { timeout: 5000, message: 'rc on b' });
     first.tell({ type: 'BOOM' });
@@ -78,7 +78,7 @@ describe('cluster - nodes, types and remote children', () => {
   it('cluster - per-node lock: a second start of a per-node type on one node is a ServiceLockedError', async () => {
     const [a, b] = await cluster(uniquePrefix(), ['a', 'b']);
     b!.register('svc', counterMachine, { cardinality: 'per-node' });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => a!.cluster!.typesOf('b')?.svc !== undefined, { timeout: 5000, message: "b's types reach a" });
     await a!.cluster!.start({ name: 'svc1', type: 'svc', node: 'b' });
     // Placement refuses before asking when a's view already has svc1; otherwise b refuses with the typed lock error.
     const locked = { code: expect.stringMatching(/^(ERR_SERVICE_LOCKED|ERR_NO_NODE_AVAILABLE)$/) };
@@ -94,7 +94,7 @@ describe('cluster - nodes, types and remote children', () => {
     const [a, b] = await cluster(uniquePrefix(), ['a', 'b']);
     a!.register('leader', counterMachine, { cardinality: 'singleton' });
     b!.register('leader', counterMachine, { cardinality: 'singleton' });
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => a!.cluster!.typesOf('b')?.leader !== undefined && b!.cluster!.typesOf('a')?.leader !== undefined, { timeout: 5000, message: 'types seen' });
     await a!.cluster!.start({ name: 'leader1', type: 'leader', node: 'a' });
     // b's view may lag: ask b to start one by hand, bypassing placement; the KV claim refuses it.
     const err = await b!.cluster!.start({ name: 'leader2', type: 'leader', node: 'b' }).catch((e: unknown) => e);
@@ -106,7 +106,7 @@ describe('cluster - nodes, types and remote children', () => {
     const [a, b, c] = await cluster(uniquePrefix(), ['a', 'b', 'c']);
     b!.register('counter', counterMachine);
     c!.register('counter', counterMachine);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => ['b', 'c'].every((n) => a!.cluster!.typesOf(n)?.counter !== undefined), { timeout: 5000, message: 'types reach a' });
     a!.supervise({ intensity: 5, children: [{ id: 'c', start: { type: 'counter' }, node: 'b', placement: 'any', name: 'mover' }] });
     await waitFor(() => b!.whereis('mover'), { timeout: 5000, message: 'mover on b' });
     nodes.splice(nodes.indexOf(b!), 1);
@@ -119,7 +119,10 @@ describe('cluster - nodes, types and remote children', () => {
   it('cluster - a cluster-supervised instance fails over when its node leaves (coordinator decides, decision in KV)', async () => {
     const [a, b, c] = await cluster(uniquePrefix(), ['a', 'b', 'c']);
     for (const n of [a, b, c]) n!.register('counter', counterMachine);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor(() => [a, b, c].every((x) => ['a', 'b', 'c'].every((n) => x!.cluster!.typesOf(n)?.counter !== undefined)), {
+      timeout: 5000,
+      message: 'types seen everywhere',
+    });
     const coordinator = [a, b, c].find((n) => n!.cluster!.isCoordinator) ?? a!;
     const victim = [a, b, c].find((n) => n !== coordinator)!;
     await coordinator.cluster!.start({ name: 'p1', type: 'counter', node: victim.name, placement: 'any', restart: 'permanent' });

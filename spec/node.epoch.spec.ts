@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ActorCell } from '../src/actors/ActorCell.js';
 import { ActorSystem } from '../src/actors/ActorSystem.js';
 import { DeadLetterReason, DeadLetters } from '../src/actors/DeadLetters.js';
 import { monotonicClock } from '../src/clock.js';
@@ -41,7 +42,7 @@ describe('fencing - epochs on replies', () => {
     const system = new ActorSystem({ node: 'h' });
     const cell = system.spawn(counterMachine, { name: 'svc' });
     const inbound = new Inbound(host, system.deadLetters, DEFAULT_LIMITS, nullLogger(), (name) => (name === 'svc' ? 42 : undefined));
-    host.subscribe('x.svc', (msg) => inbound.handle(msg, cell, 'svc'));
+    host.subscribe('x.svc', (msg) => inbound.handle(msg, cell as ActorCell, 'svc'));
     const r = await client.request('x.svc', encodeEnvelope({ v: 1, k: 'ask', t: 'svc', b: { type: 'GET' } }), { timeout: 5000 });
     expect(decodeEnvelope(r.data)).toMatchObject({ k: 'reply', b: 0, e: 42 });
     await host.close();

@@ -51,7 +51,7 @@ export class Requester {
   private closedBy: string | undefined;
 
   constructor(
-    private readonly transport: Transport,
+    transport: Transport,
     private readonly clock: Clock,
     private readonly deadLetters: DeadLetters,
     private readonly limits: CodecLimits,

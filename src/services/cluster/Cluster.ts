@@ -6,6 +6,7 @@
  * const node = await createNode({ name: 'n1', transport: { kind: 'nats', servers }, cluster: true });
  * node.register('orders', ordersMachine, { cardinality: 'singleton' });
  * await node.cluster!.start({ name: 'orders', type: 'orders', restart: 'permanent' });   // cluster-supervised
+ * await node.cluster!.start({ name: 'jobs', type: 'jobs', intensity: 3, period: 30_000 });  // its restart intensity (the defaults)
  * node.supervise({ children: [{ id: 'w', start: { type: 'worker', input: 1 }, node: 'n2' }] });  // a remote child
  * node.nodes();   // [{ node, status: 'up' | 'suspect' | 'down', lastHeardAt, incarnation }]
  * ```
@@ -33,13 +34,29 @@
  * compare-and-set; a claim held by a node that is `down` (and fenced) or
  * gone is taken over, one held by a live node is a `ServiceLockedError`.
  *
+ * ## `cluster.start(spec)`
+ * | key         | mandatory | default                          | meaning |
+ * |-------------|-----------|----------------------------------|---------|
+ * | `name`      | yes       |                                  | the instance's name, unique in the cluster |
+ * | `type`      | yes       |                                  | a service type registered on some node |
+ * | `input`     | no        | none                             | the logic's input (JSON) |
+ * | `restart`   | no        | `permanent`                      | OTP restart type, applied by the cluster coordinator |
+ * | `node`      | no        | none                             | the node to start on (the only one with `placement: 'pinned'`) |
+ * | `placement` | no        | `pinned` with `node`, else `any` | placement.ts |
+ * | `intensity` | no        | 3                                | integer >= 0: restarts allowed within `period`, per instance (restarts.ts) |
+ * | `period`    | no        | 30000                            | integer ms >= 1 |
+ *
  * ## Who decides what (local vs cluster-wide)
  * - **Local, the node's own Recovery Coordinator (the deputy)**: every
  *   child of a supervisor on this node, local or remote. A remote child is a
  *   stand-in actor here; its instance's exit comes back on
- *   `<prefix>.clexit.<node>` with its epoch (older epochs are rejected), and
- *   its node's `down` verdict ends the stand-in with `NodeDownError`, which
- *   the supervisor reports as `nodedown`. The deputy decides at OTP speed
+ *   `<prefix>.clexit.<node>` as `{ name, epoch, reason, error? }` (older
+ *   epochs are rejected; one that comes before the spawn reply is kept for
+ *   it), and the stand-in ends with that same reason: a final state for
+ *   `normal`, its own actor stopped for `shutdown` and brutally killed for
+ *   `killed`, a throw for `error`. Its node's `down` verdict ends it with
+ *   `NodeDownError`, which the supervisor reports as `nodedown`. So restart
+ *   types apply exactly as for a local child. The deputy decides at OTP speed
  *   (no remote wait); a restart places the child again (`placement: 'any'`:
  *   a surviving node). A supervisor's death takes its remote children with
  *   it (OTP links): their host stops them when the supervisor's node is down.
@@ -49,11 +66,18 @@
  *   spawn carrying an older coordinator epoch). On a `down` verdict or an
  *   instance's exit it decides with OTP's rule (`permanent` always,
  *   `transient` unless normal/shutdown, `temporary` never; `nodedown` is
- *   abnormal) and places with placement.ts. Before acting it writes
- *   `pending.<name>` in the `coord` bucket; when the new instance answers it
- *   writes `decision.<name>.<oldEpoch>` and deletes the pending entry. A new
- *   coordinator starts by finishing every pending entry and reconciling every
- *   record, so no decision is lost with a coordinator.
+ *   abnormal) and places with placement.ts. Each restart counts toward the
+ *   instance's intensity (OTP's `add_restart/3`, restarts.ts), its history
+ *   in `restarts.<name>` in the `coord` bucket; past it the coordinator
+ *   gives up: decision `stop` (detail `reached_max_restart_intensity`), and
+ *   the record stays `exited` with that reason and `gaveUp`, restarted by no
+ *   coordinator. Before a restart it writes `pending.<name>`; when the new
+ *   instance answers it writes `decision.<name>.<oldEpoch>` and deletes the
+ *   pending entry. A new coordinator starts by finishing every pending entry
+ *   and reconciling every record, and carries the restart histories on, so
+ *   no decision and no restart count is lost with a coordinator. An
+ *   instance lost with its node and not restarted (dropped, given up) has
+ *   its owner claim released, so that node, back, does not revive it.
  *
  * ## Fencing
  * A node may run instances only while `membership.linkConfirmedAt + leaseMs`
@@ -63,7 +87,11 @@
  * `_guard()`), so a process that wakes from SIGSTOP stops its instances
  * (brutally, without writing anything) before it does anything else. It
  * accepts work again once its link is confirmed anew and, if it was declared
- * down, after rejoining with a new incarnation.
+ * down, after rejoining with a new incarnation. Then each instance it fenced
+ * whose claim is still its own (no one took it over: it was never declared
+ * down, or no one restarted it) is recorded as ended `killed`, so its
+ * supervisor or the cluster coordinator restarts it per its restart type; one
+ * taken over is left to its successor.
  *
  * ## Reconnects
  * Subscriptions come back with the client; on `reconnected` the node record
@@ -106,6 +134,7 @@ import {
   recover,
 } from './placement.js';
 import { Registry } from './Registry.js';
+import { intensityStep, MAX_INTENSITY_REASON, parseRestarts, type RestartHistory, resolveIntensity } from './restarts.js';
 import { bucketName, ClusterSubjects } from './subjects.js';
 
 export interface ClusterOptions {
@@ -129,6 +158,10 @@ export interface InstanceSpec {
   readonly node?: string;
   /** Default `pinned` with `node`, else `any`. */
   readonly placement?: Placement;
+  /** Restarts allowed within `period` before the coordinator gives up on it (restarts.ts). Default 3. */
+  readonly intensity?: number;
+  /** Default 30000 ms. */
+  readonly period?: number;
 }
 
 export interface HostedInstance {
@@ -154,6 +187,11 @@ export interface InstanceRecord {
   readonly epoch: number;
   readonly state: 'running' | 'exited';
   readonly reason?: string;
+  /** Restart intensity of a cluster-supervised instance (absent: the defaults of restarts.ts). */
+  readonly intensity?: number;
+  readonly period?: number;
+  /** Set when the coordinator gave up on it (`reason` is then `reached_max_restart_intensity`). */
+  readonly gaveUp?: boolean;
 }
 
 /** A cluster coordinator decision as stored (`decision.<name>.<oldEpoch>` in the coord bucket). */
@@ -161,8 +199,14 @@ export interface ClusterDecision {
   readonly name: string;
   readonly from: string;
   readonly fromEpoch: number;
+  /** How the tenure `fromEpoch` ended: an exit reason, or `nodedown`. */
   readonly reason: string;
-  readonly action: 'restart' | 'drop';
+  /** `restart`; `drop` (its restart type says no: the record is removed); `stop` (given up: the record stays, exited). */
+  readonly action: 'restart' | 'drop' | 'stop';
+  /** For `stop`: why (`reached_max_restart_intensity`). */
+  readonly detail?: string;
+  /** For `restart` and `stop`: wall-clock ms of the restarts inside the intensity window, this one included. */
+  readonly history?: readonly number[];
   readonly to?: string;
   readonly epoch?: number;
   readonly coordinator: string;
@@ -180,6 +224,8 @@ interface SpawnRequest {
   readonly pin?: string;
   readonly origin: string;
   readonly supervisor: string;
+  readonly intensity?: number;
+  readonly period?: number;
   /** The coordinator's lease epoch, for requests from the cluster coordinator. */
   readonly e?: number;
 }
@@ -191,6 +237,8 @@ interface Hosted extends HostedInstance {
   stopping: boolean;
   /** Killed by self-fencing: nothing is written or reported for it. */
   fenced: boolean;
+  /** The write of its `running` record: its end is written after it, never before. */
+  recorded: Promise<unknown> | undefined;
 }
 
 interface Link {
@@ -199,6 +247,23 @@ interface Link {
   epoch: number | undefined;
   ended: boolean;
   readonly sendBack: (e: AnyEventObject) => void;
+  /** The stand-in's own actor: ending it by `stop` gives the supervisor `shutdown` or `killed`. */
+  readonly cell: StandInCell;
+  /** Exit reports that came before the spawn reply (an instance that ended at once): matched once the epoch is known. */
+  readonly early: ExitReport[];
+}
+
+/** An instance's end, as its host reports it on `<prefix>.clexit.<supervisor node>`. */
+interface ExitReport {
+  readonly name: string;
+  readonly epoch: number;
+  readonly reason: string;
+  readonly error?: unknown;
+}
+
+/** Filled in when the stand-in's actor is spawned (before it starts). */
+interface StandInCell {
+  ref: LocalActorRef | undefined;
 }
 
 const STAND_IN_EXIT = 'halyard.cluster.v1.exited';
@@ -211,7 +276,11 @@ interface StandInInput {
   readonly name: string;
   readonly restart: RestartType;
   readonly supervisor: string;
+  readonly cell: StandInCell;
 }
+
+/** At most this many early exit reports are kept per link (normally one). */
+const EARLY_REPORTS_MAX = 4;
 
 function positive(field: string, v: unknown): number | undefined {
   if (v === undefined) return undefined;
@@ -235,6 +304,15 @@ export function resolveClusterOptions(v: unknown): ClusterOptions {
   };
 }
 
+/** A record's restart intensity; the defaults when it has none (or a bad one: a record is data from the wire). */
+function intensityOf(rec: InstanceRecord): { intensity: number; period: number } {
+  try {
+    return resolveIntensity(rec);
+  } catch {
+    return resolveIntensity({});
+  }
+}
+
 function parseRecord(v: unknown): InstanceRecord | undefined {
   if (!isRecord(v) || v.type !== 'halyard.cluster.v1.instance' || typeof v.name !== 'string' || typeof v.owner !== 'string') return undefined;
   return v as unknown as InstanceRecord;
@@ -248,6 +326,8 @@ export interface ClusterDeps {
   readonly supervision: Supervision;
   readonly logger: Logger;
   readonly clock?: Clock;
+  /** Wall-clock ms for the restart history, which outlives this process (restarts.ts). Default `Date.now`. */
+  readonly wallClock?: () => number;
   readonly options: ClusterOptions;
 }
 
@@ -262,9 +342,12 @@ export class Cluster {
   staleRejected = 0;
   /** Times this node fenced itself. */
   fences = 0;
+  /** Recovery sweeps this node has run as cluster coordinator (tests wait on it instead of on time). */
+  sweeps = 0;
 
   readonly #deps: ClusterDeps;
   readonly #clock: Clock;
+  readonly #wallClock: () => number;
   readonly #log: Logger;
   readonly #subjects: ClusterSubjects;
   readonly #coordKv: KV;
@@ -275,7 +358,15 @@ export class Cluster {
   readonly #nodeTypes = new Map<string, Record<string, Cardinality>>();
   readonly #records = new Map<string, InstanceRecord>();
   readonly #downSeenAt = new Map<string, number>();
+  /**
+   * Tenures known to have ended (name → epoch) from exit reports, ahead of the
+   * Registry watch: a supervisor restarting a remote child at once must not
+   * find its old, ended tenure still holding the name in its placement view.
+   */
+  readonly #ended = new Map<string, number>();
   readonly #inflight = new Set<string>();
+  /** Names asked to be reconciled while a step for them was in flight: stepped again right after it. */
+  readonly #again = new Set<string>();
   /** Instances stopped by fencing whose end is not yet recorded (done once valid again, if still ours). */
   readonly #fencedEnds: Array<{ h: Hosted; claimKey: string }> = [];
   #settling = false;
@@ -323,6 +414,7 @@ export class Cluster {
     this.registry = registry;
     this.#coordKv = coord;
     this.#clock = deps.clock ?? monotonicClock;
+    this.#wallClock = deps.wallClock ?? Date.now;
     this.#log = deps.logger.child({ component: 'cluster' });
     this.#subjects = new ClusterSubjects(deps.prefix);
     this.safetyMs = Math.max(50, membership.heartbeatMs / 2);
@@ -388,6 +480,11 @@ export class Cluster {
     void this.#publishNode();
   }
 
+  /** Service types `node` has registered, as this node last saw them (its record reaches us through the KV watch). */
+  typesOf(node: string): Readonly<Record<string, Cardinality>> | undefined {
+    return this.#nodeTypes.get(node);
+  }
+
   /** Instances running on this node. */
   instances(): HostedInstance[] {
     return [...this.#hosted.values()].filter((h) => !h.fenced).map(({ name, type, epoch, supervisor }) => ({ name, type, epoch, supervisor }));
@@ -412,10 +509,11 @@ export class Cluster {
   /** Start a cluster-supervised instance; the cluster coordinator restarts it per `restart` wherever it can. */
   async start(spec: InstanceSpec): Promise<HostedInstance & { node: string }> {
     if (typeof spec !== 'object' || spec === null || typeof spec.name !== 'string' || typeof spec.type !== 'string') {
-      throw new InvalidSpecError('spec', 'must be { name, type, input?, restart?, node?, placement? }');
+      throw new InvalidSpecError('spec', 'must be { name, type, input?, restart?, node?, placement?, intensity?, period? }');
     }
     const placement = spec.placement ?? (spec.node !== undefined ? Placement.Pinned : Placement.Any);
     const restart = spec.restart ?? 'permanent';
+    const { intensity, period } = resolveIntensity(spec);
     const node = this.#placeFor({ name: spec.name, type: spec.type, placement, node: spec.node });
     if (node === undefined) throw new NoNodeAvailableError(spec.type);
     const epoch = await this.#spawnOn(node, {
@@ -428,6 +526,8 @@ export class Cluster {
       ...(spec.node !== undefined ? { pin: spec.node } : {}),
       origin: this.node,
       supervisor: 'cluster',
+      intensity,
+      period,
     });
     return { name: spec.name, type: spec.type, epoch, supervisor: 'cluster', node };
   }
@@ -480,11 +580,17 @@ export class Cluster {
         name: child.name ?? `r-${this.node}-${++this.#seq}-${Math.random().toString(36).slice(2, 8)}`,
         restart: child.restart,
         supervisor: this.node,
+        cell: { ref: undefined },
       } satisfies StandInInput,
     });
   }
 
-  /** Leave the cluster: stop instances hosted here, give up the coordinator lease, stop membership. */
+  /**
+   * Leave the cluster: give up the coordinator lease and stop membership
+   * (peers hear `leave`). Instances hosted here are not stopped by this call
+   * but by the node's shutdown right after, and nothing is written for them
+   * then: peers restart them as lost with their node (`nodedown`).
+   */
   async stop(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -500,6 +606,15 @@ export class Cluster {
 
   async #start(): Promise<void> {
     const t = this.#deps.transport;
+    // A stand-in learns its own actor here, before it starts: XState gives its
+    // logic no handle on the actor that runs it, and only that actor's stop
+    // can end it `shutdown` or `killed` as its instance ended.
+    this.#unwatch.push(
+      this.#deps.system.onSpawn((cell) => {
+        const snap = cell.getSnapshot() as { machine?: unknown; context?: Partial<StandInInput> } | undefined;
+        if (snap?.machine === this.#standIn && snap.context?.cell !== undefined) snap.context.cell.ref = cell;
+      }),
+    );
     this.#subs.push(
       t.subscribe(this.#subjects.rpc(this.node), (msg) => void this.#onRpc(msg)),
       t.subscribe(this.#subjects.exits(this.node), (msg) => this.#onExitReport(msg.data)),
@@ -513,8 +628,13 @@ export class Cluster {
       }),
       await this.registry.watch('instance', (c) => {
         const rec = c.operation === 'put' ? parseRecord(c.value) : undefined;
-        if (rec === undefined) this.#records.delete(c.name);
-        else this.#records.set(c.name, rec);
+        const ended = this.#ended.get(c.name);
+        if (ended !== undefined && (rec === undefined || rec.epoch > ended)) this.#ended.delete(c.name);
+        if (rec === undefined) {
+          this.#records.delete(c.name);
+          // Gone for good (stopped, dropped): a later instance of the same name starts with no restart history.
+          if (this.isCoordinator) void this.#coordKv.delete(`restarts.${c.name}`).catch(() => {});
+        } else this.#records.set(c.name, rec);
         if (rec !== undefined && rec.state === 'exited' && rec.supervisor === 'cluster' && this.isCoordinator) void this.#reconcile(rec.name);
       }),
     );
@@ -575,7 +695,8 @@ export class Cluster {
   #placed(): PlacedInstance[] {
     const out: PlacedInstance[] = [];
     for (const r of this.#records.values()) {
-      if (r.state === 'running') out.push({ name: r.name, type: r.stype, cardinality: r.cardinality, node: r.owner });
+      if (r.state !== 'running' || r.epoch <= (this.#ended.get(r.name) ?? 0)) continue;
+      out.push({ name: r.name, type: r.stype, cardinality: r.cardinality, node: r.owner });
     }
     return out;
   }
@@ -636,6 +757,7 @@ export class Cluster {
 
   async #spawnLocal(req: SpawnRequest): Promise<number> {
     if (!this.valid) throw new FencedError(this.node);
+    const limits = req.supervisor === 'cluster' ? resolveIntensity(req) : undefined;
     if (typeof req.e === 'number') {
       if (req.e < this.#coordEpochSeen) {
         this.staleRejected++;
@@ -675,15 +797,17 @@ export class Cluster {
       owner: this.node,
       epoch,
       state: 'running',
+      ...limits,
     };
-    const h: Hosted = { name: req.name, type: req.stype, epoch, supervisor: req.supervisor, ref, record, stopping: false, fenced: false };
+    const h: Hosted = { name: req.name, type: req.stype, epoch, supervisor: req.supervisor, ref, record, stopping: false, fenced: false, recorded: undefined };
     this.#hosted.set(req.name, h);
     ref.onExit((exit) => {
       if (h.fenced) this.#fencedEnds.push({ h, claimKey });
       else void this.#hostedExited(h, claimKey, exit.reason, exit.error);
     });
     this.#records.set(req.name, record);
-    await this.registry.put('instance', req.name, record).catch((err) => this.#log.warn({ reason: describe(err) }, 'cannot record instance'));
+    h.recorded = this.registry.put('instance', req.name, record).catch((err) => this.#log.warn({ reason: describe(err) }, 'cannot record instance'));
+    await h.recorded;
     return epoch;
   }
 
@@ -728,6 +852,15 @@ export class Cluster {
       );
     }
     try {
+      // An instance that ended as it started: its `running` record must not land after its end.
+      if (h.recorded !== undefined) {
+        await h.recorded;
+        // Fenced meanwhile: settled (as `killed`) once valid again, if the claim is still ours.
+        if (!this.valid || this.#closed) {
+          if (!this.#closed) this.#fencedEnds.push({ h, claimKey });
+          return;
+        }
+      }
       if (h.stopping || h.supervisor !== 'cluster') await this.registry.remove('instance', h.name);
       else await this.registry.put('instance', h.name, { ...h.record, state: 'exited', reason });
       await this.registry.release(claimKey, h.epoch);
@@ -775,7 +908,7 @@ export class Cluster {
   // ── remote children (the stand-in's side) ───────────────────────────────
 
   #link(input: StandInInput, sendBack: (e: AnyEventObject) => void): () => void {
-    const link: Link = { name: input.name, node: undefined, epoch: undefined, ended: false, sendBack };
+    const link: Link = { name: input.name, node: undefined, epoch: undefined, ended: false, sendBack, cell: input.cell, early: [] };
     const fail = (error: unknown): void => {
       if (link.ended) return;
       link.ended = true;
@@ -809,6 +942,9 @@ export class Cluster {
         void this.#request(node, { op: 'stop', name: link.name, epoch }).catch(() => {});
         return;
       }
+      const early = link.early.find((r) => r.epoch === epoch);
+      link.early.length = 0;
+      if (early !== undefined) return this.#endLink(link, early);
       if (this.membership.member(node)?.status === 'down') fail(new NodeDownError(node));
     })();
     return () => {
@@ -821,20 +957,59 @@ export class Cluster {
     };
   }
 
+  #noteEnded(name: string, epoch: number): void {
+    if (epoch > (this.#ended.get(name) ?? 0)) this.#ended.set(name, epoch);
+  }
+
   #onExitReport(data: Uint8Array): void {
     const v = decodeJson(data);
     if (!isRecord(v) || typeof v.name !== 'string' || typeof v.epoch !== 'number') return;
-    const link = this.#links.get(v.name);
+    const report: ExitReport = { name: v.name, epoch: v.epoch, reason: typeof v.reason === 'string' ? v.reason : 'error', error: v.error };
+    const link = this.#links.get(report.name);
     if (link === undefined || link.ended) return;
-    if (link.epoch === undefined || v.epoch !== link.epoch) {
-      // An older tenure's report (a fenced or superseded owner): not this child's end.
-      if (link.epoch !== undefined && v.epoch < link.epoch) this.staleRejected++;
+    if (link.epoch === undefined) {
+      // The host reports an instance that ended at once before it answers the spawn: keep it for the epoch.
+      if (link.early.length < EARLY_REPORTS_MAX) link.early.push(report);
       return;
     }
+    if (report.epoch !== link.epoch) {
+      // An older tenure's report (a fenced or superseded owner): not this child's end.
+      if (report.epoch < link.epoch) this.staleRejected++;
+      return;
+    }
+    this.#endLink(link, report);
+  }
+
+  /**
+   * End a stand-in as its instance ended, so its supervisor sees the same
+   * exit reason as for a local child and applies the restart type the same
+   * way: a final state for `normal`, its own actor's stop for `shutdown`
+   * (in time) and `killed` (brutally), a throw for `error`.
+   */
+  #endLink(link: Link, report: ExitReport): void {
+    if (link.ended) return;
     link.ended = true;
-    this.#links.delete(link.name);
-    if (v.reason === 'normal') link.sendBack({ type: STAND_IN_EXIT });
-    else link.sendBack({ type: STAND_IN_FAIL, error: isWireError(v.error) ? fromWireError(v.error) : new Error(`remote instance ended: ${String(v.reason)}`) });
+    if (this.#links.get(link.name) === link) this.#links.delete(link.name);
+    this.#noteEnded(report.name, report.epoch);
+    const ref = link.cell.ref;
+    switch (report.reason) {
+      case 'normal':
+        link.sendBack({ type: STAND_IN_EXIT });
+        return;
+      case 'shutdown':
+      case 'killed':
+        if (ref !== undefined && ref.exit === undefined) {
+          void ref.stop(report.reason === 'killed' ? 'brutal_kill' : undefined);
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    link.sendBack({
+      type: STAND_IN_FAIL,
+      error: isWireError(report.error) ? fromWireError(report.error) : new Error(`remote instance ended: ${report.reason}`),
+    });
   }
 
   // ── membership ──────────────────────────────────────────────────────────
@@ -886,14 +1061,19 @@ export class Cluster {
     this.#sweep = this.#clock.setTimer(() => {
       this.#sweep = undefined;
       if (!this.isCoordinator) return;
-      for (const name of [...this.#records.keys()]) void this.#reconcile(name);
+      this.sweeps++;
+      for (const name of [...this.#records.keys()]) void this.#reconcile(name, false);
       // Keep sweeping while leader: waits (lease not yet passed) and unplaced instances resolve over time.
       this.#scheduleSweep(Math.max(100, this.membership.heartbeatMs * 2));
     }, ms);
   }
 
-  async #reconcile(name: string): Promise<void> {
-    if (this.#inflight.has(name)) return;
+  /** One recovery step for `name`; `again`: if one is in flight, step once more after it (the sweep does not need that). */
+  async #reconcile(name: string, again = true): Promise<void> {
+    if (this.#inflight.has(name)) {
+      if (again) this.#again.add(name);
+      return;
+    }
     this.#inflight.add(name);
     try {
       await this.#reconcileOne(name);
@@ -901,6 +1081,8 @@ export class Cluster {
       this.#log.warn({ name, reason: describe(err) }, 'recovery step failed; retried on the next sweep');
     } finally {
       this.#inflight.delete(name);
+      // An instance that ended while its restart was in flight (it crashed as it started) is seen at once.
+      if (this.#again.delete(name) && this.isCoordinator) void this.#reconcile(name);
     }
   }
 
@@ -925,9 +1107,11 @@ export class Cluster {
       owner: rec.owner,
       state: rec.state,
       ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
+      ...(rec.gaveUp === true ? { gaveUp: true } : {}),
     };
     const r = recover(inst, nodes, this.#placed());
     if (r.kind === 'none') {
+      if (rec.state !== 'running') return;
       // Running on a live node: a pending entry for an older epoch has completed.
       const p = await this.#coordKv.get(pendingKey).catch(() => null);
       const pv = p?.operation === 'PUT' ? decodeJson(p.value) : undefined;
@@ -943,11 +1127,27 @@ export class Cluster {
     this.#lease.assertHeld();
     if (r.kind === 'drop') {
       await this.#decided({ ...base, action: 'drop', at: Date.now() });
+      await this.#releaseLost(rec);
       await this.registry.remove('instance', name);
       this.#records.delete(name);
+      await this.#forget(name);
       return;
     }
-    const pending: ClusterDecision = { ...base, action: 'restart', to: r.node, at: Date.now() };
+    // OTP's add_restart/3 per instance, on a history kept in KV for the next coordinator.
+    const restartsKey = `restarts.${name}`;
+    const stored = parseRestarts(decodeJson((await this.#coordKv.get(restartsKey))?.value ?? new Uint8Array()));
+    const { intensity, period } = intensityOf(rec);
+    const step = intensityStep(stored, rec.epoch, this.#wallClock(), intensity, period);
+    if (step.kind === 'stop') {
+      await this.#giveUp(rec, base, step.history);
+      return;
+    }
+    if (step.counted) {
+      this.#lease.assertHeld();
+      const h: RestartHistory = { type: 'halyard.cluster.v1.restarts', name, history: step.history, from: rec.epoch };
+      await this.#coordKv.put(restartsKey, encodeJson(h));
+    }
+    const pending: ClusterDecision = { ...base, action: 'restart', history: step.history, to: r.node, at: Date.now() };
     await this.#coordKv.put(pendingKey, encodeJson(pending));
     this.#log.info({ name, from: rec.owner, to: r.node, reason: r.reason }, 'cluster recovery pending');
     this.#lease.assertHeld();
@@ -961,11 +1161,47 @@ export class Cluster {
       ...(rec.pin !== undefined ? { pin: rec.pin } : {}),
       origin: this.node,
       supervisor: 'cluster',
+      ...(rec.intensity !== undefined ? { intensity: rec.intensity } : {}),
+      ...(rec.period !== undefined ? { period: rec.period } : {}),
       e: coordEpoch,
     });
-    this.#records.set(name, { ...rec, owner: r.node, epoch, state: 'running' });
+    // Unless the watch has shown something newer already (this tenure may have ended by now).
+    if ((this.#records.get(name)?.epoch ?? 0) < epoch) this.#records.set(name, { ...rec, owner: r.node, epoch, state: 'running' });
     await this.#decided({ ...pending, epoch });
     await this.#coordKv.delete(pendingKey);
+  }
+
+  /**
+   * Past its restart intensity: the decision (`stop`) first; then the owner
+   * claim of an instance lost with its node; then the record (exited, given
+   * up: no coordinator restarts it); last the history and any pending entry.
+   */
+  async #giveUp(rec: InstanceRecord, base: Omit<ClusterDecision, 'action' | 'at'>, history: readonly number[]): Promise<void> {
+    this.#lease.assertHeld();
+    this.#log.warn({ name: rec.name, reason: base.reason, restarts: history.length }, 'cluster recovery gives up: restart intensity reached');
+    await this.#decided({ ...base, action: 'stop', detail: MAX_INTENSITY_REASON, history, at: Date.now() });
+    await this.#releaseLost(rec);
+    const given: InstanceRecord = { ...rec, state: 'exited', reason: MAX_INTENSITY_REASON, gaveUp: true };
+    await this.registry.put('instance', rec.name, given);
+    this.#records.set(rec.name, given);
+    await this.#forget(rec.name);
+  }
+
+  /**
+   * An instance lost with its node and not restarted (dropped, given up):
+   * free its owner claim. Otherwise that node, back in contact, would find
+   * the claim still its own and record the end as a fresh `killed`,
+   * bringing a forgotten instance back to be decided again.
+   */
+  async #releaseLost(rec: InstanceRecord): Promise<void> {
+    if (rec.state !== 'running') return;
+    const claimKey = rec.cardinality === Cardinality.Singleton ? `singleton.${rec.stype}` : rec.name;
+    await this.registry.release(claimKey, rec.epoch).catch(() => false);
+  }
+
+  /** No more restarts for `name`: its history, and a pending entry left by an earlier tenure's restart. */
+  async #forget(name: string): Promise<void> {
+    await Promise.all([this.#coordKv.delete(`restarts.${name}`), this.#coordKv.delete(`pending.${name}`)]).catch(() => {});
   }
 
   async #decided(d: ClusterDecision): Promise<void> {

@@ -41,6 +41,14 @@ export {
   type RegisterOptions,
 } from './Cluster.js';
 export {
+  DEFAULT_CLUSTER_INTENSITY,
+  DEFAULT_CLUSTER_PERIOD_MS,
+  MAX_INTENSITY_REASON,
+  intensityStep,
+  type IntensityStep,
+  type RestartHistory,
+} from './restarts.js';
+export {
   Cardinality,
   Placement,
   place,

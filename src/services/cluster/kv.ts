@@ -31,14 +31,25 @@ export interface OpenKvOptions {
   readonly timeoutMs?: number;
 }
 
+/** JetStream API codes of a stream created by someone else between our lookup and our add. */
+const STREAM_NAME_IN_USE = 10058;
+const STREAM_SUBJECT_OVERLAP = 10065;
+
 /** Open (creating if needed) the bucket `bucket` over a NATS transport or connection. */
 export async function openKv(source: NatsTransport | NatsConnection, bucket: string, options: OpenKvOptions = {}): Promise<KV> {
   const nc = source instanceof NatsTransport ? source._connection : source;
   const timeout = options.timeoutMs ?? DEFAULT_KV_TIMEOUT_MS;
-  try {
-    return await new Kvm(jetstream(nc, { timeout })).create(bucket, { history: 1, timeout });
-  } catch (err) {
-    throw new ClusterUnavailableError(`cannot open bucket ${bucket}: ${describe(err)}`, err);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await new Kvm(jetstream(nc, { timeout })).create(bucket, { history: 1, timeout });
+    } catch (err) {
+      // Nodes starting together race to create the bucket: `create` looks the
+      // stream up and adds it when missing, and the loser of the add is told
+      // its subjects overlap (nats-server 2.9) or the name is taken. Looking
+      // again finds the winner's stream.
+      const raced = err instanceof JetStreamApiError && (err.code === STREAM_SUBJECT_OVERLAP || err.code === STREAM_NAME_IN_USE);
+      if (!raced || attempt >= 3) throw new ClusterUnavailableError(`cannot open bucket ${bucket}: ${describe(err)}`, err);
+    }
   }
 }
 

@@ -117,6 +117,8 @@ export interface InstanceState extends PlacementRequest {
   /** `running` on `owner`, or `exited` there with `reason`. */
   readonly state: 'running' | 'exited';
   readonly reason?: string;
+  /** The coordinator gave up on it (restart intensity reached): it stays exited. */
+  readonly gaveUp?: boolean;
 }
 
 export type Recovery =
@@ -140,8 +142,11 @@ export function wouldRestart(restart: RestartType, reason: string): boolean {
 /**
  * What the coordinator does about `inst` now. `placed` is every recorded
  * instance (this one included; it is ignored for its own placement).
+ * Restart intensity is not decided here: a `restart` is checked against the
+ * instance's history next (restarts.ts), which may turn it into a stop.
  */
 export function recover(inst: InstanceState, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): Recovery {
+  if (inst.gaveUp === true) return { kind: 'none' };
   let reason: string;
   if (inst.state === 'exited') {
     reason = inst.reason ?? 'normal';
