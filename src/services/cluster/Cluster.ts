@@ -1049,10 +1049,19 @@ export class Cluster {
   // ── the cluster coordinator ─────────────────────────────────────────────
 
   async #takeOver(): Promise<void> {
-    // A predecessor's pending decisions first: they are reconciled like any record,
-    // and confirmed below once their instance runs.
-    for (const name of await this.pending().catch(() => [] as string[])) await this.#reconcile(name);
+    // Sweep at once: every known record is reconciled, pending entry or not.
     this.#scheduleSweep(0);
+    // A predecessor's pending decisions too, including any whose record we
+    // have not seen. The KV key listing can stall for the consumer's 30 s
+    // heartbeat when it races a delete, so it gets a deadline and never holds
+    // up the sweep above.
+    let timer: TimerHandle | undefined;
+    const deadline = new Promise<string[]>((resolve) => {
+      timer = this.#clock.setTimer(() => resolve([]), Math.max(1000, this.leaseMs * 2));
+    });
+    const listed = await Promise.race([this.pending().catch(() => [] as string[]), deadline]);
+    if (timer !== undefined) this.#clock.clearTimer(timer);
+    for (const name of listed) await this.#reconcile(name);
   }
 
   #scheduleSweep(ms: number): void {
