@@ -4,7 +4,7 @@
  * {@link BenchResult} on stdout (progress goes to stderr). `--only <text>`
  * keeps the cases whose `group/name` contains the text; `--quick` shortens
  * every run. Results and targets: see harness.ts, local.ts, nats.ts and
- * cluster.ts (membership, registry and failure detection; group `cluster`).
+ * cluster.ts (membership, registry, failure detection, failover across processes; group `cluster`).
  *
  * Run it as the npm script does: `node --expose-gc --import ./bench/register.mjs`.
  * `--expose-gc` lets the heap case collect garbage between measurements;
