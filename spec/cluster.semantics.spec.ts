@@ -27,7 +27,7 @@ import {
 import { uniquePrefix } from './cluster/harness.js';
 import { counterMachine } from './support/machines.js';
 import { startTcpProxy, type TcpProxy } from './support/tcpProxy.js';
-import { waitFor } from './support/wait.js';
+import { waitFor, withDeadline } from './support/wait.js';
 
 const nodes: Node[] = [];
 const proxies: TcpProxy[] = [];
@@ -139,7 +139,7 @@ describe('cluster - remote exit reasons', () => {
     await typeSeen(a!, 'b', 'crashy');
     // The host reports such an end before it answers the spawn: the stand-in must still see it.
     const sup = a!.supervise({ intensity: 2, period: 60_000, children: [{ id: 'c', start: { type: 'crashy' }, node: 'b', name: 'rc' }] });
-    await expect(Promise.race([sup.stopped, new Promise((r) => setTimeout(() => r('still running'), 5000))])).resolves.toEqual({ reason: 'shutdown' });
+    await expect(withDeadline(sup.stopped, 5000, 'supervisor gives up')).resolves.toEqual({ reason: 'shutdown' });
     const ds = a!.coordinator.decisions({ childId: 'c' });
     expect(ds.map((d) => [d.input.reason, d.directive.type])).toEqual([
       ['error', 'restart'],
