@@ -33,10 +33,11 @@
  * rejects. Once closed, `publish` throws `TransportClosedError`.
  */
 import { randomBytes } from 'node:crypto';
-import { FrameTooLargeError, InvalidArgumentError, TransportClosedError } from '../errors.js';
+import { InvalidArgumentError, TransportClosedError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { guardHandler, type HandlerErrorListener, handlerErrorReporter, safeReport } from './guardHandler.js';
-import { assertHeaders, headersWireSize, RecordHeaders } from './headers.js';
+import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
+import { StatusListeners } from './StatusListeners.js';
+import { assertFrameFits, RecordHeaders } from './headers.js';
 import { type BusSubscription, LocalBus, LocalMsg } from './LocalBus.js';
 import { RequestMux } from './RequestMux.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
@@ -49,7 +50,6 @@ import type {
   SubscribeOptions,
   Subscription,
   Transport,
-  TransportStatus,
 } from './Transport.js';
 
 export { LocalBus, type LocalBusOptions } from './LocalBus.js';
@@ -114,7 +114,7 @@ export class LocalTransport implements Transport {
   readonly bus: LocalBus;
   readonly #report: HandlerErrorListener;
   readonly #subs = new Set<LocalSubscription>();
-  readonly #statusListeners = new Set<StatusListener>();
+  readonly #status: StatusListeners;
   #state: State = State.Open;
   #mux: RequestMux | undefined;
   #closing: Promise<void> | undefined;
@@ -131,6 +131,7 @@ export class LocalTransport implements Transport {
     this.maxPayload = maxPayload;
     this.bus = options.bus ?? LocalBus.default;
     this.#report = handlerErrorReporter(options.onError, options.logger);
+    this.#status = new StatusListeners(this.#report);
   }
 
   get isClosed(): boolean {
@@ -185,10 +186,7 @@ export class LocalTransport implements Transport {
   }
 
   onStatus(listener: StatusListener): () => void {
-    this.#statusListeners.add(listener);
-    return () => {
-      this.#statusListeners.delete(listener);
-    };
+    return this.#status.add(listener);
   }
 
   close(): Promise<void> {
@@ -200,7 +198,7 @@ export class LocalTransport implements Transport {
       for (const sub of this.#subs) sub._close();
       this.#subs.clear();
       this.#mux?.rejectAll(this.#closedError());
-      this.#emit({ type: 'closed' });
+      this.#status.emit({ type: 'closed' });
     });
     return this.#closing;
   }
@@ -233,12 +231,7 @@ export class LocalTransport implements Transport {
 
   /** Validates headers and size; returns the receivers' snapshot of the headers. */
   #checkPayload(data: Uint8Array, headers: Readonly<Record<string, string>> | undefined): RecordHeaders | undefined {
-    let size = data.byteLength;
-    if (headers !== undefined) {
-      assertHeaders(headers);
-      size += headersWireSize(headers);
-    }
-    if (size > this.maxPayload) throw new FrameTooLargeError(size, this.maxPayload);
+    assertFrameFits(data, headers, this.maxPayload);
     return headers === undefined ? undefined : new RecordHeaders(headers);
   }
 
@@ -246,13 +239,4 @@ export class LocalTransport implements Transport {
     return new TransportClosedError(`transport ${this.name} is closed`);
   }
 
-  #emit(status: TransportStatus): void {
-    for (const listener of this.#statusListeners) {
-      try {
-        listener(status);
-      } catch (err) {
-        safeReport(this.#report, err);
-      }
-    }
-  }
 }

@@ -74,15 +74,15 @@ import {
 } from '@nats-io/transport-node';
 import {
   describe,
-  FrameTooLargeError,
   HalyardError,
   InvalidArgumentError,
   TransportClosedError,
   TransportError,
 } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
-import { guardHandler, type HandlerErrorListener, handlerErrorReporter, safeReport } from './guardHandler.js';
-import { assertHeaders, headersWireSize } from './headers.js';
+import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
+import { StatusListeners } from './StatusListeners.js';
+import { assertFrameFits } from './headers.js';
 import { RequestMux } from './RequestMux.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
 import type {
@@ -95,7 +95,6 @@ import type {
   SubscribeOptions,
   Subscription,
   Transport,
-  TransportStatus,
 } from './Transport.js';
 
 export interface NatsTransportOptions {
@@ -245,7 +244,7 @@ export class NatsTransport implements Transport {
   readonly #secrets: readonly string[];
   readonly #logger: Logger;
   readonly #report: HandlerErrorListener;
-  readonly #statusListeners = new Set<StatusListener>();
+  readonly #status: StatusListeners;
   #state: State = State.Open;
   #connected = true;
   /** Frames published while disconnected, replayed in order on reconnect. */
@@ -322,6 +321,7 @@ export class NatsTransport implements Transport {
     this.#secrets = secrets;
     this.#logger = logger;
     this.#report = report;
+    this.#status = new StatusListeners(report);
     this.#watch();
   }
 
@@ -413,10 +413,7 @@ export class NatsTransport implements Transport {
   }
 
   onStatus(listener: StatusListener): () => void {
-    this.#statusListeners.add(listener);
-    return () => {
-      this.#statusListeners.delete(listener);
-    };
+    return this.#status.add(listener);
   }
 
   close(): Promise<void> {
@@ -477,7 +474,7 @@ export class NatsTransport implements Transport {
     const detail = err === undefined ? undefined : this.#scrub(err.message);
     if (detail === undefined) this.#logger.info('closed');
     else this.#logger.warn({ reason: detail }, 'closed');
-    this.#emit(detail === undefined ? { type: 'closed' } : { type: 'closed', detail });
+    this.#status.emit(detail === undefined ? { type: 'closed' } : { type: 'closed', detail });
   }
 
   #watch(): void {
@@ -498,25 +495,25 @@ export class NatsTransport implements Transport {
         this.#connected = false;
         const detail = `disconnected from ${this.#scrub(s.server)}`;
         this.#logger.warn(detail);
-        this.#emit({ type: 'disconnected', detail });
+        this.#status.emit({ type: 'disconnected', detail });
         break;
       }
       case 'reconnecting':
         this.#logger.debug('reconnecting');
-        this.#emit({ type: 'reconnecting' });
+        this.#status.emit({ type: 'reconnecting' });
         break;
       case 'reconnect': {
         this.#connected = true;
         this.#replay();
         const detail = `reconnected to ${this.#scrub(s.server)}`;
         this.#logger.info(detail);
-        this.#emit({ type: 'reconnected', detail });
+        this.#status.emit({ type: 'reconnected', detail });
         break;
       }
       case 'error': {
         const detail = this.#scrub(describe(s.error));
         this.#logger.warn({ reason: detail }, 'connection error');
-        this.#emit({ type: 'error', detail });
+        this.#status.emit({ type: 'error', detail });
         break;
       }
       case 'ldm':
@@ -547,11 +544,15 @@ export class NatsTransport implements Transport {
       return;
     }
     try {
-      if (reply === undefined && headers === undefined) this.#nc.publish(subject, data);
-      else this.#nc.publish(subject, data, { reply, headers });
+      this.#publishNow(subject, data, reply, headers);
     } catch (err) {
       throw this.#mapError(err);
     }
+  }
+
+  #publishNow(subject: string, data: Uint8Array, reply: string | undefined, headers: MsgHdrs | undefined): void {
+    if (reply === undefined && headers === undefined) this.#nc.publish(subject, data);
+    else this.#nc.publish(subject, data, { reply, headers });
   }
 
   #replay(): void {
@@ -561,8 +562,7 @@ export class NatsTransport implements Transport {
     if (!frames) return;
     for (const f of frames) {
       try {
-        if (f.reply === undefined && f.headers === undefined) this.#nc.publish(f.subject, f.data);
-        else this.#nc.publish(f.subject, f.data, { reply: f.reply, headers: f.headers });
+        this.#publishNow(f.subject, f.data, f.reply, f.headers);
       } catch (err) {
         this.#logger.warn({ reason: this.#scrub(describe(err)) }, 'replay after reconnect failed');
       }
@@ -573,7 +573,7 @@ export class NatsTransport implements Transport {
   #subscriptionError(subject: string, err: Error): void {
     const detail = `subscription ${subject}: ${this.#scrub(describe(err))}`;
     this.#logger.warn(detail);
-    this.#emit({ type: 'error', detail });
+    this.#status.emit({ type: 'error', detail });
   }
 
   #startMux(): RequestMux {
@@ -589,13 +589,7 @@ export class NatsTransport implements Transport {
 
   /** Validates headers and size; returns the client's headers object. */
   #checkPayload(data: Uint8Array, headers: Readonly<Record<string, string>> | undefined): MsgHdrs | undefined {
-    let size = data.byteLength;
-    if (headers !== undefined) {
-      assertHeaders(headers);
-      size += headersWireSize(headers);
-    }
-    const max = this.maxPayload;
-    if (size > max) throw new FrameTooLargeError(size, max);
+    assertFrameFits(data, headers, this.maxPayload);
     if (headers === undefined) return undefined;
     const h = natsHeaders();
     for (const key in headers) h.append(key, headers[key]!);
@@ -620,13 +614,4 @@ export class NatsTransport implements Transport {
     return new TransportClosedError(`transport ${this.name} is closed`);
   }
 
-  #emit(status: TransportStatus): void {
-    for (const listener of this.#statusListeners) {
-      try {
-        listener(status);
-      } catch (err) {
-        safeReport(this.#report, err);
-      }
-    }
-  }
 }

@@ -12,7 +12,7 @@
  * - Headers count against the payload limit with their NATS wire size
  *   ({@link headersWireSize}).
  */
-import { InvalidArgumentError } from '../errors.js';
+import { FrameTooLargeError, InvalidArgumentError } from '../errors.js';
 import type { MsgHeaders } from './Transport.js';
 
 /** Throws `InvalidArgumentError` unless every key and value is valid (see the module comment). */
@@ -38,6 +38,20 @@ export function headersWireSize(headers: Readonly<Record<string, string>>): numb
   let size = 12;
   for (const key in headers) size += key.length + Buffer.byteLength(headers[key]!.trim()) + 4;
   return size;
+}
+
+/**
+ * Validate `headers` (if any) and check that payload plus headers fit in
+ * `max` bytes, as the server counts them. Throws `InvalidArgumentError` or
+ * `FrameTooLargeError`. Shared by both transports so they refuse the same frames.
+ */
+export function assertFrameFits(data: Uint8Array, headers: Readonly<Record<string, string>> | undefined, max: number): void {
+  let size = data.byteLength;
+  if (headers !== undefined) {
+    assertHeaders(headers);
+    size += headersWireSize(headers);
+  }
+  if (size > max) throw new FrameTooLargeError(size, max);
 }
 
 /** An immutable snapshot of a publisher's headers. @internal */
