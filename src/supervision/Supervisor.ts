@@ -355,11 +355,7 @@ export class SupervisorImpl implements Supervisor {
   restartChild(id: string): Promise<LocalActorRef> {
     if (this.strategy === 'simple_one_for_one') return Promise.reject(this.notForSimple('restartChild'));
     return this.queue.run(() => {
-      this.assertRunning();
-      const rec = this.children.get(id);
-      if (rec === undefined) throw new NoSuchChildError(this.label, id);
-      if (rec.ref !== undefined) throw new ChildRunningError(this.label, id, 'running');
-      if (rec.status === 'restarting') throw new ChildRunningError(this.label, id, 'restarting');
+      const rec = this.stoppedChild(id);
       const failure = this.startRecord(rec);
       if (failure === undefined) return rec.ref!;
       return afterCleanup(failure, () => {
@@ -371,17 +367,23 @@ export class SupervisorImpl implements Supervisor {
   deleteChild(id: string): Promise<void> {
     if (this.strategy === 'simple_one_for_one') return Promise.reject(this.notForSimple('deleteChild'));
     return this.queue.run(() => {
-      this.assertRunning();
-      const rec = this.children.get(id);
-      if (rec === undefined) throw new NoSuchChildError(this.label, id);
-      if (rec.ref !== undefined) throw new ChildRunningError(this.label, id, 'running');
-      if (rec.status === 'restarting') throw new ChildRunningError(this.label, id, 'restarting');
+      this.stoppedChild(id);
       this.children.delete(id);
     });
   }
 
   stop(): Promise<SupervisorExit> {
     return this.requestStop(SHUTDOWN_EXIT);
+  }
+
+  /** The record of child `id`, which must exist and be neither running nor restarting (OTP: `running` / `restarting` errors). */
+  private stoppedChild(id: string): ChildRecord {
+    this.assertRunning();
+    const rec = this.children.get(id);
+    if (rec === undefined) throw new NoSuchChildError(this.label, id);
+    if (rec.ref !== undefined) throw new ChildRunningError(this.label, id, 'running');
+    if (rec.status === 'restarting') throw new ChildRunningError(this.label, id, 'restarting');
+    return rec;
   }
 
   async whenIdle(): Promise<void> {
