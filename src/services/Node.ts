@@ -154,15 +154,19 @@ class NameRef implements ActorRef {
   readonly isLocal = false;
   readonly id: string;
   readonly node = '';
+  /** The subjects a tell goes out on, built once per ref rather than per message. */
+  private readonly tellReply: string;
   constructor(
     private readonly owner: Node,
     readonly name: string,
     readonly address: string,
+    tellReply: string,
   ) {
     this.id = name;
+    this.tellReply = tellReply;
   }
   tell(event: AnyEventObject): void {
-    this.owner._tellName(this.name, event);
+    this.owner._tellName(this.name, event, this.address, this.tellReply);
   }
   ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R> {
     return this.owner._askName(this.name, event, options) as Promise<R>;
@@ -313,7 +317,7 @@ export class Node implements InboundTarget {
   /** A reference to whatever serves `name`: this node first, then the cluster. */
   ref<TEvent extends AnyEventObject = AnyEventObject>(name: string): ActorRef<TEvent> {
     assertName(name);
-    return new NameRef(this, name, this.subjects.svc(name)) as unknown as ActorRef<TEvent>;
+    return new NameRef(this, name, this.subjects.svc(name), this.requester.tellReply(name)) as unknown as ActorRef<TEvent>;
   }
 
   /** The live local actor named `name`, if any (Erlang's `whereis/1`). */
@@ -338,7 +342,7 @@ export class Node implements InboundTarget {
   }
 
   /** @internal */
-  _tellName(name: string, event: AnyEventObject): void {
+  _tellName(name: string, event: AnyEventObject, subject: string, reply: string): void {
     assertEvent(event);
     const local = this.system.lookup(name);
     if (local) {
@@ -354,7 +358,7 @@ export class Node implements InboundTarget {
     }
     // Names were validated when the ref was made; the frame is ours alone.
     try {
-      this.requester.publishOwned(this.subjects.svc(name), frame, this.requester.tellReply(name));
+      this.requester.publishOwned(subject, frame, reply);
     } catch (err) {
       // Disconnected with a full reconnect buffer: a tell is at-most-once, so
       // it is counted, not thrown at the sender.
