@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node } from '../src/index.js';
-import { type Child, killAll, script, spawnChild } from './cluster/children.js';
+import { type Child, clusterNodeEnv, killAll, script, spawnChild } from './cluster/children.js';
 import { uniquePrefix } from './cluster/harness.js';
 import { listAll } from './cluster/owners.js';
 import { waitFor } from './support/wait.js';
@@ -25,7 +25,7 @@ describe('cluster - coordinator failover', () => {
   it('cluster - kill the coordinator’s node mid-recovery: a new coordinator finishes every pending decision', async () => {
     const servers = inject('natsUrl');
     const prefix = uniquePrefix('k');
-    const env = (node: string) => ({ HALYARD_NATS_URL: servers, HALYARD_NODE: node, HALYARD_PREFIX: prefix, HALYARD_CLUSTER: JSON.stringify(fast) });
+    const env = clusterNodeEnv(servers, prefix, fast);
     const p1 = spawnChild(script('clusterNode.ts'), env('p1'));
     children.push(p1);
     await p1.line(/^LEADER p1/, 30_000, 'p1 becomes coordinator');

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node } from '../src/index.js';
-import { type Child, killAll, script, spawnChild } from './cluster/children.js';
+import { type Child, clusterNodeEnv, killAll, script, spawnChild } from './cluster/children.js';
 import { percentile, uniquePrefix } from './cluster/harness.js';
 import { sampleOwnership } from './cluster/owners.js';
 import { waitFor } from './support/wait.js';
@@ -32,7 +32,7 @@ interface Run {
 async function run(options: Record<string, number> | undefined, trials: number, perBatch: number): Promise<Run> {
   const servers = inject('natsUrl');
   const prefix = uniquePrefix('f');
-  const env = (node: string) => ({ HALYARD_NATS_URL: servers, HALYARD_NODE: node, HALYARD_PREFIX: prefix, HALYARD_CLUSTER: options ? JSON.stringify(options) : '' });
+  const env = clusterNodeEnv(servers, prefix, options);
   const survivors = ['s1', 's2'];
   const stable = survivors.map((s) => spawnChild(script('clusterNode.ts'), env(s)));
   children.push(...stable);

@@ -7,7 +7,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node } from '../src/index.js';
-import { type Child, killAll, script, spawnChild } from './cluster/children.js';
+import { type Child, clusterNodeEnv, killAll, script, spawnChild } from './cluster/children.js';
 import { uniquePrefix } from './cluster/harness.js';
 import { listAll, sampleOwnership } from './cluster/owners.js';
 import { waitFor } from './support/wait.js';
@@ -25,7 +25,7 @@ describe('cluster - fencing', () => {
   it('cluster - a node SIGSTOPped past its lease fences itself on SIGCONT; never two owners', async () => {
     const servers = inject('natsUrl');
     const prefix = uniquePrefix('g');
-    const env = (node: string) => ({ HALYARD_NATS_URL: servers, HALYARD_NODE: node, HALYARD_PREFIX: prefix, HALYARD_CLUSTER: JSON.stringify(fast) });
+    const env = clusterNodeEnv(servers, prefix, fast);
     // v first, and coordinator before s1 starts: s1's coordinator epoch must
     // end up newer than the first one, which the stale request below uses.
     const v = spawnChild(script('clusterNode.ts'), env('v'));

@@ -80,3 +80,9 @@ export async function killAll(children: Iterable<Child>): Promise<void> {
     }),
   );
 }
+
+/** Environment for a `clusterNode.ts` child: server, node name, prefix and cluster options (empty: defaults). */
+export function clusterNodeEnv(servers: string, prefix: string, cluster?: object): (node: string) => Record<string, string> {
+  const options = cluster ? JSON.stringify(cluster) : '';
+  return (node) => ({ HALYARD_NATS_URL: servers, HALYARD_NODE: node, HALYARD_PREFIX: prefix, HALYARD_CLUSTER: options });
+}
