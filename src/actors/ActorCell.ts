@@ -53,7 +53,11 @@ import {
 
 export const DEFAULT_ASK_TIMEOUT = 5000;
 
-/** What a cell needs from its system. @internal */
+/**
+ * What a cell needs from its system: the seam `ActorSystem` implements. Public
+ * in the declarations because `ActorCell`'s constructor and `ActorSystem`'s
+ * `implements` clause name it; only the system constructs cells.
+ */
 export interface CellHost {
   readonly node: string;
   readonly clock: Clock;
@@ -64,6 +68,7 @@ export interface CellHost {
   /** Receives XState `log` actions. */
   readonly xstateLogger: (...args: unknown[]) => void;
   addressOf(cell: ActorCell): string;
+  /** @internal */
   _exited(cell: ActorCell): void;
 }
 

@@ -41,7 +41,7 @@ import type { Msg, Transport } from '../transport/Transport.js';
 /** What a frame can be addressed to: an actor, or the node itself. */
 export interface InboundTarget {
   readonly label: string;
-  /** Absent for targets that take no user messages (the node). */
+  /** @internal Absent for targets that take no user messages (the node). */
   readonly _enqueue?: ActorCell['_enqueue'];
   check(level?: CheckLevel): Promise<CheckResult>;
   status(): Promise<StatusReport>;

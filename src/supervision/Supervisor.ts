@@ -132,13 +132,16 @@ export interface SuperviseOptions {
   readonly _direct?: boolean;
 }
 
-/** @internal */
+/**
+ * How `Supervision` (and a parent, for a nested tree) creates a supervisor.
+ * Public in the declarations because `SupervisorImpl`'s constructor names it.
+ */
 export interface SupervisorInit extends SuperviseOptions {
   readonly parent?: SupervisorImpl;
   readonly childId?: string;
   /** Every live supervisor of the tree by actor id (Supervision.get); nested supervisors join it too. */
   readonly registry?: Map<string, SupervisorImpl>;
-  /** Starts remote children (`start: { type }`); set by the cluster. Without it such a child fails to start. */
+  /** @internal Starts remote children (`start: { type }`); set by the cluster. Without it such a child fails to start. */
   readonly remote?: RemoteStarter | undefined;
 }
 
