@@ -84,6 +84,7 @@
  * A supervisor never ends with `normal`; `SupervisorExit.reason` keeps that
  * value for the contract's sake only.
  */
+import { tellControl } from '../actors/ActorCell.js';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import { type CheckLevel, OCF, type UserCheckAnswer } from '../actors/ocf.js';
 import type { ActorRef, ExitReason, ExitSignal, LocalActorRef } from '../actors/types.js';
@@ -742,7 +743,7 @@ export class SupervisorImpl implements Supervisor {
     if (cell.exit !== undefined) return;
     const exit = this.exitDecided ?? SHUTDOWN_EXIT;
     if (exit.reason === 'error') {
-      cell.tell({ type: SUPERVISOR_FAIL, error: exit.error });
+      tellControl(cell, { type: SUPERVISOR_FAIL, error: exit.error });
       return;
     }
     if (cell.lifecycle === 'running') {
@@ -752,7 +753,7 @@ export class SupervisorImpl implements Supervisor {
     }
     // Someone is stopping the actor: if its shutdown event was handled, tell
     // it we are done; if it is still queued, the machine ends when it arrives.
-    if ((cell.getSnapshot() as { value?: unknown }).value === 'stopping') cell.tell({ type: SUPERVISOR_TERMINATED });
+    if ((cell.getSnapshot() as { value?: unknown }).value === 'stopping') tellControl(cell, { type: SUPERVISOR_TERMINATED });
   }
 
   private ownExit(exit: ExitSignal): void {
