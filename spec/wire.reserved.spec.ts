@@ -133,7 +133,7 @@ describe('wire - bad API input', () => {
     const c = node.spawn(counterMachine, { name: 'counter' });
     await expect(c.ask({ type: 'GET' }, 1000 as never)).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'options' });
     await expect(node.ref('counter').ask({ type: 'GET' }, 1000 as never)).rejects.toMatchObject({ field: 'options' });
-    const unknown = await c.ask({ type: 'GET' }, { timout: 5 } as never).catch((e) => e);
+    const unknown = (await c.ask({ type: 'GET' }, { timout: 5 } as never).catch((e: unknown) => e)) as Error;
     expect(unknown).toBeInstanceOf(InvalidArgumentError);
     expect(unknown.message).toMatch(/options\.timout.*valid keys: timeout/);
     await expect(node.ref('counter').ask({ type: 'GET' }, { timout: 5 } as never)).rejects.toMatchObject({ field: 'options.timout' });
