@@ -76,6 +76,23 @@ describe('wire - logs', () => {
     }
   });
 
+  it('wire - a supervisor logs a crashed child with the real class and stack, not ERR_REMOTE', async () => {
+    const log = capture();
+    const node = await createNode({ name: 'sup-loud', logger: log.logger });
+    try {
+      const sup = node.supervise({ children: [{ id: 'c', start: counterMachine, name: 'c' }] }, { name: 'app' });
+      await sup.whenIdle();
+      node.ref('c').tell({ type: 'BOOM' });
+      const line = await waitFor(() => log.lines.find((l) => l.msg === 'child terminated'), { timeout: 5000, message: 'child terminated logged' });
+      const err = line.err as { name: string; code?: string; stack?: string };
+      expect(err.name).toBe('Error');
+      expect(err.code).toBeUndefined();
+      expect(err.stack).toMatch(/machines\.ts/);
+    } finally {
+      await node.shutdown();
+    }
+  });
+
   it('wire - status log lines carry node and actor once', async () => {
     const log = capture();
     const node = await createNode({ name: 'loud2', logger: log.logger });

@@ -97,6 +97,7 @@ import {
   NoSuchChildError,
   SupervisorError,
   describe,
+  toLogError,
   toWireError,
 } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -254,7 +255,7 @@ export class SupervisorImpl implements Supervisor {
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
-    this.queue = new OperationQueue((err) => this.log.error({ err: toWireError(err) }, 'supervisor operation failed'));
+    this.queue = new OperationQueue((err) => this.log.error({ err: toLogError(err) }, 'supervisor operation failed'));
     const hooks: SupervisorHooks = {
       // Deferred: this runs inside the actor's transition, and stopping
       // children from there would re-enter the dispatcher mid-step.
@@ -542,7 +543,7 @@ export class SupervisorImpl implements Supervisor {
     try {
       answer = this.direct ? otpPolicy(report) : this.coordinator.decide(report);
     } catch (err) {
-      this.log.error({ err: toWireError(err) }, 'coordinator threw; default policy decides');
+      this.log.error({ err: toLogError(err) }, 'coordinator threw; default policy decides');
       answer = otpPolicy(report);
     }
     const epoch = rec.epoch;
@@ -695,7 +696,7 @@ export class SupervisorImpl implements Supervisor {
     // bookkeeping too, so that "stopped" means the whole subtree is gone.
     if (nested !== undefined) await nested.stopped;
     if (!cleanStop(exit.reason, rec.spec)) {
-      this.log.error({ report: this.otpReport('shutdown_error', exit.reason, rec), err: exit.error === undefined ? undefined : toWireError(exit.error) }, 'child did not stop cleanly');
+      this.log.error({ report: this.otpReport('shutdown_error', exit.reason, rec), err: exit.error === undefined ? undefined : toLogError(exit.error) }, 'child did not stop cleanly');
     }
   }
 
@@ -860,7 +861,7 @@ export class SupervisorImpl implements Supervisor {
     }
     if (!this.log.isLevelEnabled('error')) return;
     this.log.error(
-      { report: this.otpReport(context, report.reason, rec), err: error === undefined ? undefined : toWireError(error) },
+      { report: this.otpReport(context, report.reason, rec), err: error === undefined ? undefined : toLogError(error) },
       'child terminated',
     );
   }
