@@ -10,6 +10,8 @@
  *   <port> [-js -sd <tmpdir>] ...args` and resolves once the server has
  *   logged "Server is ready" *and* accepts a TCP connection, or rejects
  *   (with the server's log) after `readyTimeout`.
+ * - `config` is written to `server.conf` in a temporary directory and passed
+ *   as `-c <file>`; the directory goes with `stop()`.
  * - `restart()` stops the process and starts a new one on the same port and
  *   store; `kill(signal)` only signals; `stop()` stops for good and removes
  *   the temporary directory. Every child is SIGKILLed if the test process
@@ -20,7 +22,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -38,6 +40,12 @@ export interface NatsServerOptions {
   readonly args?: readonly string[];
   /** How long to wait for the server to accept connections. Default 15000 ms. */
   readonly readyTimeout?: number;
+  /**
+   * A server configuration file's text (auth blocks, TLS...), written to
+   * `server.conf` in a temporary directory and passed as `-c <file>`. The
+   * harness's `-a`/`-p` flags still apply: flags override the file.
+   */
+  readonly config?: string;
 }
 
 export interface NatsServerHandle {
@@ -197,7 +205,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   installExitHook();
   const readyTimeout = options.readyTimeout ?? 15000;
   const storeDir = options.jetstream ? await mkdtemp(join(tmpdir(), 'halyard-nats-')) : undefined;
+  const confDir = options.config !== undefined ? await mkdtemp(join(tmpdir(), 'halyard-nats-conf-')) : undefined;
+  const confFile = confDir !== undefined ? join(confDir, 'server.conf') : undefined;
+  if (confFile !== undefined) await writeFile(confFile, options.config ?? '', { mode: 0o600 });
+  const cleanup = async () => {
+    if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
+    if (confDir !== undefined) await rm(confDir, { recursive: true, force: true });
+  };
   const argsFor = (port: number) => [
+    ...(confFile !== undefined ? ['-c', confFile] : []),
     '-a',
     '127.0.0.1',
     '-p',
@@ -222,7 +238,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     } catch (err) {
       const inUse = /address already in use/i.test((err as Error).message);
       if (!inUse || attempt >= 4) {
-        if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
+        await cleanup();
         throw err;
       }
     }
@@ -245,7 +261,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       if (stopped) return;
       stopped = true;
       await current.stop();
-      if (storeDir !== undefined) await rm(storeDir, { recursive: true, force: true });
+      await cleanup();
     },
     async restart() {
       if (stopped) throw new Error('restart() after stop()');

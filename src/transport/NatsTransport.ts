@@ -21,8 +21,12 @@
  * | `onError`              | no       | logger / warning | receives errors thrown by handlers      |
  *
  * ## Secrets
- * Credentials (`token`, `pass`, `authenticator`, `tls`, and user info in
- * server URLs) go to the client unchanged and nowhere else: they are not kept
+ * User info in server URLs (`nats://user:pass@host`, `nats://token@host`)
+ * is lifted out (`serverCredentials.ts`: the v3 client ignores it) and
+ * passed as `user`/`pass` or `token`; URLs whose credentials disagree with
+ * each other or with the explicit options throw `InvalidArgumentError`
+ * (`servers`). Credentials (`token`, `pass`, `authenticator`, `tls`, and
+ * URL user info) go to the client and nowhere else: they are not kept
  * on the instance, not logged, and scrubbed from every error message, status
  * detail, `toString()`, `toJSON()` and `util.inspect` output.
  *
@@ -59,18 +63,18 @@
  * is unreachable), the connection is closed without it.
  */
 import {
+  type Authenticator,
   ClosedConnectionError,
   connect,
   createInbox,
   DrainingConnectionError,
-  headers as natsHeaders,
-  type Authenticator,
+  type MsgHdrs,
   type NatsConnection,
   type Msg as NatsMsg,
-  type MsgHdrs,
-  type NodeConnectionOptions,
-  type Status,
   type Subscription as NatsSubscription,
+  type NodeConnectionOptions,
+  headers as natsHeaders,
+  type Status,
 } from '@nats-io/transport-node';
 import {
   describe,
@@ -81,9 +85,10 @@ import {
 } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
-import { StatusListeners } from './StatusListeners.js';
 import { assertFrameFits } from './headers.js';
 import { RequestMux } from './RequestMux.js';
+import { StatusListeners } from './StatusListeners.js';
+import { splitServerCredentials } from './serverCredentials.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
 import type {
   Msg,
@@ -263,20 +268,24 @@ export class NatsTransport implements Transport {
     if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.length === 0)) {
       throw new InvalidArgumentError('servers', 'must be a non-empty URL or a non-empty array of URLs');
     }
-    const secrets = [options.token, options.pass].filter((s): s is string => typeof s === 'string' && s.length > 0);
-    const shownServers = servers.map((s) => scrub(s, secrets));
+    const split = splitServerCredentials(servers, options);
+    const { credentials } = split;
+    const secrets = [options.token, options.pass, ...split.secrets].filter(
+      (s): s is string => typeof s === 'string' && s.length > 0,
+    );
+    const shownServers = split.servers.map((s) => scrub(s, secrets));
     const logger = (options.logger ?? nullLogger()).child({ component: 'transport', transport: options.name });
 
     const co: NodeConnectionOptions = {
-      servers: typeof options.servers === 'string' ? options.servers : [...servers],
+      servers: [...split.servers],
       name: options.name,
       maxReconnectAttempts: options.maxReconnectAttempts ?? -1,
     };
     // Only defined values: nats.js merges options over its defaults, so an
     // explicit `undefined` would erase a default.
-    if (options.token !== undefined) co.token = options.token;
-    if (options.user !== undefined) co.user = options.user;
-    if (options.pass !== undefined) co.pass = options.pass;
+    if (credentials.token !== undefined) co.token = credentials.token;
+    if (credentials.user !== undefined) co.user = credentials.user;
+    if (credentials.pass !== undefined) co.pass = credentials.pass;
     if (options.authenticator !== undefined) co.authenticator = options.authenticator;
     if (options.tls !== undefined) co.tls = options.tls;
     if (options.reconnectTimeWait !== undefined) co.reconnectTimeWait = options.reconnectTimeWait;
