@@ -43,6 +43,7 @@ import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '
 import { type Clock, monotonicClock } from '../clock.js';
 import { EncodeError, InvalidArgumentError, InvalidSpecError, NodeClosedError, TransportError } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
+import { assertAskOptions, assertShutdownArg } from '../options.js';
 import { type CodecLimits, encodeEnvelope } from '../transport/codec.js';
 import { LocalBus, LocalTransport } from '../transport/LocalTransport.js';
 import { NatsTransport } from '../transport/NatsTransport.js';
@@ -303,6 +304,7 @@ export class Node implements InboundTarget {
 
   /** Stop a local actor by name or reference. */
   async stop(target: string | LocalActorRef, shutdown?: Shutdown): Promise<ExitSignal | undefined> {
+    if (shutdown !== undefined) assertShutdownArg(shutdown);
     const cell = typeof target === 'string' ? this.system.lookup(target) : this.system.get(target.id);
     if (!cell) return typeof target === 'string' ? undefined : target.exit;
     return cell.stop(shutdown);
@@ -347,6 +349,7 @@ export class Node implements InboundTarget {
   _askName(name: string, event: AnyEventObject, options?: AskOptions): Promise<unknown> {
     try {
       assertEvent(event);
+      assertAskOptions(options);
       const timeout = options?.timeout ?? this.system.askTimeout;
       assertTimeout(timeout);
       const local = this.system.lookup(name);
