@@ -135,7 +135,7 @@ describe('wire - bad API input', () => {
     await expect(node.ref('counter').ask({ type: 'GET' }, 1000 as never)).rejects.toMatchObject({ field: 'options' });
     const unknown = (await c.ask({ type: 'GET' }, { timout: 5 } as never).catch((e: unknown) => e)) as Error;
     expect(unknown).toBeInstanceOf(InvalidArgumentError);
-    expect(unknown.message).toMatch(/options\.timout.*valid keys: timeout/);
+    expect(unknown.message).toMatch(/options\.timout.*valid options are timeout/);
     await expect(node.ref('counter').ask({ type: 'GET' }, { timout: 5 } as never)).rejects.toMatchObject({ field: 'options.timout' });
     await expect(c.stop('soon' as never)).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'shutdown' });
     expect(c.lifecycle).toBe('running');

@@ -15,6 +15,7 @@
  */
 import { type AnyActorLogic, type Actor, type AnyEventObject, createActor } from 'xstate';
 import type { Clock } from '../clock.js';
+import { assertAskOptions } from '../options.js';
 import {
   ActorFailedError,
   ActorNotRunningError,
@@ -125,24 +126,14 @@ export function assertTimeout(timeout: unknown): asserts timeout is number {
   }
 }
 
-const ASK_OPTION_KEYS = ['timeout'];
-
 /**
  * The deadline an ask runs with: `options.timeout`, else `fallback`. Refuses
  * what is not an options object (`ask(ev, 1000)`) and unknown keys
  * (`{ timout: 5 }`), naming them, rather than quietly using the default.
  */
 export function askTimeoutOf(options: unknown, fallback: number): number {
-  if (options === undefined) return fallback;
-  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new InvalidArgumentError('options', `must be an object such as { timeout: 1000 }, got ${options === null ? 'null' : typeof options}`);
-  }
-  for (const key of Object.keys(options)) {
-    if (!ASK_OPTION_KEYS.includes(key)) {
-      throw new InvalidArgumentError(`options.${key.slice(0, 64)}`, `is not an ask option; valid keys: ${ASK_OPTION_KEYS.join(', ')}`);
-    }
-  }
-  const timeout = (options as AskOptions).timeout ?? fallback;
+  assertAskOptions(options);
+  const timeout = (options as AskOptions | undefined)?.timeout ?? fallback;
   assertTimeout(timeout);
   return timeout;
 }

@@ -17,13 +17,14 @@ import type { AnyActorLogic, EventFromLogic, InputFrom, SnapshotFrom } from 'xst
 import { type Clock, monotonicClock } from '../clock.js';
 import { DuplicateNameError, InvalidSpecError } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
+import { assertFunction, assertKnownKeys, assertOptionsObject, kindOf } from '../options.js';
 import { ActorCell, type CellHost, DEFAULT_ASK_TIMEOUT, assertTimeout } from './ActorCell.js';
 import { DeadLetters } from './DeadLetters.js';
 import { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions, OverflowPolicy } from './Mailbox.js';
 import { assertName } from './names.js';
 import type { CheckFn } from './ocf.js';
 import { Scheduler, type SchedulerOptions } from './Scheduler.js';
-import type { ExitListener, LocalActorRef, Shutdown } from './types.js';
+import type { ExitListener, ExitSignal, LocalActorRef, Shutdown } from './types.js';
 
 export interface ActorSystemOptions {
   /** Node name, used in logs, exits and health answers. */
@@ -37,7 +38,12 @@ export interface ActorSystemOptions {
   readonly askTimeout?: number;
   /** Transport address of an actor; the node supplies it. */
   readonly addressOf?: (ref: { id: string; name: string | undefined }) => string;
+  /** Exits remembered by name for {@link ActorSystem.lastExit}. Default {@link DEFAULT_REMEMBERED_EXITS}. */
+  readonly rememberExits?: number;
 }
+
+/** How many exits of named actors a system remembers (the newest; memory stays bounded). */
+export const DEFAULT_REMEMBERED_EXITS = 1024;
 
 export interface SpawnOptions<TInput = unknown> {
   /** Unique name on this node; reachable by name locally and over the transport. */
@@ -51,6 +57,23 @@ export interface SpawnOptions<TInput = unknown> {
 }
 
 const POLICIES = new Set<string>(Object.values(OverflowPolicy));
+const MAILBOX_KEYS = ['capacity', 'overflow'];
+const SPAWN_KEYS = ['name', 'input', 'mailbox', 'check'];
+const SPAWN_INTERNAL_KEYS = ['statusExtra'];
+
+/**
+ * Validate spawn options (before anything is created). A bare string is the
+ * usual slip for a name and is refused with the object to pass.
+ */
+export function assertSpawnOptions(options: unknown): void {
+  if (options === undefined) return;
+  assertOptionsObject(options, 'options', '{ name?, input?, mailbox?, check? }', {
+    instead: (v) => (typeof v === 'string' ? `to name the actor, pass { name: ${JSON.stringify(v)} }` : undefined),
+  });
+  assertKnownKeys(options, '', SPAWN_KEYS, { internal: SPAWN_INTERNAL_KEYS });
+  if (options.check !== undefined) assertFunction(options.check, 'check', 'a function ({ snapshot, level, mailbox }) => code | { code, reason } (or a promise of one)');
+  if (options.statusExtra !== undefined) assertFunction(options.statusExtra, 'statusExtra', 'a function');
+}
 
 /** Validate mailbox options; errors name the field under `prefix`. */
 export function resolveMailbox(
@@ -58,10 +81,17 @@ export function resolveMailbox(
   defaults: { capacity: number; overflow: OverflowPolicy },
   prefix = 'mailbox',
 ): { capacity: number; overflow: OverflowPolicy } {
+  const raw: unknown = options;
+  if (raw !== undefined) {
+    assertOptionsObject(raw, prefix, '{ capacity?, overflow? }', {
+      instead: (v) => (typeof v === 'number' ? `for a capacity, pass { capacity: ${v} }` : undefined),
+    });
+    assertKnownKeys(raw, prefix, MAILBOX_KEYS);
+  }
   const capacity = options?.capacity ?? defaults.capacity;
   const overflow = options?.overflow ?? defaults.overflow;
   if (!Number.isInteger(capacity) || capacity < 1) {
-    throw new InvalidSpecError(`${prefix}.capacity`, 'must be a positive integer');
+    throw new InvalidSpecError(`${prefix}.capacity`, `must be a positive integer, got ${kindOf(capacity)}`);
   }
   if (!POLICIES.has(overflow)) {
     throw new InvalidSpecError(`${prefix}.overflow`, `must be one of ${[...POLICIES].join(', ')}`);
@@ -83,6 +113,9 @@ export class ActorSystem implements CellHost {
   private readonly byId = new Map<string, ActorCell>();
   private readonly exitListeners = new Set<ExitListener>();
   private readonly spawnListeners = new Set<(cell: ActorCell) => void>();
+  /** Newest last; re-set on every exit, so the oldest is first to go. */
+  private readonly exitsByName = new Map<string, ExitSignal>();
+  private readonly rememberExits: number;
   private seq = 0;
 
   constructor(options: ActorSystemOptions) {
@@ -96,6 +129,7 @@ export class ActorSystem implements CellHost {
       overflow: OverflowPolicy.Reject,
     });
     this.addressFn = options.addressOf ?? (() => '');
+    this.rememberExits = options.rememberExits ?? DEFAULT_REMEMBERED_EXITS;
     this.scheduler = new Scheduler({
       ...options.scheduler,
       onError: (err) => this.logger.error({ err }, 'system task threw'),
@@ -106,6 +140,7 @@ export class ActorSystem implements CellHost {
     logic: TLogic,
     options: SpawnOptions<InputFrom<TLogic>> = {},
   ): LocalActorRef<EventFromLogic<TLogic>, SnapshotFrom<TLogic>> {
+    assertSpawnOptions(options);
     if (typeof logic !== 'object' || logic === null || typeof (logic as { transition?: unknown }).transition !== 'function') {
       throw new InvalidSpecError('logic', 'must be XState v5 actor logic (a machine or fromTransition/fromCallback/fromPromise/...)');
     }
@@ -155,6 +190,16 @@ export class ActorSystem implements CellHost {
     return this.byId.size;
   }
 
+  /**
+   * How the last actor registered under `name` ended, while no live actor
+   * holds the name; remembered for the newest {@link DEFAULT_REMEMBERED_EXITS}
+   * names only. Lets health checks answer OCF_NOT_RUNNING for an actor that
+   * is gone rather than "no such actor".
+   */
+  lastExit(name: string): ExitSignal | undefined {
+    return this.byName.has(name) ? undefined : this.exitsByName.get(name);
+  }
+
   names(): string[] {
     return [...this.byName.keys()];
   }
@@ -184,6 +229,13 @@ export class ActorSystem implements CellHost {
     if (this.byId.get(cell.id) === cell) this.byId.delete(cell.id);
     if (cell.name !== undefined && this.byName.get(cell.name) === cell) this.byName.delete(cell.name);
     const exit = cell.exit!;
+    if (cell.name !== undefined && this.rememberExits > 0) {
+      // Recorded here, synchronously, not in an exit listener: a Check right
+      // after the actor ends must already see it.
+      this.exitsByName.delete(cell.name);
+      this.exitsByName.set(cell.name, exit);
+      if (this.exitsByName.size > this.rememberExits) this.exitsByName.delete(this.exitsByName.keys().next().value!);
+    }
     if (this.exitListeners.size === 0) return;
     this.scheduler.enqueueSystem(() => {
       for (const l of this.exitListeners) {

@@ -27,9 +27,9 @@
  */
 import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
 import { askTimeoutOf, assertEvent } from '../actors/ActorCell.js';
-import { ActorSystem, type SpawnOptions, resolveMailbox } from '../actors/ActorSystem.js';
+import { ActorSystem, type SpawnOptions } from '../actors/ActorSystem.js';
 import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
-import { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions } from '../actors/Mailbox.js';
+import type { MailboxOptions } from '../actors/Mailbox.js';
 import { assertName } from '../actors/names.js';
 import {
   type CheckLevel,
@@ -43,23 +43,23 @@ import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '
 import { type Clock, monotonicClock } from '../clock.js';
 import { EncodeError, InvalidArgumentError, InvalidSpecError, NodeClosedError, TransportError } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
-import { type CodecLimits, DEFAULT_LIMITS, encodeEnvelope } from '../transport/codec.js';
+import { assertShutdownArg } from '../options.js';
+import { type CodecLimits, encodeEnvelope } from '../transport/codec.js';
 import { LocalBus, LocalTransport } from '../transport/LocalTransport.js';
-import { NatsTransport, type NatsTransportOptions } from '../transport/NatsTransport.js';
+import { NatsTransport } from '../transport/NatsTransport.js';
 import type { Subscription, Transport } from '../transport/Transport.js';
 import { Supervision, type SupervisionOptions } from '../supervision/index.js';
 import type { RecoveryCoordinator } from '../supervision/RecoveryCoordinator.js';
 import type { SuperviseOptions } from '../supervision/Supervisor.js';
 import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../supervision/types.js';
-import { Cluster, type ClusterOptions, type RegisterOptions, resolveClusterOptions } from './cluster/Cluster.js';
+import { Cluster, type ClusterOptions, type RegisterOptions } from './cluster/Cluster.js';
 import type { Member } from './cluster/Membership.js';
 import { Inbound, type InboundTarget } from './Inbound.js';
 import { Requester } from './Requester.js';
-import { Subjects, assertNodeName } from './subjects.js';
+import { isTransport, resolveNodeOptions, type TransportConfig } from './nodeOptions.js';
+import { type Subjects, assertNodeName } from './subjects.js';
 
-export type TransportConfig =
-  | { readonly kind: 'local'; readonly bus?: LocalBus }
-  | ({ readonly kind: 'nats' } & Omit<NatsTransportOptions, 'name' | 'logger'> & { readonly name?: string });
+export type { TransportConfig } from './nodeOptions.js';
 
 export interface NodeOptions {
   readonly name: string;
@@ -76,63 +76,40 @@ export interface NodeOptions {
   readonly cluster?: true | ClusterOptions;
 }
 
-function isTransport(t: unknown): t is Transport {
-  return typeof t === 'object' && t !== null && typeof (t as Transport).publish === 'function';
-}
-
 async function openTransport(config: NodeOptions['transport'], nodeName: string, logger: Logger): Promise<{ transport: Transport; owned: boolean }> {
   if (config === undefined) return { transport: new LocalTransport({ name: nodeName }), owned: true };
   if (isTransport(config)) return { transport: config, owned: false };
-  if (typeof config !== 'object' || config === null) throw new InvalidSpecError('transport', 'must be an object');
-  switch (config.kind) {
-    case 'local':
-      return { transport: new LocalTransport({ name: nodeName, bus: config.bus ?? LocalBus.default }), owned: true };
-    case 'nats': {
-      const { kind: _kind, name, ...rest } = config;
-      if (rest.servers === undefined) throw new InvalidSpecError('transport.servers', 'is required for kind "nats"');
-      const transport = await NatsTransport.connect({ ...rest, name: name ?? `halyard-${nodeName}`, logger });
-      return { transport, owned: true };
-    }
-    default:
-      throw new InvalidSpecError('transport.kind', 'must be "local" or "nats"');
-  }
+  if (config.kind === 'local') return { transport: new LocalTransport({ name: nodeName, bus: config.bus ?? LocalBus.default }), owned: true };
+  const { kind: _kind, name, ...rest } = config;
+  const transport = await NatsTransport.connect({ ...rest, name: name ?? `halyard-${nodeName}`, logger });
+  return { transport, owned: true };
 }
 
-/** Open a node. Resolves once its transport is connected and its subscriptions are in place. */
+/**
+ * Open a node. Resolves once its transport is connected and its
+ * subscriptions are in place. Every option is validated before a connection
+ * opens (`InvalidSpecError` naming the field); a failure after it opened
+ * closes it again, so a refused node leaves nothing behind on the server.
+ */
 export async function createNode(options: NodeOptions): Promise<Node> {
-  if (typeof options !== 'object' || options === null) throw new InvalidSpecError('options', 'must be an object');
-  try {
-    assertNodeName(options.name);
-  } catch (err) {
-    throw new InvalidSpecError('name', (err as Error).message);
-  }
+  const { subjects, limits, cluster: clusterOptions } = resolveNodeOptions(options);
   const logger = (options.logger ?? nullLogger()).child({ node: options.name });
-  const subjects = new Subjects(options.prefix ?? 'halyard');
-  const limits: CodecLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  if (!Number.isInteger(limits.maxBytes) || limits.maxBytes < 1) throw new InvalidSpecError('limits.maxBytes', 'must be a positive integer');
-  if (!Number.isInteger(limits.maxDepth) || limits.maxDepth < 1) throw new InvalidSpecError('limits.maxDepth', 'must be a positive integer');
-  // Everything that can be validated is, before a connection is opened.
-  resolveMailbox(options.mailbox, { capacity: DEFAULT_MAILBOX_CAPACITY, overflow: 'reject' });
-  if (options.askTimeout !== undefined && (typeof options.askTimeout !== 'number' || !(options.askTimeout > 0) || !Number.isFinite(options.askTimeout))) {
-    throw new InvalidSpecError('askTimeout', 'must be a positive finite number of milliseconds');
-  }
-  const clusterOptions = options.cluster === undefined ? undefined : resolveClusterOptions(options.cluster);
-  const local = options.transport === undefined || (!isTransport(options.transport) && options.transport.kind === 'local');
-  if (clusterOptions !== undefined && local) throw new InvalidSpecError('cluster', 'needs a NATS transport ({ kind: "nats", servers })');
   const { transport, owned } = await openTransport(options.transport, options.name, logger);
-  const node = new Node(options, transport, owned, subjects, limits, options.logger ?? nullLogger(), logger);
-  // The node's own subscriptions are at the server before anyone is told it exists.
-  await transport.flush();
-  if (clusterOptions !== undefined) {
-    if (!(transport instanceof NatsTransport)) {
-      await node.shutdown();
-      throw new InvalidSpecError('cluster', 'needs a NATS transport');
-    }
-    try {
+  let node: Node;
+  try {
+    node = new Node(options, transport, owned, subjects, limits, options.logger ?? nullLogger(), logger);
+  } catch (err) {
+    if (owned) await transport.close();
+    throw err;
+  }
+  try {
+    // The node's own subscriptions are at the server before anyone is told it exists.
+    await transport.flush();
+    if (clusterOptions !== undefined) {
       node._attachCluster(
         await Cluster.start({
           node: node.name,
-          transport,
+          transport: transport as NatsTransport,
           prefix: subjects.prefix,
           system: node.system,
           supervision: node.supervision,
@@ -141,10 +118,10 @@ export async function createNode(options: NodeOptions): Promise<Node> {
           options: clusterOptions,
         }),
       );
-    } catch (err) {
-      await node.shutdown();
-      throw err;
     }
+  } catch (err) {
+    await node.shutdown();
+    throw err;
   }
   return node;
 }
@@ -327,6 +304,7 @@ export class Node implements InboundTarget {
 
   /** Stop a local actor by name or reference. */
   async stop(target: string | LocalActorRef, shutdown?: Shutdown): Promise<ExitSignal | undefined> {
+    if (shutdown !== undefined) assertShutdownArg(shutdown);
     const cell = typeof target === 'string' ? this.system.lookup(target) : this.system.get(target.id);
     if (!cell) return typeof target === 'string' ? undefined : target.exit;
     return cell.stop(shutdown);

@@ -17,6 +17,7 @@ import type { MailboxOptions } from '../actors/Mailbox.js';
 import { assertName } from '../actors/names.js';
 import type { Shutdown } from '../actors/types.js';
 import { InvalidSpecError, describe } from '../errors.js';
+import { assertKnownKeys, at, isPlainObject } from '../options.js';
 import type { AutoShutdown, ChildSpec, ChildType, RemoteStart, RestartType, Strategy, SupervisorSpec } from './types.js';
 
 export const DEFAULT_STRATEGY: Strategy = 'one_for_one';
@@ -57,10 +58,10 @@ export interface ResolvedSupervisorSpec {
 const STRATEGIES: ReadonlySet<string> = new Set(['one_for_one', 'one_for_all', 'rest_for_one', 'simple_one_for_one']);
 const RESTARTS: ReadonlySet<string> = new Set(['permanent', 'transient', 'temporary']);
 const AUTO_SHUTDOWNS: ReadonlySet<string> = new Set(['never', 'any_significant', 'all_significant']);
-const SUPERVISOR_KEYS: ReadonlySet<string> = new Set(['strategy', 'intensity', 'period', 'autoShutdown', 'children']);
-const CHILD_KEYS: ReadonlySet<string> = new Set(['id', 'start', 'restart', 'shutdown', 'type', 'significant', 'name', 'mailbox', 'node', 'placement']);
-const REMOTE_START_KEYS: ReadonlySet<string> = new Set(['type', 'input']);
-const START_KEYS: ReadonlySet<string> = new Set(['logic', 'input']);
+const SUPERVISOR_KEYS = ['strategy', 'intensity', 'period', 'autoShutdown', 'children'];
+const CHILD_KEYS = ['id', 'start', 'restart', 'shutdown', 'type', 'significant', 'name', 'mailbox', 'node', 'placement'];
+const REMOTE_START_KEYS = ['type', 'input'];
+const START_KEYS = ['logic', 'input'];
 const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const MAILBOX_DEFAULTS = { capacity: 1, overflow: 'reject' } as const;
 
@@ -69,18 +70,9 @@ export function isActorLogic(value: unknown): value is AnyActorLogic {
   return typeof value === 'object' && value !== null && typeof (value as { transition?: unknown }).transition === 'function';
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function at(prefix: string, key: string): string {
-  return prefix === '' ? key : `${prefix}.${key}`;
-}
-
-function rejectUnknownKeys(obj: Record<string, unknown>, allowed: ReadonlySet<string>, prefix: string): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.has(key)) throw new InvalidSpecError(at(prefix, key), `unknown key (expected one of ${[...allowed].join(', ')})`);
-  }
+/** The shared unknown-key check (src/options.ts), in spec words: `unknown key; valid keys are ...`. */
+function rejectUnknownKeys(obj: Record<string, unknown>, allowed: readonly string[], prefix: string): void {
+  assertKnownKeys(obj, prefix, allowed, { noun: 'key' });
 }
 
 /**

@@ -15,6 +15,8 @@ import type { ActorSystem } from '../actors/ActorSystem.js';
 import { assertName } from '../actors/names.js';
 import type { ActorRef, LocalActorRef } from '../actors/types.js';
 import { InvalidSpecError, describe } from '../errors.js';
+import { assertFunction, assertKnownKeys, assertOptionsObject, assertPositiveInteger, assertPositiveMs, at, kindOf } from '../options.js';
+import { DEFAULT_RULE } from './otpPolicy.js';
 import { validateSupervisorSpec } from './childSpec.js';
 import { monitor } from './monitor.js';
 import { type CoordinatorOptions, RecoveryCoordinator } from './RecoveryCoordinator.js';
@@ -28,6 +30,33 @@ export interface SupervisionOptions {
   readonly decisionLogSize?: number;
   /** How long an asynchronous rule may take, ms. Default 5000. */
   readonly ruleTimeout?: number;
+}
+
+const SUPERVISION_KEYS = ['rules', 'decisionLogSize', 'ruleTimeout'];
+
+/**
+ * Validate {@link SupervisionOptions} without building anything, so a node
+ * can refuse them before it connects. Errors name the field under `path`
+ * (`supervision.decisionLogSize`, `supervision.rules[1].decide`).
+ */
+export function assertSupervisionOptions(options: unknown, path = 'supervision'): void {
+  if (options === undefined) return;
+  assertOptionsObject(options, path, '{ rules?, decisionLogSize?, ruleTimeout? }');
+  assertKnownKeys(options, path, SUPERVISION_KEYS);
+  if (options.decisionLogSize !== undefined) assertPositiveInteger(options.decisionLogSize, at(path, 'decisionLogSize'));
+  if (options.ruleTimeout !== undefined) assertPositiveMs(options.ruleTimeout, at(path, 'ruleTimeout'));
+  const rules = options.rules;
+  if (rules === undefined) return;
+  if (!Array.isArray(rules)) throw new InvalidSpecError(at(path, 'rules'), `must be an array of rules { name, decide }, got ${kindOf(rules)}`);
+  const names = new Set<string>([DEFAULT_RULE]);
+  rules.forEach((rule: unknown, i) => {
+    const field = at(path, `rules[${i}]`);
+    assertOptionsObject(rule, field, '{ name, decide }');
+    if (typeof rule.name !== 'string' || rule.name.length === 0) throw new InvalidSpecError(`${field}.name`, 'must be a non-empty string');
+    if (names.has(rule.name)) throw new InvalidSpecError(`${field}.name`, `a rule named ${rule.name} is already installed`);
+    names.add(rule.name);
+    assertFunction(rule.decide, `${field}.decide`, 'a function (report, context) => answer');
+  });
 }
 
 export class Supervision {
@@ -56,6 +85,10 @@ export class Supervision {
    */
   supervise(spec: SupervisorSpec, options: SuperviseOptions = {}): Supervisor {
     const resolved = validateSupervisorSpec(spec);
+    assertOptionsObject(options, 'options', '{ name? }', {
+      instead: (v) => (typeof v === 'string' ? `to name the supervisor, pass { name: ${JSON.stringify(v)} }` : undefined),
+    });
+    assertKnownKeys(options, '', ['name'], { internal: ['_direct'] });
     if (options.name !== undefined) {
       try {
         assertName(options.name);

@@ -282,27 +282,7 @@ interface StandInInput {
 /** At most this many early exit reports are kept per link (normally one). */
 const EARLY_REPORTS_MAX = 4;
 
-function positive(field: string, v: unknown): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidSpecError(`cluster.${field}`, 'must be a positive finite number of ms');
-  return v;
-}
-
-/** Validate `cluster` options (before anything connects). */
-export function resolveClusterOptions(v: unknown): ClusterOptions {
-  if (v === true) return {};
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new InvalidSpecError('cluster', 'must be true or { heartbeatMs?, suspectAfterMs?, downAfterMs?, leaseMs? }');
-  for (const k of Object.keys(v)) {
-    if (!['heartbeatMs', 'suspectAfterMs', 'downAfterMs', 'leaseMs'].includes(k)) throw new InvalidSpecError(`cluster.${k}`, 'unknown key');
-  }
-  const o = v as ClusterOptions;
-  return {
-    heartbeatMs: positive('heartbeatMs', o.heartbeatMs),
-    suspectAfterMs: positive('suspectAfterMs', o.suspectAfterMs),
-    downAfterMs: positive('downAfterMs', o.downAfterMs),
-    leaseMs: positive('leaseMs', o.leaseMs),
-  };
-}
+export { resolveClusterOptions } from './options.js';
 
 /** A record's restart intensity; the defaults when it has none (or a bad one: a record is data from the wire). */
 function intensityOf(rec: InstanceRecord): { intensity: number; period: number } {
