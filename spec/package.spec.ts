@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -61,8 +61,13 @@ void n;
 void code;
 `;
 
+// A README block is self-contained when it names nothing it does not define or import; the others are fragments
+// that lean on earlier prose (a `node`, a `sup`) and are only listed.
+const undefinedName = /error TS(2304|2552|2582):/;
+
 describe('package', () => {
   let scratch: string | undefined;
+  let consumerReady: string | undefined;
   afterAll(async () => {
     if (scratch !== undefined) await rm(scratch, { recursive: true, force: true });
   });
@@ -120,5 +125,38 @@ describe('package', () => {
       cwd: consumer,
     });
     expect(imported.stderr).toBe('');
+    consumerReady = consumer;
+  }, 120_000);
+
+  it('package - the self-contained README ts blocks typecheck in that consumer', async () => {
+    expect(consumerReady, 'the packed-library test above must pass first').toBeDefined();
+    const consumer = consumerReady as string;
+    const readme = await readFile(join(repo, 'README.md'), 'utf8');
+    const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => ({
+      line: readme.slice(0, m.index).split('\n').length,
+      file: `readme-${readme.slice(0, m.index).split('\n').length}.ts`,
+      code: m[1] ?? '',
+    }));
+    expect(blocks.length).toBeGreaterThan(0);
+    // export {} makes each block a module, so top-level await is allowed and blocks do not share names.
+    for (const b of blocks) await writeFile(join(consumer, b.file), `${b.code}\nexport {};\n`);
+    await writeFile(
+      join(consumer, 'tsconfig.readme.json'),
+      JSON.stringify({ extends: './tsconfig.json', include: blocks.map((b) => b.file) }),
+    );
+    const checked = await run('node', [tsc, '-p', 'tsconfig.readme.json'], { cwd: consumer }).catch(
+      (err: { stdout?: string }) => ({ stdout: err.stdout ?? '' }),
+    );
+    const diagnostics = checked.stdout.split('\n').filter((l) => l.includes('error TS'));
+    const fragments: number[] = [];
+    const failures: string[] = [];
+    for (const b of blocks) {
+      const own = diagnostics.filter((l) => l.startsWith(`${b.file}(`));
+      if (own.some((l) => undefinedName.test(l))) fragments.push(b.line);
+      else failures.push(...own.map((l) => `README.md block at line ${b.line}: ${l}`));
+    }
+    console.info(`README ts blocks that are fragments (not typechecked): lines ${fragments.join(', ') || 'none'}`);
+    expect(fragments.length).toBeLessThan(blocks.length);
+    expect(failures).toEqual([]);
   }, 120_000);
 });
