@@ -103,6 +103,7 @@ import {
 import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
+import { childInfo } from './childInfo.js';
 import { addRestart, inWindow, wouldExceed } from './intensity.js';
 import { OperationQueue } from './OperationQueue.js';
 import { otpPolicy } from './otpPolicy.js';
@@ -305,7 +306,7 @@ export class SupervisorImpl implements Supervisor {
   whichChildren(): ChildInfo[] {
     const out: ChildInfo[] = [];
     for (const r of this.children.values()) {
-      out.push({ id: r.id, ref: r.ref, type: r.spec.type, restart: r.spec.restart, status: r.status });
+      out.push(childInfo(r.id, r.ref, r.spec.type, r.spec.restart, r.status));
     }
     return out;
   }
