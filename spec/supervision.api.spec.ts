@@ -3,6 +3,7 @@
  * which/count children), simple_one_for_one, auto shutdown, and the
  * supervisor as an actor (Check, Status, stopped or killed from outside).
  */
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import type { LocalActorRef } from '../src/actors/types.js';
 import { ActorNotRunningError, AlreadyStartedError, ChildRunningError, ErrorCode, NoSuchChildError, SupervisorError } from '../src/errors.js';
@@ -29,6 +30,24 @@ describe('supervision - start_child / terminate_child / restart_child / delete_c
     ]);
     expect(sup.childSupervisor('s')?.ref).toBe(s);
     expect(sup.countChildren()).toEqual({ specs: 3, active: 3, supervisors: 1, workers: 2 });
+    await sup.stop();
+  });
+
+  it('supervision - whichChildren prints as plain data, not actor internals', async () => {
+    const { supervision } = harness();
+    const sup = supervision.supervise({ children: [{ id: 'a', start: worker }, { id: 'b', start: worker }] });
+    await sup.terminateChild('b');
+    const [a, b] = sup.whichChildren();
+    const addr = a!.ref!.address !== '' ? a!.ref!.address : a!.ref!.id;
+    expect(JSON.parse(JSON.stringify([a, b]))).toEqual([
+      { id: 'a', type: 'worker', restart: 'permanent', status: 'running' },
+      { id: 'b', type: 'worker', restart: 'permanent', status: 'terminated' },
+    ]);
+    expect(Object.keys(a!)).toEqual(['id', 'type', 'restart', 'status']);
+    expect(inspect(a, { depth: 10 })).toBe(inspect({ id: 'a', type: 'worker', restart: 'permanent', status: 'running', ref: addr }));
+    expect(inspect(b)).toBe(inspect({ id: 'b', type: 'worker', restart: 'permanent', status: 'terminated', ref: undefined }));
+    // The handle is still there to act on.
+    expect(await a!.ref!.ask(PING)).toBe('pong');
     await sup.stop();
   });
 

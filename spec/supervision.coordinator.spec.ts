@@ -199,6 +199,73 @@ describe('supervision - rules ahead of the default', () => {
   });
 });
 
+describe('supervision - intensity bounds every restart, whichever rule chose it', () => {
+  it("supervision - a rule's restart still stops at intensity: the supervisor gives up", async () => {
+    const { supervision } = harness({ rules: [{ name: 'always', decide: () => ({ type: 'restart' }) }] });
+    const sup = supervision.supervise({ intensity: 1, period: 5000, children: [{ id: 'w', start: ocfWorker }] });
+    ref(sup, 'w').tell({ type: 'CRASH' });
+    await settle(sup);
+    expect(sup.whichChildren()[0]!.status).toBe('running');
+    ref(sup, 'w').tell({ type: 'CRASH' });
+    expect(await within(sup.stopped, 'the supervisor gives up')).toEqual({ reason: 'shutdown' });
+    const [first, second] = supervision.coordinator.decisions();
+    expect(first).toMatchObject({ rule: 'always', directive: { type: 'restart' }, limits: { intensity: 'within' } });
+    expect(first!.overridden).toBeUndefined();
+    expect(second).toMatchObject({
+      rule: 'always',
+      directive: { type: 'escalate' },
+      limits: { intensity: 'exceeded' },
+      overridden: { type: 'restart' },
+    });
+    // restart-after is bounded the same way, and the default policy's own restart is logged alike.
+    const later = harness({ rules: [{ name: 'later', decide: () => ({ type: 'restart-after', ms: 50 }) }] }).supervision.coordinator;
+    expect(later.decide(report({ history: [9000] }))).toEqual({ type: 'escalate' });
+    expect(later.decisions()[0]).toMatchObject({ rule: 'later', limits: { intensity: 'exceeded' }, overridden: { type: 'restart-after', ms: 50 } });
+    const plain = harness().supervision.coordinator;
+    plain.decide(report({ history: [9000] }));
+    expect(plain.decisions()[0]).toMatchObject({ rule: 'otp-default', directive: { type: 'escalate' }, limits: { intensity: 'exceeded' } });
+  });
+
+  it('supervision - a rule that opts out with bypassIntensity restarts past intensity, and the decision log says so', async () => {
+    const { supervision } = harness({
+      rules: [{ name: 'own-bound', decide: (r) => (r.childId === 'w' ? { type: 'restart', bypassIntensity: true } : undefined) }],
+    });
+    const sup = supervision.supervise({ intensity: 1, period: 5000, children: [{ id: 'w', start: ocfWorker }, { id: 'x', start: ocfWorker }] });
+    for (let i = 0; i < 5; i++) {
+      ref(sup, 'w').tell({ type: 'CRASH' });
+      await settle(sup);
+      expect(sup.phase).toBe('running');
+      expect(sup.whichChildren()[0]!.status).toBe('running');
+    }
+    const bypassed = supervision.coordinator.decisions();
+    expect(bypassed).toHaveLength(5);
+    for (const d of bypassed) {
+      expect(d).toMatchObject({ rule: 'own-bound', directive: { type: 'restart', bypassIntensity: true }, limits: { intensity: 'bypassed' } });
+      expect(d.overridden).toBeUndefined();
+      // Bypassed restarts are not in the history intensity is checked against.
+      expect(d.input.history).toEqual([]);
+    }
+    // So the sibling still has its one restart, and the next is one too many.
+    ref(sup, 'x').tell({ type: 'CRASH' });
+    await settle(sup);
+    expect(supervision.coordinator.decisions().at(-1)).toMatchObject({ input: { childId: 'x' }, rule: 'otp-default', directive: { type: 'restart' }, limits: { intensity: 'within' } });
+    ref(sup, 'x').tell({ type: 'CRASH' });
+    expect(await within(sup.stopped, 'the supervisor gives up on x')).toEqual({ reason: 'shutdown' });
+    expect(supervision.coordinator.decisions().at(-1)).toMatchObject({ directive: { type: 'escalate' }, limits: { intensity: 'exceeded' } });
+  });
+
+  it('supervision - bypassIntensity must be a boolean; exponentialBackoff passes it on its restart-after', () => {
+    const { supervision } = harness({ rules: [{ name: 'sloppy', decide: () => ({ type: 'restart', bypassIntensity: 'yes' }) as never }] });
+    expect(supervision.coordinator.decide(report())).toEqual({ type: 'restart' });
+    expect(supervision.coordinator.decisions()[0]).toMatchObject({ rule: 'otp-default', fallback: { rule: 'sloppy', error: { code: ErrorCode.InvalidArgument } } });
+    expect(() => exponentialBackoff({ initialMs: 1, maxMs: 2, bypassIntensity: 1 as never })).toThrow(InvalidArgumentError);
+    const backoff = exponentialBackoff({ initialMs: 100, maxMs: 1000, bypassIntensity: true });
+    const c = harness({ rules: [backoff] }).supervision.coordinator;
+    expect(c.decide(report({ history: [9000] }))).toEqual({ type: 'restart-after', ms: 100, bypassIntensity: true });
+    expect(c.decisions()[0]).toMatchObject({ limits: { intensity: 'bypassed' } });
+  });
+});
+
 describe('supervision - rule factories', () => {
   it('supervision - exponentialBackoff: delays really grow by factor per consecutive failure, capped, reset after a quiet period', () => {
     const rule = exponentialBackoff({ initialMs: 100, maxMs: 1000, factor: 2, resetAfterMs: 5000 });
@@ -225,7 +292,8 @@ describe('supervision - rule factories', () => {
 
   it('supervision - exponentialBackoff in a tree: the child waits longer each time, on the clock', async () => {
     const { supervision, clock } = harness({ rules: [exponentialBackoff({ initialMs: 100, maxMs: 10_000, factor: 3 })] });
-    const sup = supervision.supervise({ children: [{ id: 'w', start: ocfWorker }] });
+    // Three restarts within 1.3 s: intensity 3 lets them through (a rule's restarts count toward it).
+    const sup = supervision.supervise({ intensity: 3, children: [{ id: 'w', start: ocfWorker }] });
     for (const expected of [100, 300, 900]) {
       ref(sup, 'w').tell({ type: 'CRASH' });
       await settle(sup);

@@ -232,7 +232,8 @@ describe('supervision - restart-after (injected clock)', () => {
   it('supervision - terminateChild and stop cancel a pending delayed restart', async () => {
     const { system, supervision, clock } = harness({ rules: [{ name: 'slow', decide: () => ({ type: 'restart-after', ms: 500 }) }] });
     const baseline = system.size;
-    const sup = supervision.supervise({ children: [{ id: 'a', start: worker }, { id: 'b', start: worker }] });
+    // Two restarts at one instant: intensity 2 lets both through (a rule's restarts count toward it).
+    const sup = supervision.supervise({ intensity: 2, children: [{ id: 'a', start: worker }, { id: 'b', start: worker }] });
     await crash(sup, 'a');
     await crash(sup, 'b');
     expect(clock.pendingTimers).toBe(2);

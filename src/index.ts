@@ -65,6 +65,8 @@ export {
   type FailureReport,
   type Directive,
   type Decision,
+  type DecisionRecord,
+  type IntensityLimit,
   type Rule,
   type Down,
   type MonitorHandle,

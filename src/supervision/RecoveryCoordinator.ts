@@ -17,14 +17,24 @@
  * `fallback` on the decision, and the default policy decides: a broken rule
  * never crashes a supervisor and never leaves a child undecided.
  *
- * A rule that answers `restart` takes over the bound OTP's intensity gives:
- * only the default policy escalates when intensity is exceeded. Combine
- * restarting rules with `giveUpAfter` (rules.ts).
+ * ## Limits
+ * Intensity bounds every restart, whichever rule chose it: after a rule (or
+ * the default policy) answers `restart` or `restart-after`, a restart that
+ * would exceed the supervisor's intensity within its period becomes OTP's
+ * outcome, `escalate`, and the supervisor gives up (otpPolicy.ts
+ * `limitIntensity`, the one place this is decided). Without this, a rule
+ * that always restarts would loop a crashing child forever. A rule that owns
+ * the bound itself (a backoff paired with `giveUpAfter`) opts out per answer
+ * with `{ type: 'restart', bypassIntensity: true }`; such a restart is also
+ * left out of the supervisor's restart history, so it does not use up the
+ * intensity of the restarts that are bounded.
  *
  * ## Decision log
  * Every decision is recorded `{ seq, at, input, directive, rule }` in a ring
  * of `decisionLogSize` entries (default 10 000) and can be queried with
- * `decisions({ since, childId, supervisor })`.
+ * `decisions({ since, childId, supervisor })`. A restart answer also records
+ * `limits: { intensity: 'within' | 'exceeded' | 'bypassed' }`, and when a
+ * limit replaced the answer, `overridden` holds what the rule answered.
  *
  * ## As an actor
  * The coordinator is also an actor on the node, named `_coordinator`, so it
@@ -39,14 +49,16 @@ import { InvalidArgumentError, TimeoutError, describe, toLogError, toWireError }
 import type { Logger } from '../log.js';
 import { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
 import { DIRECTIVE_TYPES, toDirective } from './directive.js';
-import { DEFAULT_RULE, otpPolicy } from './otpPolicy.js';
+import { DEFAULT_RULE, limitIntensity, otpAnswer } from './otpPolicy.js';
 import type {
+  DecisionLimits,
   DecisionQuery,
   DecisionRecord,
   DecisionStats,
   Directive,
   DirectiveType,
   FailureReport,
+  IntensityLimit,
   Rule,
   RuleAnswer,
   RuleContext,
@@ -74,6 +86,13 @@ const coordinatorLogic = setup({}).createMachine({
     stopped: { type: 'final' },
   },
 });
+
+// Shared and frozen: one per outcome rather than one object per decision.
+const LIMITS: Readonly<Record<IntensityLimit, DecisionLimits>> = {
+  within: Object.freeze({ intensity: 'within' }),
+  exceeded: Object.freeze({ intensity: 'exceeded' }),
+  bypassed: Object.freeze({ intensity: 'bypassed' }),
+};
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
@@ -140,7 +159,7 @@ export class RecoveryCoordinator {
    */
   decide(report: FailureReport): Directive | Promise<Directive> {
     const rules = this.ruleList;
-    if (rules.length === 0) return this.record(report, otpPolicy(report), DEFAULT_RULE, undefined);
+    if (rules.length === 0) return this.record(report, otpAnswer(report), DEFAULT_RULE, undefined);
     // A snapshot: a rule added or removed while an async rule is pending
     // does not shift which rule is consulted next.
     return this.consult(report, rules.slice(), 0, undefined);
@@ -191,7 +210,7 @@ export class RecoveryCoordinator {
       if (!directive) return this.fallback(report, rule, notADirective(rule, answer));
       return this.record(report, directive, rule.name, undefined);
     }
-    return this.record(report, otpPolicy(report), DEFAULT_RULE, undefined);
+    return this.record(report, otpAnswer(report), DEFAULT_RULE, undefined);
   }
 
   private async awaitRule(
@@ -242,15 +261,19 @@ export class RecoveryCoordinator {
     this.ruleErrors++;
     const error = toWireError(err);
     this.log.error({ rule: rule.name, err: error, report: { supervisor: report.supervisor, childId: report.childId } }, 'rule failed; default policy decides');
-    return this.record(report, otpPolicy(report), DEFAULT_RULE, { rule: rule.name, error });
+    return this.record(report, otpAnswer(report), DEFAULT_RULE, { rule: rule.name, error });
   }
 
-  private record(report: FailureReport, directive: Directive, rule: string, fallback: DecisionRecord['fallback']): Directive {
+  /** Apply the limits to `answer`, log the decision and return what the supervisor is to do. */
+  private record(report: FailureReport, answer: Directive, rule: string, fallback: DecisionRecord['fallback']): Directive {
+    const { directive, intensity } = limitIntensity(report, answer);
     const seq = this.decisionLog.nextSeq;
     const at = this.system.clock.now();
-    this.decisionLog.append(
-      fallback === undefined ? { seq, at, input: report, directive, rule } : { seq, at, input: report, directive, rule, fallback },
-    );
+    const entry: { -readonly [K in keyof DecisionRecord]: DecisionRecord[K] } = { seq, at, input: report, directive, rule };
+    if (fallback !== undefined) entry.fallback = fallback;
+    if (intensity !== undefined) entry.limits = LIMITS[intensity];
+    if (directive !== answer) entry.overridden = answer;
+    this.decisionLog.append(entry);
     this.byDirective[directive.type]++;
     this.byRule.set(rule, (this.byRule.get(rule) ?? 0) + 1);
     return directive;

@@ -39,7 +39,10 @@
  * to the node's Recovery Coordinator, which answers a directive (directive.ts)
  * that the supervisor carries out. With no rules installed the answer is
  * OTP's: permanent restarts, transient restarts on abnormal exits, temporary
- * never, and more than `intensity` restarts within `period` escalates. Exits
+ * never, and more than `intensity` restarts within `period` escalates. The
+ * bound holds for restarts a rule chose too, unless the rule's answer carries
+ * `bypassIntensity: true` (RecoveryCoordinator.ts); such a restart is not
+ * added to the restart history either. Exits
  * the supervisor caused (terminateChild, stopping siblings for a restart, its
  * own shutdown) are never reported: the supervisor stops watching a child
  * before it stops it.
@@ -103,6 +106,7 @@ import {
 import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
+import { childInfo } from './childInfo.js';
 import { addRestart, inWindow, wouldExceed } from './intensity.js';
 import { OperationQueue } from './OperationQueue.js';
 import { otpPolicy } from './otpPolicy.js';
@@ -305,7 +309,7 @@ export class SupervisorImpl implements Supervisor {
   whichChildren(): ChildInfo[] {
     const out: ChildInfo[] = [];
     for (const r of this.children.values()) {
-      out.push({ id: r.id, ref: r.ref, type: r.spec.type, restart: r.spec.restart, status: r.status });
+      out.push(childInfo(r.id, r.ref, r.spec.type, r.spec.restart, r.status));
     }
     return out;
   }
@@ -561,10 +565,10 @@ export class SupervisorImpl implements Supervisor {
     if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec) return;
     switch (d.type) {
       case 'restart':
-        this.noteRestart(report.at);
+        this.noteRestart(report.at, d.bypassIntensity);
         return this.restart(rec);
       case 'restart-after':
-        this.noteRestart(report.at);
+        this.noteRestart(report.at, d.bypassIntensity);
         this.restartLater(rec, d.ms);
         return;
       case 'escalate': {
@@ -581,7 +585,14 @@ export class SupervisorImpl implements Supervisor {
     }
   }
 
-  private noteRestart(at: number): void {
+  /**
+   * Add a restart to the intensity history. A restart that bypassed
+   * intensity is left out: the history is what intensity is checked
+   * against, and a rule that owns its own bound (a backoff with giveUpAfter)
+   * must not use up the restarts its siblings are allowed.
+   */
+  private noteRestart(at: number, bypassIntensity: boolean | undefined): void {
+    if (bypassIntensity === true) return;
     this.history = addRestart(this.history, at, this.spec.intensity, this.spec.period).history;
   }
 

@@ -148,8 +148,8 @@ export {
   type OcfClassRuleOptions,
   type StartOnFailureOptions,
 } from './rules.js';
-export { DEFAULT_RULE, otpPolicy, wouldRestart } from './otpPolicy.js';
-export { RESTART, STOP, ESCALATE, IGNORE, restartAfter, toDirective } from './directive.js';
+export { DEFAULT_RULE, otpPolicy, otpAnswer, limitIntensity, wouldRestart, type Limited } from './otpPolicy.js';
+export { RESTART, RESTART_BYPASS, STOP, ESCALATE, IGNORE, restartAfter, toDirective } from './directive.js';
 export { addRestart, wouldExceed, inWindow, type RestartCheck } from './intensity.js';
 export { planRestart, type RestartPlan } from './strategy.js';
 export {

@@ -13,7 +13,7 @@
  */
 import { ESCALATE, IGNORE, RESTART } from './directive.js';
 import { wouldExceed } from './intensity.js';
-import type { Directive, FailureReport } from './types.js';
+import type { Directive, FailureReport, IntensityLimit } from './types.js';
 
 /** Name recorded for decisions of the default policy. */
 export const DEFAULT_RULE = 'otp-default';
@@ -30,7 +30,31 @@ export function wouldRestart(report: Pick<FailureReport, 'restart' | 'reason'>):
   }
 }
 
+/** OTP's answer before intensity: `restart` or `ignore`. */
+export function otpAnswer(report: FailureReport): Directive {
+  return wouldRestart(report) ? RESTART : IGNORE;
+}
+
+export interface Limited {
+  readonly directive: Directive;
+  /** Set when `answer` was a restart. */
+  readonly intensity?: IntensityLimit;
+}
+
+/**
+ * Intensity, applied to any answer: a restart that would be one too many
+ * becomes OTP's outcome, `escalate` (the supervisor gives up), unless it
+ * carries `bypassIntensity: true`. Other directives pass unchanged. The
+ * coordinator applies this to every rule's answer, the default's included.
+ */
+export function limitIntensity(report: FailureReport, answer: Directive): Limited {
+  if (answer.type !== 'restart' && answer.type !== 'restart-after') return { directive: answer };
+  if (answer.bypassIntensity === true) return { directive: answer, intensity: 'bypassed' };
+  return wouldExceed(report.history, report.at, report.intensity, report.period)
+    ? { directive: ESCALATE, intensity: 'exceeded' }
+    : { directive: answer, intensity: 'within' };
+}
+
 export function otpPolicy(report: FailureReport): Directive {
-  if (!wouldRestart(report)) return IGNORE;
-  return wouldExceed(report.history, report.at, report.intensity, report.period) ? ESCALATE : RESTART;
+  return limitIntensity(report, otpAnswer(report)).directive;
 }

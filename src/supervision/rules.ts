@@ -9,6 +9,13 @@
  * | `ocfClassRule`       | the directive configured for the OCF class of `report.ocf`             | no OCF code, class `success`, or no directive for that class |
  * | `startOnFailure`     | nothing: it starts another service, then passes                         | always |
  *
+ * Every `restart` or `restart-after` a rule answers counts toward the
+ * supervisor's intensity, as OTP's own do: one too many within `period` and
+ * the coordinator answers `escalate` instead (the supervisor gives up). A rule
+ * that bounds restarts itself opts out per answer with
+ * `{ type: 'restart', bypassIntensity: true }` (`exponentialBackoff` has the
+ * option); the decision log's `limits` says which happened.
+ *
  * Rules hold per-child state keyed by node, supervisor label and child id.
  * Entries that can no longer change an answer are pruned as decisions go by,
  * so churn does not grow them.
@@ -43,13 +50,23 @@ export interface ExponentialBackoffOptions {
    * (Kubernetes resets CrashLoopBackOff after twice its 5-minute cap).
    */
   readonly resetAfterMs?: number;
+  /**
+   * Answer with `bypassIntensity: true`: these restarts neither count toward
+   * the supervisor's intensity nor are stopped by it. Pair it with
+   * {@link giveUpAfter}, or a child failing for good restarts forever.
+   * Default false: the supervisor's intensity bounds them.
+   */
+  readonly bypassIntensity?: boolean;
   readonly name?: string;
 }
 
 /**
  * Restart after a delay that grows exponentially with the consecutive
  * failures of each child: `initialMs, initialMs*factor, initialMs*factor², ...`
- * up to `maxMs`. Does not escalate: bound it with {@link giveUpAfter}.
+ * up to `maxMs`. It never escalates itself: the supervisor's intensity
+ * still bounds its restarts (counted when decided, not when the delay ends),
+ * so give the supervisor an intensity that fits the delays, or set
+ * `bypassIntensity` and bound it with {@link giveUpAfter}.
  */
 export function exponentialBackoff(options: ExponentialBackoffOptions): Rule {
   const initialMs = positive('initialMs', options.initialMs);
@@ -60,6 +77,8 @@ export function exponentialBackoff(options: ExponentialBackoffOptions): Rule {
     throw new InvalidArgumentError('factor', 'must be a number > 1 (the delay must grow)');
   }
   const resetAfterMs = options.resetAfterMs === undefined ? 2 * maxMs : positive('resetAfterMs', options.resetAfterMs);
+  const bypassIntensity = options.bypassIntensity ?? false;
+  if (typeof bypassIntensity !== 'boolean') throw new InvalidArgumentError('bypassIntensity', 'must be a boolean');
   // Per child: consecutive failures so far, and when the last restart was due.
   const state = new Map<string, { failures: number; restartedAt: number }>();
   let sincePrune = 0;
@@ -77,7 +96,7 @@ export function exponentialBackoff(options: ExponentialBackoffOptions): Rule {
       const failures = (s?.failures ?? 0) + 1;
       const delay = Math.min(maxMs, initialMs * factor ** (failures - 1));
       state.set(key, { failures, restartedAt: report.at + delay });
-      return restartAfter(delay);
+      return restartAfter(delay, { bypassIntensity });
     },
   };
 }

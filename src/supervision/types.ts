@@ -134,7 +134,7 @@ export interface FailureReport {
   readonly error?: WireError;
   /** OCF exit code carried by the error (`error.ocf`), if any. */
   readonly ocf?: number;
-  /** Clock times of the supervisor's restarts still inside `period`, oldest first. */
+  /** Clock times of the supervisor's restarts still inside `period`, oldest first; restarts that bypassed intensity are not in it. */
   readonly history: readonly number[];
   readonly intensity: number;
   readonly period: number;
@@ -142,9 +142,17 @@ export interface FailureReport {
   readonly at: number;
 }
 
+/**
+ * `restart` and `restart-after` count toward the supervisor's intensity like
+ * any restart: one too many and the coordinator turns the answer into OTP's
+ * (`escalate`: the supervisor gives up). `bypassIntensity: true` opts this
+ * one restart out: it is neither checked against intensity nor added to the
+ * supervisor's restart history, so the rule answering it owns the bound
+ * (with `giveUpAfter`, say).
+ */
 export type Directive =
-  | { readonly type: 'restart' }
-  | { readonly type: 'restart-after'; readonly ms: number }
+  | { readonly type: 'restart'; readonly bypassIntensity?: boolean }
+  | { readonly type: 'restart-after'; readonly ms: number; readonly bypassIntensity?: boolean }
   | { readonly type: 'stop' }
   | { readonly type: 'escalate' }
   | { readonly type: 'ignore' };
@@ -221,6 +229,14 @@ export interface RuleContext {
  * A recovery rule, consulted ahead of the OTP default policy. Answer
  * synchronously when you can: the supervisor's fast path stays synchronous
  * only while every rule does.
+ *
+ * A `restart` or `restart-after` answer is still bounded by the supervisor's
+ * intensity: if it would be one restart too many within `period`, the
+ * coordinator carries out OTP's outcome instead (`escalate`: the supervisor
+ * gives up) and logs the decision with `limits: { intensity: 'exceeded' }`
+ * and the rule's answer as `overridden`. To opt one answer out, add
+ * `bypassIntensity: true` (`{ type: 'restart', bypassIntensity: true }`);
+ * that restart is logged as `bypassed` and left out of the restart history.
  */
 export interface Rule {
   /** Unique among a coordinator's rules; recorded with each decision it makes. */
@@ -230,9 +246,25 @@ export interface Rule {
   close?(): void | Promise<void>;
 }
 
+/**
+ * How a restart answer fared against the supervisor's intensity:
+ * `within` (carried out), `exceeded` (replaced by OTP's outcome, `escalate`),
+ * `bypassed` (the answer opted out with `bypassIntensity`).
+ */
+export type IntensityLimit = 'within' | 'exceeded' | 'bypassed';
+
+/** The limits the coordinator applied to an answer. Set only for `restart` and `restart-after` answers. */
+export interface DecisionLimits {
+  readonly intensity: IntensityLimit;
+}
+
 /** A decision as the log keeps it. `fallback` is set when a rule failed and the default policy decided instead. */
 export interface DecisionRecord extends Decision {
   readonly fallback?: { readonly rule: string; readonly error: WireError };
+  /** The limits applied to a restart answer. */
+  readonly limits?: DecisionLimits;
+  /** What `rule` answered, when a limit replaced it with `directive`. */
+  readonly overridden?: Directive;
 }
 
 export interface DecisionQuery {
