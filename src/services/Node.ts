@@ -41,7 +41,7 @@ import {
 } from '../actors/ocf.js';
 import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '../actors/types.js';
 import { type Clock, monotonicClock } from '../clock.js';
-import { EncodeError, InvalidArgumentError, InvalidSpecError, NodeClosedError, TransportError } from '../errors.js';
+import { EncodeError, InvalidArgumentError, InvalidSpecError, NoSuchActorError, NodeClosedError, TransportError, describe } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
 import { assertShutdownArg } from '../options.js';
 import { type CodecLimits, encodeEnvelope } from '../transport/codec.js';
@@ -375,7 +375,15 @@ export class Node implements InboundTarget {
     }
     const local = this.system.lookup(name);
     if (local) return local.check(level);
-    return this.requester.request(this.subjects.svc(name), 'check', name, { level }, this.system.askTimeout) as Promise<CheckResult>;
+    const remote = this.requester.request(this.subjects.svc(name), 'check', name, { level }, this.system.askTimeout) as Promise<CheckResult>;
+    // Nobody serves the name now; if it ended here, say how (as ref.check() does) rather than "no such actor".
+    return remote.catch((err: unknown) => {
+      const gone = err instanceof NoSuchActorError ? this.system.lastExit(name) : undefined;
+      if (gone === undefined) throw err;
+      return gone.reason === 'error'
+        ? makeCheckResult(OCF.ERR_GENERIC, `failed: ${describe(gone.error)}`, level, name, this.name)
+        : makeCheckResult(OCF.NOT_RUNNING, gone.reason === 'normal' ? 'done: reached a final state' : `stopped (${gone.reason})`, level, name, this.name);
+    });
   }
 
   /** OCF Status: logs one line now and returns it. With a name: that actor's; without: the node's. */
@@ -409,6 +417,13 @@ export class Node implements InboundTarget {
       return makeCheckResult(OCF.DEGRADED, `transport ${this.transport.kind} disconnected`, level, this.name, this.name);
     }
     if (level >= 10) {
+      const gaveUp = this.supervision.gaveUpSupervisors();
+      if (gaveUp.length > 0) {
+        const last = gaveUp[gaveUp.length - 1];
+        const serving = this.supervision.supervisors().length > 0;
+        const reason = `supervisor ${last.supervisor} gave up: ${describe(last.error)}${serving ? ' (other supervisors still running)' : ''}`;
+        return makeCheckResult(serving ? OCF.DEGRADED : OCF.ERR_GENERIC, reason, level, this.name, this.name);
+      }
       const failed = this.system.actors().filter((a) => a.lifecycle === 'failed').length;
       if (failed > 0) return makeCheckResult(OCF.DEGRADED, `${failed} actors failed`, level, this.name, this.name);
     }

@@ -241,6 +241,7 @@ export class SupervisorImpl implements Supervisor {
   private resolveStopped!: (exit: SupervisorExit) => void;
   private phase_: SupervisorPhase = 'running';
   private stopRequested = false;
+  private gaveUp_: 'reached_max_restart_intensity' | 'escalated' | undefined;
   private exitDecided: SupervisorExit | undefined;
   /** Clock times of restarts inside the window, oldest first; replaced, never mutated. */
   private history: readonly number[] = [];
@@ -298,6 +299,11 @@ export class SupervisorImpl implements Supervisor {
         break;
       }
     }
+  }
+
+  /** Why this supervisor gave up on its own (intensity reached, or a rule escalated), if it did. */
+  get gaveUp(): 'reached_max_restart_intensity' | 'escalated' | undefined {
+    return this.gaveUp_;
   }
 
   get phase(): SupervisorPhase {
@@ -575,6 +581,7 @@ export class SupervisorImpl implements Supervisor {
         const why = wouldExceed(report.history, report.at, report.intensity, report.period) ? 'reached_max_restart_intensity' : 'escalated';
         this.log.error({ report: this.otpReport('shutdown', why, rec) }, 'supervisor gives up');
         this.dropIfTransientSpec(rec);
+        this.gaveUp_ = why;
         return this.terminate(SHUTDOWN_EXIT);
       }
       case 'stop':

@@ -59,12 +59,22 @@ export function assertSupervisionOptions(options: unknown, path = 'supervision')
   });
 }
 
+/** A top-level supervisor that ended abnormally. */
+export interface GaveUp {
+  readonly supervisor: string;
+  readonly error: unknown;
+}
+
+const MAX_GAVE_UP = 16;
+
 export class Supervision {
   readonly system: ActorSystem;
   readonly coordinator: RecoveryCoordinator;
   private readonly roots = new Set<SupervisorImpl>();
   private readonly all = new Map<string, SupervisorImpl>();
   private remote: RemoteStarter | undefined;
+  /** Top-level supervisors that gave up, newest last, bounded. */
+  private readonly gaveUp: GaveUp[] = [];
 
   constructor(system: ActorSystem, options: SupervisionOptions = {}) {
     this.system = system;
@@ -98,7 +108,13 @@ export class Supervision {
     }
     const sup = new SupervisorImpl(this.system, this.coordinator, resolved, { ...options, registry: this.all, remote: this.remote });
     this.roots.add(sup);
-    void sup.stopped.then(() => this.roots.delete(sup));
+    void sup.stopped.then((exit) => {
+      this.roots.delete(sup);
+      if (exit.reason !== 'error' && sup.gaveUp === undefined) return;
+      // A node's health must say its tree is gone (OTP would stop the application).
+      this.gaveUp.push({ supervisor: sup.label, error: exit.error ?? sup.gaveUp });
+      if (this.gaveUp.length > MAX_GAVE_UP) this.gaveUp.shift();
+    });
     return sup;
   }
 
@@ -116,6 +132,14 @@ export class Supervision {
   get(ref: ActorRef | string): Supervisor | undefined {
     if (typeof ref !== 'string') return this.all.get(ref.id);
     return this.all.get(ref) ?? this.all.get(this.system.lookup(ref)?.id ?? '');
+  }
+
+  /**
+   * Top-level supervisors that gave up (intensity reached, escalated, or ended `error`), oldest
+   * first; at most the last 16. A node's Check at level >= 10 reports them.
+   */
+  gaveUpSupervisors(): readonly GaveUp[] {
+    return this.gaveUp;
   }
 
   /** Top-level supervisors still running, oldest first. */

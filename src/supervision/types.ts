@@ -187,6 +187,11 @@ export interface Supervisor {
   readonly phase: SupervisorPhase;
   /** Resolves once the supervisor and all its children have ended. Never rejects. */
   readonly stopped: Promise<SupervisorExit>;
+  /**
+   * Set once the supervisor gives up rather than being asked to stop: OTP's
+   * `{shutdown, reached_max_restart_intensity}`, or a rule that escalated.
+   */
+  readonly gaveUp: 'reached_max_restart_intensity' | 'escalated' | undefined;
   /** Children in start order (OTP `which_children/1`). */
   whichChildren(): ChildInfo[];
   /** OTP `count_children/1`. */
