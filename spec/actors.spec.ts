@@ -74,12 +74,13 @@ describe('actors - tell and ask', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('actors - invalid events and options are typed errors', () => {
+  it('actors - invalid events and options are typed errors', async () => {
     const system = new ActorSystem({ node: 't' });
     const c = system.spawn(counterMachine);
     expect(() => c.tell(null as never)).toThrow(InvalidEventError);
     expect(() => c.tell({ type: '' } as never)).toThrow(InvalidEventError);
-    expect(() => c.ask({ type: 'GET' }, { timeout: -1 })).toThrow(InvalidArgumentError);
+    // An ask fails like every other ask failure: a rejected promise, never a synchronous throw.
+    await expect(c.ask({ type: 'GET' }, { timeout: -1 })).rejects.toThrow(InvalidArgumentError);
     expect(() => system.spawn({} as never)).toThrow(InvalidSpecError);
     expect(() => system.spawn(counterMachine, { mailbox: { capacity: 0 } })).toThrow(/mailbox.capacity/);
     expect(() => system.spawn(counterMachine, { mailbox: { overflow: 'nope' as never } })).toThrow(/mailbox.overflow/);

@@ -8,16 +8,21 @@ export type TimerHandle = { readonly __timer: unique symbol } | object;
 export interface Clock {
   /** Monotonic milliseconds; only differences are meaningful. */
   now(): number;
-  setTimer(fn: () => void, ms: number): TimerHandle;
+  /**
+   * Call `fn` once after `ms`. A timer does not keep the process alive unless
+   * `keepAlive` is true: ask deadlines set it, because someone awaits them;
+   * heartbeats and shutdown timers do not.
+   */
+  setTimer(fn: () => void, ms: number, keepAlive?: boolean): TimerHandle;
   clearTimer(handle: TimerHandle): void;
 }
 
 export const monotonicClock: Clock = {
   now: () => performance.now(),
-  setTimer(fn, ms) {
+  setTimer(fn, ms, keepAlive) {
     const t = setTimeout(fn, ms);
-    // A pending deadline must not keep the process alive on its own.
-    t.unref?.();
+    // A background timer must not keep the process alive on its own.
+    if (keepAlive !== true) t.unref?.();
     return t as unknown as TimerHandle;
   },
   clearTimer(handle) {

@@ -342,6 +342,42 @@ export function toWireError(err: unknown): WireError {
   return { name: 'Error', message: describe(err), code: ErrorCode.Remote };
 }
 
+/** An error as a log line carries it: the real class, its code when it has one, the stack, the cause. */
+export interface LogError {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+  readonly field?: string;
+  /** For a {@link RemoteError}: the class name the remote side reported. */
+  readonly remoteName?: string;
+  readonly stack?: string;
+  readonly cause?: LogError;
+}
+
+const LOG_CAUSE_DEPTH = 3;
+
+/**
+ * Log form of any thrown value. Unlike {@link toWireError}, which is for
+ * peers and keeps only `{ name, message, code }`, this keeps the stack and
+ * the cause chain, and gives a code only when the error has one: `ERR_REMOTE`
+ * appears only on errors that came over the wire.
+ */
+export function toLogError(err: unknown, depth = 0): LogError {
+  if (!(err instanceof Error)) return { name: typeof err === 'object' && err !== null ? 'Object' : typeof err, message: describe(err) };
+  const code = (err as { code?: unknown }).code;
+  const field = (err as { field?: unknown }).field;
+  const cause = (err as { cause?: unknown }).cause;
+  return {
+    name: err.name,
+    message: err.message,
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof field === 'string' ? { field } : {}),
+    ...(err instanceof RemoteError ? { remoteName: err.remoteName } : {}),
+    ...(typeof err.stack === 'string' && err.stack.length > 0 ? { stack: err.stack } : {}),
+    ...(cause !== undefined && depth < LOG_CAUSE_DEPTH ? { cause: toLogError(cause, depth + 1) } : {}),
+  };
+}
+
 export function isWireError(v: unknown): v is WireError {
   return (
     typeof v === 'object' &&

@@ -18,16 +18,17 @@ import type { Clock } from '../clock.js';
 import {
   ActorFailedError,
   ActorNotRunningError,
-  InvalidEventError,
   InvalidArgumentError,
   MailboxFullError,
   MessageDroppedError,
   TimeoutError,
   describe,
+  toLogError,
   toWireError,
 } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DeadLetterReason, type DeadLetters } from './DeadLetters.js';
+import { assertEvent } from './events.js';
 import { Mailbox, type OverflowPolicy } from './Mailbox.js';
 import {
   type CheckFn,
@@ -53,7 +54,11 @@ import {
 
 export const DEFAULT_ASK_TIMEOUT = 5000;
 
-/** What a cell needs from its system. @internal */
+/**
+ * What a cell needs from its system: the seam `ActorSystem` implements. Public
+ * in the declarations because `ActorCell`'s constructor and `ActorSystem`'s
+ * `implements` clause name it; only the system constructs cells.
+ */
 export interface CellHost {
   readonly node: string;
   readonly clock: Clock;
@@ -64,6 +69,7 @@ export interface CellHost {
   /** Receives XState `log` actions. */
   readonly xstateLogger: (...args: unknown[]) => void;
   addressOf(cell: ActorCell): string;
+  /** @internal */
   _exited(cell: ActorCell): void;
 }
 
@@ -111,16 +117,64 @@ class CellObserver {
   }
 }
 
-export function assertEvent(event: unknown): asserts event is AnyEventObject {
-  if (typeof event !== 'object' || event === null) throw new InvalidEventError('must be an object with a string "type"');
-  const type = (event as { type?: unknown }).type;
-  if (typeof type !== 'string' || type.length === 0) throw new InvalidEventError('"type" must be a non-empty string');
-}
+export { assertEvent };
 
 export function assertTimeout(timeout: unknown): asserts timeout is number {
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
     throw new InvalidArgumentError('timeout', 'must be a positive finite number of milliseconds');
   }
+}
+
+const ASK_OPTION_KEYS = ['timeout'];
+
+/**
+ * The deadline an ask runs with: `options.timeout`, else `fallback`. Refuses
+ * what is not an options object (`ask(ev, 1000)`) and unknown keys
+ * (`{ timout: 5 }`), naming them, rather than quietly using the default.
+ */
+export function askTimeoutOf(options: unknown, fallback: number): number {
+  if (options === undefined) return fallback;
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new InvalidArgumentError('options', `must be an object such as { timeout: 1000 }, got ${options === null ? 'null' : typeof options}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (!ASK_OPTION_KEYS.includes(key)) {
+      throw new InvalidArgumentError(`options.${key.slice(0, 64)}`, `is not an ask option; valid keys: ${ASK_OPTION_KEYS.join(', ')}`);
+    }
+  }
+  const timeout = (options as AskOptions).timeout ?? fallback;
+  assertTimeout(timeout);
+  return timeout;
+}
+
+function assertShutdown(shutdown: unknown): asserts shutdown is Shutdown {
+  if (shutdown === 'brutal_kill' || shutdown === 'infinity') return;
+  if (typeof shutdown === 'number' && Number.isFinite(shutdown) && shutdown >= 0) return;
+  throw new InvalidArgumentError('shutdown', "must be 'brutal_kill', 'infinity' or a non-negative number of ms");
+}
+
+/**
+ * Deliver one of Halyard's own control events (a reserved `halyard.*` type,
+ * which `tell` refuses) to a local actor. Only Halyard calls this.
+ * @internal
+ */
+export function tellControl(ref: LocalActorRef, event: AnyEventObject): void {
+  cellOf(ref)._enqueue(event, undefined);
+}
+
+/** As {@link tellControl}, for an ask; `timeout` defaults to the node's ask timeout. @internal */
+export function askControl<R>(ref: LocalActorRef, event: AnyEventObject, timeout?: number): Promise<R> {
+  try {
+    const cell = cellOf(ref);
+    return cell._ask(event, askTimeoutOf(timeout === undefined ? undefined : { timeout }, cell._askTimeout)) as Promise<R>;
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function cellOf(ref: LocalActorRef): ActorCell {
+  if (!(ref instanceof ActorCell)) throw new InvalidArgumentError('ref', 'must be an actor of this process');
+  return ref;
 }
 
 export class ActorCell implements LocalActorRef, Runnable {
@@ -181,6 +235,11 @@ export class ActorCell implements LocalActorRef, Runnable {
     return this.host.node;
   }
 
+  /** @internal The default ask deadline of this cell's system. */
+  get _askTimeout(): number {
+    return this.host.askTimeout;
+  }
+
   get address(): string {
     this.address_ ??= this.host.addressOf(this);
     return this.address_;
@@ -211,18 +270,32 @@ export class ActorCell implements LocalActorRef, Runnable {
   // ── messages ────────────────────────────────────────────────────────────
 
   tell(event: AnyEventObject): void {
-    assertEvent(event);
+    assertEvent(event, this.host.deadLetters, this.label);
     this._enqueue(event, undefined);
   }
 
   ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R> {
-    assertEvent(event);
-    const timeout = options?.timeout ?? this.host.askTimeout;
-    assertTimeout(timeout);
-    return new Promise<R>((resolve, reject) => {
+    let timeout: number;
+    try {
+      assertEvent(event, this.host.deadLetters, this.label);
+      timeout = askTimeoutOf(options, this.host.askTimeout);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this._ask(event, timeout) as Promise<R>;
+  }
+
+  /**
+   * Ask with an event that was validated by the caller (or is one of
+   * Halyard's own control events, which `ask` refuses).
+   * @internal
+   */
+  _ask(event: AnyEventObject, timeout: number): Promise<unknown> {
+    return new Promise<unknown>((resolve, reject) => {
       const clock = this.host.clock;
-      const handle = new AskHandle(clock, resolve as (v: unknown) => void, reject);
-      handle.timer = clock.setTimer(() => handle.reject(new TimeoutError(this.label, timeout)), timeout);
+      const handle = new AskHandle(clock, resolve, reject);
+      // A pending ask keeps the process alive: whoever awaits it must see its TimeoutError.
+      handle.timer = clock.setTimer(() => handle.reject(new TimeoutError(this.label, timeout)), timeout, true);
       this._enqueue({ ...event, [REPLY]: handle }, handle);
     });
   }
@@ -346,7 +419,9 @@ export class ActorCell implements LocalActorRef, Runnable {
 
   async status(): Promise<StatusReport> {
     const report = this.statusReport();
-    this.log.info(report, 'status');
+    // The child logger binds node and actor already; a second copy would print each key twice.
+    const { node: _node, actor: _actor, ...fields } = report;
+    this.log.info(fields, 'status');
     return report;
   }
 
@@ -379,6 +454,11 @@ export class ActorCell implements LocalActorRef, Runnable {
   // ── stop and exit ───────────────────────────────────────────────────────
 
   stop(shutdown: Shutdown = 5000): Promise<ExitSignal> {
+    try {
+      assertShutdown(shutdown);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     const exited = new Promise<ExitSignal>((resolve) => this.onExit(resolve));
     // As OTP's exit(Pid, kill): a kill overrides a graceful stop under way.
     if (this.state === 'stopping' && shutdown === 'brutal_kill' && !this.exitSignal) {
@@ -389,9 +469,6 @@ export class ActorCell implements LocalActorRef, Runnable {
     if (shutdown === 'brutal_kill') {
       this.kill();
       return exited;
-    }
-    if (typeof shutdown === 'number' && (!Number.isFinite(shutdown) || shutdown < 0)) {
-      throw new InvalidArgumentError('shutdown', "must be 'brutal_kill', 'infinity' or a non-negative number of ms");
     }
     const snap = this.actor.getSnapshot() as { can?: (e: AnyEventObject) => boolean };
     let graceful = false;
@@ -454,7 +531,7 @@ export class ActorCell implements LocalActorRef, Runnable {
     this.current?.reject(new ActorFailedError(this.label, err));
     this.current = undefined;
     // A child logger per failed actor is dear in a crash storm: only when it will write.
-    if (this.host.logger.isLevelEnabled('warn')) this.log.warn({ err: toWireError(err) }, 'actor failed');
+    if (this.host.logger.isLevelEnabled('warn')) this.log.warn({ err: toLogError(err) }, 'actor failed');
     this.terminate('failed', 'error', err, undefined);
   }
 
@@ -497,7 +574,7 @@ export class ActorCell implements LocalActorRef, Runnable {
           try {
             l(exit);
           } catch (err) {
-            this.log.error({ err: toWireError(err) }, 'exit listener threw');
+            this.log.error({ err: toLogError(err) }, 'exit listener threw');
           }
         }
       });

@@ -14,6 +14,10 @@ export const DeadLetterReason = {
   DroppedNewest: 'dropped-newest',
   ActorStopped: 'actor-stopped',
   InvalidEvent: 'invalid-event',
+  /** An event of a reserved type (`xstate.*`, `halyard.*`) sent by a user or a peer: never delivered. */
+  ReservedEvent: 'reserved-event',
+  /** A check or status frame without a reply subject: nobody to answer. */
+  NoReplySubject: 'no-reply-subject',
   Decode: 'decode-error',
   FrameTooLarge: 'frame-too-large',
   LateReply: 'late-reply',
@@ -69,6 +73,11 @@ export class DeadLetters {
         // A listener's failure must not stop the counting or the other listeners.
       }
     }
+  }
+
+  /** What `JSON.stringify` prints: the counts, not the listeners. */
+  toJSON(): { total: number; byReason: Record<string, number> } {
+    return { total: this.n, byReason: this.byReason() };
   }
 
   subscribe(listener: DeadLetterListener): () => void {

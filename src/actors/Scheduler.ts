@@ -18,7 +18,7 @@
 export interface Runnable {
   /** @internal set by the scheduler while the runnable is in the ready list. */
   _scheduled: boolean;
-  /** Process up to `max` messages; return true if more remain. */
+  /** @internal Process up to `max` messages; return true if more remain. */
   _drain(max: number): boolean;
 }
 

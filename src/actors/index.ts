@@ -4,6 +4,6 @@ export { DeadLetters, DeadLetterReason, type DeadLetter, type DeadLetterListener
 export { Mailbox, OverflowPolicy, DEFAULT_MAILBOX_CAPACITY, type MailboxOptions } from './Mailbox.js';
 export { Scheduler, type SchedulerOptions } from './Scheduler.js';
 export { assertName, isValidName, MAX_NAME_LENGTH } from './names.js';
-export { REPLY, reply, replyTo, replyError, isAsk, type ReplyHandle } from './reply.js';
+export { reply, replyTo, replyError, isAsk, type ReplyHandle } from './reply.js';
 export * from './ocf.js';
 export * from './types.js';

@@ -16,6 +16,7 @@
  */
 import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
 import type { ActorCell } from '../actors/ActorCell.js';
+import { EventFault, eventError, eventFault, faultReason } from '../actors/events.js';
 import { isCheckLevel, type CheckLevel, type CheckResult, type StatusReport } from '../actors/ocf.js';
 import { REPLY, type ReplyHandle } from '../actors/reply.js';
 import {
@@ -23,8 +24,8 @@ import {
   DecodeReason,
   FrameTooLargeError,
   InvalidArgumentError,
-  InvalidEventError,
   NoSuchActorError,
+  toLogError,
   toWireError,
 } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -41,24 +42,39 @@ import type { Msg, Transport } from '../transport/Transport.js';
 /** What a frame can be addressed to: an actor, or the node itself. */
 export interface InboundTarget {
   readonly label: string;
-  /** Absent for targets that take no user messages (the node). */
+  /** @internal Absent for targets that take no user messages (the node). */
   readonly _enqueue?: ActorCell['_enqueue'];
   check(level?: CheckLevel): Promise<CheckResult>;
   status(): Promise<StatusReport>;
 }
 
+/**
+ * Where inbound frames ended. Every frame ends in exactly one outcome, so
+ * `received === delivered + answered + refused + deadLettered` at all times.
+ */
+export interface InboundStats {
+  /** Frames handed to Inbound. */
+  readonly received: number;
+  /** Tells and asks put to a mailbox, which accounts for them from there (processed, or its own dead letter). */
+  readonly delivered: number;
+  /** Check and Status frames answered (the answer may itself be an error the target raised). */
+  readonly answered: number;
+  /** Frames answered with an error and nothing else: a Check of an actor not here, a bad level. */
+  readonly refused: number;
+  /** Frames counted as dead letters by Inbound (answered with the error too, when they carry a reply subject). */
+  readonly deadLettered: number;
+}
+
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const JSON_ERROR_HEADERS = { 'content-type': 'application/json', 'halyard-error': '1' } as const;
+// Error frames are marked in both encodings, so any client can tell it got an error without decoding.
+const MSGPACK_ERROR_HEADERS = { 'halyard-error': '1' } as const;
 
 function isJson(msg: Msg): boolean {
   const h = msg.headers;
   if (!h) return false;
   const ct = h.get('content-type') ?? h.get('Content-Type');
   return ct?.startsWith('application/json') === true;
-}
-
-function isEventLike(v: unknown): boolean {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && typeof (v as { type?: unknown }).type === 'string' && (v as { type: string }).type.length > 0;
 }
 
 /** Answers one remote ask, once, in the encoding it was asked in. */
@@ -86,6 +102,12 @@ class RemoteReply implements ReplyHandle {
 export type EpochOf = (name: string) => number | undefined;
 
 export class Inbound {
+  private received = 0;
+  private delivered = 0;
+  private answered = 0;
+  private refused = 0;
+  private deadLettered = 0;
+
   constructor(
     private readonly transport: Transport,
     private readonly deadLetters: DeadLetters,
@@ -94,29 +116,60 @@ export class Inbound {
     private readonly epochOf: EpochOf = () => undefined,
   ) {}
 
+  /** Where the frames received so far ended (see {@link InboundStats}). */
+  stats(): InboundStats {
+    return {
+      received: this.received,
+      delivered: this.delivered,
+      answered: this.answered,
+      refused: this.refused,
+      deadLettered: this.deadLettered,
+    };
+  }
+
   /** Handle one frame for `target` (undefined: nobody here by that name or id). */
   handle(msg: Msg, target: InboundTarget | undefined, label: string): void {
+    this.received++;
     const json = isJson(msg);
     let env: Envelope;
     try {
       env = json ? this.fromJson(msg, label) : decodeEnvelope(msg.data, this.limits);
     } catch (err) {
-      this.deadLetters.record(
-        label,
-        undefined,
-        err instanceof FrameTooLargeError ? DeadLetterReason.FrameTooLarge : DeadLetterReason.Decode,
-      );
-      this.log.debug({ err: toWireError(err), subject: msg.subject }, 'undecodable frame');
-      if (msg.reply) this.send(msg.reply, json, 'error', toWireError(err));
+      this.deadLetter(label, undefined, err instanceof FrameTooLargeError ? DeadLetterReason.FrameTooLarge : DeadLetterReason.Decode);
+      this.log.debug({ err: toLogError(err), subject: msg.subject }, 'undecodable frame');
+      const reply = msg.reply;
+      if (reply) {
+        if (!json && !(err instanceof FrameTooLargeError) && this.parsesAsJson(msg.data)) {
+          // A plain client that forgot the content-type header: answer in the encoding it speaks.
+          this.sendError(reply, true, new DecodeError(DecodeReason.NotEnvelope, 'not a MessagePack envelope; a JSON body needs the header content-type: application/json'));
+        } else {
+          this.sendError(reply, json, err);
+        }
+      }
       return;
     }
     // A plain tell is the hot path: it never reads the reply subject, which
     // the NATS client would otherwise decode for every message.
-    if (env.k === 'tell' && target?._enqueue && isEventLike(env.b)) {
+    if (env.k === 'tell' && target?._enqueue && eventFault(env.b) === undefined) {
+      this.delivered++;
       target._enqueue(env.b, undefined);
       return;
     }
     this.dispatch(env, msg.reply, json, target, label);
+  }
+
+  private parsesAsJson(data: Uint8Array): boolean {
+    try {
+      decodeJsonBody(data, this.limits);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private deadLetter(label: string, event: unknown, reason: DeadLetterReason): void {
+    this.deadLettered++;
+    this.deadLetters.record(label, event, reason);
   }
 
   private fromJson(msg: Msg, label: string): Envelope {
@@ -131,36 +184,27 @@ export class Inbound {
 
   private dispatch(env: Envelope, reply: string | undefined, json: boolean, target: InboundTarget | undefined, label: string): void {
     switch (env.k) {
-      case 'tell': {
+      case 'tell':
+      case 'ask': {
         // A tell never gets an answer, but a refusal does go back to a reply
         // subject when there is one, so that no bad frame is lost in silence.
+        // An ask nobody can answer is still a message: it is delivered as a tell.
         if (!target?._enqueue) {
-          this.deadLetters.record(label, env.b, DeadLetterReason.NoSuchActor);
-          if (reply) this.send(reply, json, 'error', toWireError(new NoSuchActorError(label)));
+          this.deadLetter(label, env.b, DeadLetterReason.NoSuchActor);
+          if (reply) this.sendError(reply, json, new NoSuchActorError(label));
           return;
         }
-        if (!isEventLike(env.b)) {
-          this.deadLetters.record(label, undefined, DeadLetterReason.InvalidEvent);
-          if (reply) this.send(reply, json, 'error', toWireError(new InvalidEventError('"type" must be a non-empty string')));
+        const fault = eventFault(env.b);
+        if (fault !== undefined) {
+          // Reserved types are refused here, before any logic sees them: from
+          // a peer, `xstate.stop` would stop the actor (see actors/events.ts).
+          this.deadLetter(label, fault === EventFault.Reserved ? env.b : undefined, faultReason(fault));
+          if (reply) this.sendError(reply, json, eventError(fault, env.b));
           return;
         }
-        target._enqueue(env.b, undefined);
-        return;
-      }
-      case 'ask': {
-        if (!reply) {
-          // An ask nobody can answer is still a message: deliver it as a tell.
-          this.dispatch({ ...env, k: 'tell' }, undefined, json, target, label);
-          return;
-        }
-        if (!target?._enqueue) {
-          this.deadLetters.record(label, env.b, DeadLetterReason.NoSuchActor);
-          this.send(reply, json, 'error', toWireError(new NoSuchActorError(label)));
-          return;
-        }
-        if (!isEventLike(env.b)) {
-          this.deadLetters.record(label, undefined, DeadLetterReason.InvalidEvent);
-          this.send(reply, json, 'error', toWireError(new InvalidEventError('"type" must be a non-empty string')));
+        this.delivered++;
+        if (env.k === 'tell' || !reply) {
+          target._enqueue(env.b, undefined);
           return;
         }
         const handle = new RemoteReply(this, reply, json, this.epochOf(label));
@@ -171,27 +215,42 @@ export class Inbound {
       }
       case 'check':
       case 'status': {
-        if (!reply) return;
+        if (!reply) {
+          this.deadLetter(label, undefined, DeadLetterReason.NoReplySubject);
+          return;
+        }
         if (!target) {
-          this.send(reply, json, 'error', toWireError(new NoSuchActorError(label)));
+          this.refused++;
+          this.sendError(reply, json, new NoSuchActorError(label));
           return;
         }
         const level = (env.b as { level?: unknown } | undefined)?.level ?? 0;
         if (env.k === 'check' && !isCheckLevel(level)) {
-          this.send(reply, json, 'error', toWireError(new InvalidArgumentError('level', 'must be 0, 10 or 20')));
+          this.refused++;
+          this.sendError(reply, json, new InvalidArgumentError('level', 'must be 0, 10 or 20'));
           return;
         }
-        const answer = env.k === 'check' ? target.check(level as CheckLevel) : target.status();
+        this.answered++;
+        let answer: Promise<unknown>;
+        try {
+          answer = env.k === 'check' ? target.check(level as CheckLevel) : target.status();
+        } catch (err) {
+          answer = Promise.reject(err);
+        }
         answer.then(
           (v) => this.send(reply, json, 'reply', v),
-          (err) => this.send(reply, json, 'error', toWireError(err)),
+          (err) => this.sendError(reply, json, err),
         );
         return;
       }
       default:
-        this.deadLetters.record(label, undefined, DeadLetterReason.Unroutable);
-        if (reply) this.send(reply, json, 'error', toWireError(new DecodeError(DecodeReason.NotEnvelope, `${env.k} frames are not accepted here`)));
+        this.deadLetter(label, undefined, DeadLetterReason.Unroutable);
+        if (reply) this.sendError(reply, json, new DecodeError(DecodeReason.NotEnvelope, `${env.k} frames are not accepted here`));
     }
+  }
+
+  private sendError(subject: string, json: boolean, err: unknown, epoch?: number): void {
+    this.send(subject, json, 'error', toWireError(err), epoch);
   }
 
   /** @internal Publish a reply or error; never throws. */
@@ -199,16 +258,20 @@ export class Inbound {
     try {
       if (json) {
         this.transport.publish(subject, encodeJson(body), { headers: kind === 'error' ? JSON_ERROR_HEADERS : JSON_HEADERS });
+      } else if (kind === 'error') {
+        const env: Envelope = epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch };
+        this.transport.publish(subject, encodeEnvelope(env), { headers: MSGPACK_ERROR_HEADERS });
       } else {
-        this.transport.publish(subject, encodeEnvelope(epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch }));
+        const env: Envelope = epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch };
+        this.transport.publish(subject, encodeEnvelope(env, undefined, 'reply'));
       }
     } catch (err) {
       if (kind === 'reply') {
         // The answer itself could not be encoded or sent: tell the asker why.
-        this.send(subject, json, 'error', toWireError(err), epoch);
+        this.sendError(subject, json, err, epoch);
         return;
       }
-      this.log.warn({ err: toWireError(err) }, 'could not send reply');
+      this.log.warn({ err: toLogError(err) }, 'could not send reply');
     }
   }
 }

@@ -26,7 +26,7 @@
  * share it through a queue group. See subjects.ts for the whole scheme.
  */
 import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
-import { assertEvent, assertTimeout } from '../actors/ActorCell.js';
+import { askTimeoutOf, assertEvent } from '../actors/ActorCell.js';
 import { ActorSystem, type SpawnOptions, resolveMailbox } from '../actors/ActorSystem.js';
 import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
 import { DEFAULT_MAILBOX_CAPACITY, type MailboxOptions } from '../actors/Mailbox.js';
@@ -343,7 +343,7 @@ export class Node implements InboundTarget {
 
   /** @internal */
   _tellName(name: string, event: AnyEventObject, subject: string, reply: string): void {
-    assertEvent(event);
+    assertEvent(event, this.system.deadLetters, name);
     const local = this.system.lookup(name);
     if (local) {
       local._enqueue(event, undefined);
@@ -352,7 +352,7 @@ export class Node implements InboundTarget {
     if (this.closing) throw new NodeClosedError(this.name);
     let frame: Uint8Array;
     try {
-      frame = encodeEnvelope({ v: 1, k: 'tell', t: name, b: event });
+      frame = encodeEnvelope({ v: 1, k: 'tell', t: name, b: event }, undefined, 'event');
     } catch (err) {
       throw err instanceof EncodeError ? err : new EncodeError('event', err);
     }
@@ -370,9 +370,8 @@ export class Node implements InboundTarget {
   /** @internal */
   _askName(name: string, event: AnyEventObject, options?: AskOptions): Promise<unknown> {
     try {
-      assertEvent(event);
-      const timeout = options?.timeout ?? this.system.askTimeout;
-      assertTimeout(timeout);
+      assertEvent(event, this.system.deadLetters, name);
+      const timeout = askTimeoutOf(options, this.system.askTimeout);
       const local = this.system.lookup(name);
       if (local) return local.ask(event, { timeout });
       return this.requester.request(this.subjects.svc(name), 'ask', name, event, timeout);
@@ -456,12 +455,14 @@ export class Node implements InboundTarget {
       names: this.system.names(),
       deadLetters: this.deadLetters.byReason(),
       asksInFlight: this.requester.inFlight,
+      inbound: this.inbound.stats(),
     };
   }
 
   private async statusSelf(): Promise<StatusReport> {
     const report = this.statusReport();
-    this.logger.info(report, 'status');
+    const { node: _node, ...fields } = report; // the child logger binds `node`
+    this.logger.info(fields, 'status');
     return report;
   }
 

@@ -80,12 +80,18 @@ export class Requester {
   request(subject: string, kind: EnvelopeKind, target: string, body: unknown, timeout: number): Promise<unknown> {
     if (this.closedBy !== undefined) return Promise.reject(new NodeClosedError(this.closedBy));
     const c = (++this.seq).toString(36);
-    const frame = encodeEnvelope({ v: 1, k: kind, t: target, c, b: body });
+    // A body error names the field as the caller knows it: `event.items[2]`, not `env.b.items[2]`.
+    const frame = encodeEnvelope({ v: 1, k: kind, t: target, c, b: body }, undefined, kind === 'ask' ? 'event' : kind);
     return new Promise((resolve, reject) => {
       const p: Pending = { target, resolve, reject, timer: undefined };
-      p.timer = this.clock.setTimer(() => {
-        if (this.pending.delete(c)) reject(new TimeoutError(target, timeout));
-      }, timeout);
+      // Kept alive: a pending request holds the process until it settles.
+      p.timer = this.clock.setTimer(
+        () => {
+          if (this.pending.delete(c)) reject(new TimeoutError(target, timeout));
+        },
+        timeout,
+        true,
+      );
       this.pending.set(c, p);
       try {
         this.publishOwned(subject, frame, this.askPrefix + c);

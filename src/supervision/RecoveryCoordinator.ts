@@ -35,7 +35,7 @@ import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import { type LocalActorRef, SHUTDOWN_EVENT } from '../actors/types.js';
 import type { TimerHandle } from '../clock.js';
-import { InvalidArgumentError, TimeoutError, describe, toWireError } from '../errors.js';
+import { InvalidArgumentError, TimeoutError, describe, toLogError, toWireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
 import { DIRECTIVE_TYPES, toDirective } from './directive.js';
@@ -260,7 +260,7 @@ export class RecoveryCoordinator {
     try {
       await rule.close?.();
     } catch (err) {
-      this.log.error({ rule: rule.name, err: toWireError(err) }, 'rule close failed');
+      this.log.error({ rule: rule.name, err: toLogError(err) }, 'rule close failed');
     }
   }
 }

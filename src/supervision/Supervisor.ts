@@ -84,6 +84,7 @@
  * A supervisor never ends with `normal`; `SupervisorExit.reason` keeps that
  * value for the contract's sake only.
  */
+import { tellControl } from '../actors/ActorCell.js';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import { type CheckLevel, OCF, type UserCheckAnswer } from '../actors/ocf.js';
 import type { ActorRef, ExitReason, ExitSignal, LocalActorRef } from '../actors/types.js';
@@ -96,6 +97,7 @@ import {
   NoSuchChildError,
   SupervisorError,
   describe,
+  toLogError,
   toWireError,
 } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -132,13 +134,16 @@ export interface SuperviseOptions {
   readonly _direct?: boolean;
 }
 
-/** @internal */
+/**
+ * How `Supervision` (and a parent, for a nested tree) creates a supervisor.
+ * Public in the declarations because `SupervisorImpl`'s constructor names it.
+ */
 export interface SupervisorInit extends SuperviseOptions {
   readonly parent?: SupervisorImpl;
   readonly childId?: string;
   /** Every live supervisor of the tree by actor id (Supervision.get); nested supervisors join it too. */
   readonly registry?: Map<string, SupervisorImpl>;
-  /** Starts remote children (`start: { type }`); set by the cluster. Without it such a child fails to start. */
+  /** @internal Starts remote children (`start: { type }`); set by the cluster. Without it such a child fails to start. */
   readonly remote?: RemoteStarter | undefined;
 }
 
@@ -250,7 +255,7 @@ export class SupervisorImpl implements Supervisor {
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
-    this.queue = new OperationQueue((err) => this.log.error({ err: toWireError(err) }, 'supervisor operation failed'));
+    this.queue = new OperationQueue((err) => this.log.error({ err: toLogError(err) }, 'supervisor operation failed'));
     const hooks: SupervisorHooks = {
       // Deferred: this runs inside the actor's transition, and stopping
       // children from there would re-enter the dispatcher mid-step.
@@ -538,7 +543,7 @@ export class SupervisorImpl implements Supervisor {
     try {
       answer = this.direct ? otpPolicy(report) : this.coordinator.decide(report);
     } catch (err) {
-      this.log.error({ err: toWireError(err) }, 'coordinator threw; default policy decides');
+      this.log.error({ err: toLogError(err) }, 'coordinator threw; default policy decides');
       answer = otpPolicy(report);
     }
     const epoch = rec.epoch;
@@ -691,7 +696,7 @@ export class SupervisorImpl implements Supervisor {
     // bookkeeping too, so that "stopped" means the whole subtree is gone.
     if (nested !== undefined) await nested.stopped;
     if (!cleanStop(exit.reason, rec.spec)) {
-      this.log.error({ report: this.otpReport('shutdown_error', exit.reason, rec), err: exit.error === undefined ? undefined : toWireError(exit.error) }, 'child did not stop cleanly');
+      this.log.error({ report: this.otpReport('shutdown_error', exit.reason, rec), err: exit.error === undefined ? undefined : toLogError(exit.error) }, 'child did not stop cleanly');
     }
   }
 
@@ -739,7 +744,7 @@ export class SupervisorImpl implements Supervisor {
     if (cell.exit !== undefined) return;
     const exit = this.exitDecided ?? SHUTDOWN_EXIT;
     if (exit.reason === 'error') {
-      cell.tell({ type: SUPERVISOR_FAIL, error: exit.error });
+      tellControl(cell, { type: SUPERVISOR_FAIL, error: exit.error });
       return;
     }
     if (cell.lifecycle === 'running') {
@@ -749,7 +754,7 @@ export class SupervisorImpl implements Supervisor {
     }
     // Someone is stopping the actor: if its shutdown event was handled, tell
     // it we are done; if it is still queued, the machine ends when it arrives.
-    if ((cell.getSnapshot() as { value?: unknown }).value === 'stopping') cell.tell({ type: SUPERVISOR_TERMINATED });
+    if ((cell.getSnapshot() as { value?: unknown }).value === 'stopping') tellControl(cell, { type: SUPERVISOR_TERMINATED });
   }
 
   private ownExit(exit: ExitSignal): void {
@@ -856,7 +861,7 @@ export class SupervisorImpl implements Supervisor {
     }
     if (!this.log.isLevelEnabled('error')) return;
     this.log.error(
-      { report: this.otpReport(context, report.reason, rec), err: error === undefined ? undefined : toWireError(error) },
+      { report: this.otpReport(context, report.reason, rec), err: error === undefined ? undefined : toLogError(error) },
       'child terminated',
     );
   }

@@ -22,6 +22,7 @@
  * default policy.
  */
 import type { AnyActorLogic } from 'xstate';
+import { askControl } from '../actors/ActorCell.js';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import type { LocalActorRef } from '../actors/types.js';
 import { InvalidArgumentError } from '../errors.js';
@@ -44,7 +45,6 @@ export function machineRule(name: string, logic: AnyActorLogic, options: Machine
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('name', 'must be a non-empty string');
   if (!isActorLogic(logic)) throw new InvalidArgumentError('logic', 'must be XState v5 actor logic');
   const actors = new Map<ActorSystem, LocalActorRef>();
-  const askOptions = options.timeout === undefined ? undefined : { timeout: options.timeout };
   return {
     name,
     decide(report, ctx) {
@@ -54,7 +54,7 @@ export function machineRule(name: string, logic: AnyActorLogic, options: Machine
         actors.set(ctx.system, ref);
       }
       const event: FailureEvent = { type: FAILURE_EVENT, report };
-      return ref.ask<RuleAnswer>(event, askOptions);
+      return askControl<RuleAnswer>(ref, event, options.timeout);
     },
     async close() {
       const refs = [...actors.values()];

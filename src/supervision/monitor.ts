@@ -17,7 +17,7 @@
  */
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import type { ExitSignal, LocalActorRef } from '../actors/types.js';
-import { InvalidArgumentError, toWireError } from '../errors.js';
+import { InvalidArgumentError, toLogError } from '../errors.js';
 import type { Down, MonitorHandle } from './types.js';
 
 export const DOWN_TYPE = 'halyard.down.v1' as const;
@@ -51,7 +51,7 @@ export function monitor(system: ActorSystem, target: LocalActorRef | string, lis
       try {
         listener(d);
       } catch (err) {
-        system.logger.error({ node: system.node, err: toWireError(err) }, 'monitor listener threw');
+        system.logger.error({ node: system.node, err: toLogError(err) }, 'monitor listener threw');
       }
     }
   };

@@ -183,6 +183,11 @@ class BodyError extends Error {
   readonly segments: string[] = [];
 }
 
+/** What a getter (or a proxy trap) threw during the walk, so that its path is named too. */
+function asBodyError(err: unknown): BodyError {
+  return err instanceof BodyError ? err : new BodyError(describe(err), { cause: err });
+}
+
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 const BIGINT_MIN = -(2n ** 63n);
 const BIGINT_LIMIT = 2n ** 64n;
@@ -235,8 +240,9 @@ function checkValue(v: unknown, depthLeft: number): void {
     try {
       for (const n = v.length; i < n; i++) checkValue(v[i], depthLeft - 1);
     } catch (err) {
-      if (err instanceof BodyError) err.segments.push(`[${i}]`);
-      throw err;
+      const e = asBodyError(err);
+      e.segments.push(`[${i}]`);
+      throw e;
     }
     return;
   }
@@ -253,8 +259,9 @@ function checkValue(v: unknown, depthLeft: number): void {
         checkValue((v as Record<string, unknown>)[key], depthLeft - 1);
       }
     } catch (err) {
-      if (err instanceof BodyError) err.segments.push(keySegment(key));
-      throw err;
+      const e = asBodyError(err);
+      e.segments.push(keySegment(key));
+      throw e;
     }
     return;
   }
@@ -272,7 +279,7 @@ function checkBody(value: unknown, path: string, depthLeft: number): boolean {
     checkValue(value, depthLeft);
   } catch (err) {
     if (err instanceof BodyError) {
-      throw new EncodeError(`${path}${err.segments.reverse().join('')}: ${err.message}`);
+      throw new EncodeError(`${path}${err.segments.reverse().join('')}: ${err.message}`, err.cause);
     }
     // A getter threw, or similar: still a typed error.
     throw new EncodeError(`${path}: ${describe(err)}`, err);
@@ -309,13 +316,14 @@ function checkOptionalString(env: Envelope, key: 's' | 'c'): void {
 /**
  * Encode an envelope. Throws {@link EncodeError} (only) when a field is
  * malformed, the body breaks the body contract, or the frame exceeds
- * `limits.maxBytes`. An `error` body that is not a plain `WireError` is passed
+ * `limits.maxBytes`. Body errors name their path from `bodyPath`: callers
+ * encoding a user's value pass the user's name for it (`event`, `reply`). An `error` body that is not a plain `WireError` is passed
  * through `toWireError` first.
  *
  * The returned bytes may be a view on msgpackr's shared output buffer: they are
  * never overwritten, but hold on to a copy if you keep many of them.
  */
-export function encodeEnvelope(env: Envelope, limits: CodecLimits = DEFAULT_LIMITS): Uint8Array {
+export function encodeEnvelope(env: Envelope, limits: CodecLimits = DEFAULT_LIMITS, bodyPath = 'env.b'): Uint8Array {
   if (typeof env !== 'object' || env === null) throw new EncodeError('env: must be an object');
   if (env.v !== WIRE_VERSION) throw new EncodeError(`env.v: must be ${WIRE_VERSION}`);
   if (!isEnvelopeKind(env.k)) throw new EncodeError(`env.k: unknown kind ${JSON.stringify(String(env.k)).slice(0, 50)}`);
@@ -341,7 +349,7 @@ export function encodeEnvelope(env: Envelope, limits: CodecLimits = DEFAULT_LIMI
   if (env.e !== undefined) out.e = env.e;
 
   // The envelope map is depth 1, so the body may open maxDepth - 1 containers.
-  const withUndefined = body !== undefined && checkBody(body, 'env.b', limits.maxDepth - 1);
+  const withUndefined = body !== undefined && checkBody(body, bodyPath, limits.maxDepth - 1);
   return pack(out, withUndefined, limits);
 }
 
