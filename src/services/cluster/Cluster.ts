@@ -184,6 +184,8 @@ export interface InstanceRecord {
   /** `cluster`, or the node whose supervisor started it. */
   readonly supervisor: string;
   readonly owner: string;
+  /** The owner's membership incarnation when it started the instance: a record of an older incarnation of `owner` is not live. */
+  readonly incarnation?: number;
   readonly epoch: number;
   readonly state: 'running' | 'exited';
   readonly reason?: string;
@@ -514,6 +516,9 @@ export class Cluster {
     const placement = spec.placement ?? (spec.node !== undefined ? Placement.Pinned : Placement.Any);
     const restart = spec.restart ?? 'permanent';
     const { intensity, period } = resolveIntensity(spec);
+    // The application's start code runs again after a restart, and the coordinator may have brought the instance back first.
+    const running = this.#runningAs(this.#records.get(spec.name), spec.type);
+    if (running !== undefined) return running;
     const node = this.#placeFor({ name: spec.name, type: spec.type, placement, node: spec.node });
     if (node === undefined) throw new NoNodeAvailableError(spec.type);
     const epoch = await this.#spawnOn(node, {
@@ -528,8 +533,30 @@ export class Cluster {
       supervisor: 'cluster',
       intensity,
       period,
+    }).catch(async (err: unknown) => {
+      // Lost a race with the coordinator restarting it: that instance is the one asked for.
+      if (!(err instanceof ServiceLockedError) || err.lock !== 'name') throw err;
+      const fresh = parseRecord((await this.registry.get<unknown>('instance', spec.name))?.value);
+      const now = this.#runningAs(fresh, spec.type);
+      if (now === undefined) throw err;
+      return now;
     });
+    if (typeof epoch !== 'number') return epoch;
     return { name: spec.name, type: spec.type, epoch, supervisor: 'cluster', node };
+  }
+
+  /**
+   * `rec` as the answer to a start of its name: the instance, when it runs
+   * on a live incarnation as a cluster-supervised `type`; a
+   * `ServiceLockedError` when it runs as another type or under another
+   * supervisor; `undefined` when it does not run.
+   */
+  #runningAs(rec: InstanceRecord | undefined, type: string): (HostedInstance & { node: string }) | undefined {
+    if (rec === undefined || rec.state !== 'running' || rec.epoch <= (this.#ended.get(rec.name) ?? 0) || this.#staleOwner(rec)) return undefined;
+    const m = this.membership.member(rec.owner);
+    if (m === undefined || m.status === 'down') return undefined;
+    if (rec.stype !== type || rec.supervisor !== 'cluster') throw new ServiceLockedError(type, 'name', rec.owner);
+    return { name: rec.name, type: rec.stype, epoch: rec.epoch, supervisor: rec.supervisor, node: rec.owner };
   }
 
   /** Stop a cluster-supervised instance for good (its record is removed; it is not restarted). */
@@ -620,6 +647,10 @@ export class Cluster {
       t.subscribe(this.#subjects.exits(this.node), (msg) => this.#onExitReport(msg.data)),
     );
     this.membership.on('change', (c) => this.#onMemberChange(c));
+    // Members already down when this node joined were reported before it listened: their takeover delay runs from now.
+    for (const m of this.membership.members()) {
+      if (m.node !== this.node && m.status === 'down' && !this.#downSeenAt.has(m.node)) this.#downSeenAt.set(m.node, this.#clock.now());
+    }
     this.#unwatch.push(
       await this.registry.watch('node', (c) => {
         if (c.operation === 'delete') this.#nodeTypes.delete(c.name);
@@ -692,10 +723,23 @@ export class Cluster {
     return view;
   }
 
+  /**
+   * True when `r` was started by an earlier incarnation of its owner, or its
+   * owner is no member: that process is gone (a new incarnation is only
+   * registered after the old one was declared down or left), so the record
+   * holds no lock and is recovered as lost with its node.
+   */
+  #staleOwner(r: InstanceRecord): boolean {
+    const m = this.membership.member(r.owner);
+    if (m === undefined) return true;
+    return r.incarnation !== undefined && m.incarnation > r.incarnation;
+  }
+
   #placed(): PlacedInstance[] {
     const out: PlacedInstance[] = [];
     for (const r of this.#records.values()) {
       if (r.state !== 'running' || r.epoch <= (this.#ended.get(r.name) ?? 0)) continue;
+      if (this.#staleOwner(r)) continue;
       out.push({ name: r.name, type: r.stype, cardinality: r.cardinality, node: r.owner });
     }
     return out;
@@ -795,6 +839,7 @@ export class Cluster {
       ...(req.pin !== undefined ? { pin: req.pin } : {}),
       supervisor: req.supervisor,
       owner: this.node,
+      incarnation: this.membership.incarnation,
       epoch,
       state: 'running',
       ...limits,
@@ -1114,6 +1159,7 @@ export class Cluster {
       ...(rec.pin !== undefined ? { node: rec.pin } : {}),
       restart: rec.restart,
       owner: rec.owner,
+      ...(this.#staleOwner(rec) ? { ownerGone: true } : {}),
       state: rec.state,
       ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
       ...(rec.gaveUp === true ? { gaveUp: true } : {}),
