@@ -217,6 +217,19 @@ describe('cluster - restart intensity of the cluster coordinator', () => {
     expect(await a!.cluster!.pending()).toEqual([]);
   });
 
+  it('cluster - stopInstance of an instance the coordinator gave up on removes its record and says true; asked again it says false', async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    const crash = crashAtStart();
+    b!.register('crashy', crash.logic);
+    await typeSeen(a!, 'b', 'crashy');
+    await a!.cluster!.start({ name: 'crashy2', type: 'crashy', node: 'b', intensity: 0, period: 60_000 });
+    await waitFor(() => a!.cluster!.records().find((r) => r.name === 'crashy2')?.gaveUp, { timeout: 10_000, message: 'record given up' });
+    // Its owner is up but hosts nothing: there is no one to stop, the record itself goes.
+    expect(await a!.cluster!.stopInstance('crashy2')).toBe(true);
+    await waitFor(() => b!.cluster!.records().every((r) => r.name !== 'crashy2'), { timeout: 5000, message: 'record removed' });
+    expect(await a!.cluster!.stopInstance('crashy2')).toBe(false);
+  });
+
   it('cluster - a new coordinator carries on the restart history (crash, coordinator leaves, crash, crash: given up)', async () => {
     const [a, b, c] = await cluster(['a', 'b', 'c']);
     for (const n of [b, c]) n!.register('counter', counterMachine);

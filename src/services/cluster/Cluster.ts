@@ -559,12 +559,24 @@ export class Cluster {
     return { name: rec.name, type: rec.stype, epoch: rec.epoch, supervisor: rec.supervisor, node: rec.owner };
   }
 
-  /** Stop a cluster-supervised instance for good (its record is removed; it is not restarted). */
+  /**
+   * Stop a cluster-supervised instance for good (its record is removed; it
+   * is not restarted). True once it is stopped or, with no live host to ask
+   * (it exited, or its owner's incarnation is gone), its record is removed;
+   * false when there is none or its host did not stop it.
+   */
   async stopInstance(name: string): Promise<boolean> {
-    const rec = this.#records.get(name) ?? (await this.registry.get<unknown>('instance', name).then((r) => parseRecord(r?.value)));
-    if (rec === undefined) return false;
-    await this.#request(rec.owner, { op: 'stop', name, epoch: rec.epoch });
-    return true;
+    const stored = await this.registry.get<unknown>('instance', name);
+    const rec = parseRecord(stored?.value);
+    if (stored === undefined || rec === undefined) return false;
+    if (rec.state !== 'running' || this.#staleOwner(rec) || this.#fencedNode(rec.owner, this.membership.member(rec.owner))) {
+      // Compare-and-set: a restart that landed meanwhile keeps its record; then the lost tenure's claim, by its epoch.
+      if (!(await this.registry.remove('instance', name, { expect: stored.revision }))) return false;
+      await this.#releaseLost(rec);
+      return true;
+    }
+    const r = await this.#request(rec.owner, { op: 'stop', name, epoch: rec.epoch });
+    return r.stopped === true;
   }
 
   /** The cluster coordinator's decisions, from KV (any node can read them). */
