@@ -26,8 +26,8 @@
  * ## Instances
  * An instance is a registered service type running under a name on one
  * node. Its record (`instance.<name>` in the Registry) holds type, input,
- * restart type, placement, supervisor (`cluster` or a node), owner node,
- * epoch and state; its owner claim (`owner.<name>`, or
+ * restart type, placement, supervisor (`cluster` or a node), owner node
+ * and its incarnation, epoch and state; its owner claim (`owner.<name>`, or
  * `owner.singleton.<type>` for a singleton type) gives the epoch, the
  * fencing token. The host spawns it on a request on `<prefix>.clrpc.<node>`,
  * after checking the per-node lock and claiming ownership by
@@ -45,6 +45,13 @@
  * | `placement` | no        | `pinned` with `node`, else `any` | placement.ts |
  * | `intensity` | no        | 3                                | integer >= 0: restarts allowed within `period`, per instance (restarts.ts) |
  * | `period`    | no        | 30000                            | integer ms >= 1 |
+ *
+ * A start of a name that already runs as a cluster-supervised instance of
+ * the same type returns that instance (the application's start code runs
+ * again after a restart, and the coordinator may have brought it back
+ * first); one held as another type is a `ServiceLockedError`. A record left
+ * by an earlier incarnation of its owner (a restarted process of the same
+ * name) holds no lock: the coordinator recovers it as lost (`nodedown`).
  *
  * ## Who decides what (local vs cluster-wide)
  * - **Local, the node's own Recovery Coordinator (the deputy)**: every
