@@ -15,7 +15,7 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { setup } from 'xstate';
-import { createNode, type Node } from '../src/index.js';
+import { createNode, type Node, ServiceLockedError } from '../src/index.js';
 import { recover } from '../src/services/cluster/placement.js';
 import {
   DEFAULT_CLUSTER_INTENSITY,
@@ -215,6 +215,32 @@ describe('cluster - restart intensity of the cluster coordinator', () => {
     expect(live(b!, 'crashy1')).toBe(false);
     expect(await a!.cluster!.decisions()).toHaveLength(3);
     expect(await a!.cluster!.pending()).toEqual([]);
+  });
+
+  it('cluster - starting a name that already runs as that type returns the running instance; as another type it is refused (ServiceLockedError)', async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    b!.register('counter', counterMachine);
+    b!.register('other', counterMachine);
+    await typeSeen(a!, 'b', 'other');
+    const first = await a!.cluster!.start({ name: 'again1', type: 'counter' });
+    await waitFor(() => a!.cluster!.records().some((r) => r.name === 'again1'), { timeout: 5000, message: 'record seen' });
+    // The application's start code run a second time (as after a restart) gets the same instance, not a lock error.
+    expect(await a!.cluster!.start({ name: 'again1', type: 'counter' })).toEqual(first);
+    await expect(a!.cluster!.start({ name: 'again1', type: 'other' })).rejects.toBeInstanceOf(ServiceLockedError);
+    expect(b!.cluster!.instances().filter((i) => i.name === 'again1')).toHaveLength(1);
+  });
+
+  it('cluster - stopInstance of an instance the coordinator gave up on removes its record and says true; asked again it says false', async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    const crash = crashAtStart();
+    b!.register('crashy', crash.logic);
+    await typeSeen(a!, 'b', 'crashy');
+    await a!.cluster!.start({ name: 'crashy2', type: 'crashy', node: 'b', intensity: 0, period: 60_000 });
+    await waitFor(() => a!.cluster!.records().find((r) => r.name === 'crashy2')?.gaveUp, { timeout: 10_000, message: 'record given up' });
+    // Its owner is up but hosts nothing: there is no one to stop, the record itself goes.
+    expect(await a!.cluster!.stopInstance('crashy2')).toBe(true);
+    await waitFor(() => b!.cluster!.records().every((r) => r.name !== 'crashy2'), { timeout: 5000, message: 'record removed' });
+    expect(await a!.cluster!.stopInstance('crashy2')).toBe(false);
   });
 
   it('cluster - a new coordinator carries on the restart history (crash, coordinator leaves, crash, crash: given up)', async () => {

@@ -7,7 +7,11 @@
  * Registers `counter` (many), `locked` (per-node) and `single` (singleton).
  * stdout: `READY <node>`, `LEADER <node>` when it becomes the cluster coordinator,
  * `FENCED <count>` when it fences itself, `BURNED <ms>`.
- * stdin: `BURN <busyMs> <totalMs>` keeps the event loop busy in chunks; `STOP` leaves.
+ * stdin: `BURN <busyMs> <totalMs>` keeps the event loop busy in chunks; `STOP` leaves;
+ * `SEE <n1,n2,...>` answers `SEEN` once those nodes are up here with their types known;
+ * `START <json spec>` runs `cluster.start` and answers `STARTED <name> <node> <epoch>` or
+ * `STARTFAIL <name> <error name> <message>`; `STOPINST <name>` answers `STOPINST <name> <true|false>`
+ * or `STOPINSTFAIL <name> <error name>`.
  */
 import { createNode } from '../../src/index.js';
 import { counterMachine } from '../support/machines.js';
@@ -65,13 +69,43 @@ async function stop(): Promise<void> {
   process.exit(0);
 }
 
+async function see(nodes: string[]): Promise<void> {
+  const c = node.cluster!;
+  const ok = (): boolean => nodes.every((n) => c.nodes().some((m) => m.node === n && m.status === 'up') && c.typesOf(n) !== undefined);
+  while (!ok()) await new Promise((resolve) => setTimeout(resolve, 5));
+  process.stdout.write('SEEN\n');
+}
+
+async function start(json: string): Promise<void> {
+  const spec = JSON.parse(json);
+  try {
+    const r = await node.cluster!.start(spec);
+    process.stdout.write(`STARTED ${r.name} ${r.node} ${r.epoch}\n`);
+  } catch (err) {
+    const e = err as Error;
+    process.stdout.write(`STARTFAIL ${spec.name} ${e.name} ${e.message}\n`);
+  }
+}
+
+async function stopInstance(inst: string): Promise<void> {
+  try {
+    process.stdout.write(`STOPINST ${inst} ${await node.cluster!.stopInstance(inst)}\n`);
+  } catch (err) {
+    process.stdout.write(`STOPINSTFAIL ${inst} ${(err as Error).name}\n`);
+  }
+}
+
 let buffered = '';
 process.stdin.on('data', (d) => {
   buffered += String(d);
   let nl = buffered.indexOf('\n');
   while (nl !== -1) {
-    const [cmd, a, b] = buffered.slice(0, nl).trim().split(' ');
+    const line = buffered.slice(0, nl).trim();
+    const [cmd, a, b] = line.split(' ');
     buffered = buffered.slice(nl + 1);
+    if (cmd === 'SEE') void see(a!.split(','));
+    if (cmd === 'START') void start(line.slice('START '.length));
+    if (cmd === 'STOPINST') void stopInstance(a!);
     if (cmd === 'BURN') void burn(Number(a), Number(b));
     if (cmd === 'STOP') void stop();
     nl = buffered.indexOf('\n');

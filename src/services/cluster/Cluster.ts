@@ -26,8 +26,8 @@
  * ## Instances
  * An instance is a registered service type running under a name on one
  * node. Its record (`instance.<name>` in the Registry) holds type, input,
- * restart type, placement, supervisor (`cluster` or a node), owner node,
- * epoch and state; its owner claim (`owner.<name>`, or
+ * restart type, placement, supervisor (`cluster` or a node), owner node
+ * and its incarnation, epoch and state; its owner claim (`owner.<name>`, or
  * `owner.singleton.<type>` for a singleton type) gives the epoch, the
  * fencing token. The host spawns it on a request on `<prefix>.clrpc.<node>`,
  * after checking the per-node lock and claiming ownership by
@@ -45,6 +45,13 @@
  * | `placement` | no        | `pinned` with `node`, else `any` | placement.ts |
  * | `intensity` | no        | 3                                | integer >= 0: restarts allowed within `period`, per instance (restarts.ts) |
  * | `period`    | no        | 30000                            | integer ms >= 1 |
+ *
+ * A start of a name that already runs as a cluster-supervised instance of
+ * the same type returns that instance (the application's start code runs
+ * again after a restart, and the coordinator may have brought it back
+ * first); one held as another type is a `ServiceLockedError`. A record left
+ * by an earlier incarnation of its owner (a restarted process of the same
+ * name) holds no lock: the coordinator recovers it as lost (`nodedown`).
  *
  * ## Who decides what (local vs cluster-wide)
  * - **Local, the node's own Recovery Coordinator (the deputy)**: every
@@ -184,6 +191,8 @@ export interface InstanceRecord {
   /** `cluster`, or the node whose supervisor started it. */
   readonly supervisor: string;
   readonly owner: string;
+  /** The owner's membership incarnation when it started the instance: a record of an older incarnation of `owner` is not live. */
+  readonly incarnation?: number;
   readonly epoch: number;
   readonly state: 'running' | 'exited';
   readonly reason?: string;
@@ -494,6 +503,9 @@ export class Cluster {
     const placement = spec.placement ?? (spec.node !== undefined ? Placement.Pinned : Placement.Any);
     const restart = spec.restart ?? 'permanent';
     const { intensity, period } = resolveIntensity(spec);
+    // The application's start code runs again after a restart, and the coordinator may have brought the instance back first.
+    const running = this.#runningAs(this.#records.get(spec.name), spec.type);
+    if (running !== undefined) return running;
     const node = this.#placeFor({ name: spec.name, type: spec.type, placement, node: spec.node });
     if (node === undefined) throw new NoNodeAvailableError(spec.type);
     const epoch = await this.#spawnOn(node, {
@@ -508,16 +520,50 @@ export class Cluster {
       supervisor: 'cluster',
       intensity,
       period,
+    }).catch(async (err: unknown) => {
+      // Lost a race with the coordinator restarting it: that instance is the one asked for.
+      if (!(err instanceof ServiceLockedError) || err.lock !== 'name') throw err;
+      const fresh = parseRecord((await this.registry.get<unknown>('instance', spec.name))?.value);
+      const now = this.#runningAs(fresh, spec.type);
+      if (now === undefined) throw err;
+      return now;
     });
+    if (typeof epoch !== 'number') return epoch;
     return { name: spec.name, type: spec.type, epoch, supervisor: 'cluster', node };
   }
 
-  /** Stop a cluster-supervised instance for good (its record is removed; it is not restarted). */
+  /**
+   * `rec` as the answer to a start of its name: the instance, when it runs
+   * on a live incarnation as a cluster-supervised `type`; a
+   * `ServiceLockedError` when it runs as another type or under another
+   * supervisor; `undefined` when it does not run.
+   */
+  #runningAs(rec: InstanceRecord | undefined, type: string): (HostedInstance & { node: string }) | undefined {
+    if (rec === undefined || rec.state !== 'running' || rec.epoch <= (this.#ended.get(rec.name) ?? 0) || this.#staleOwner(rec)) return undefined;
+    const m = this.membership.member(rec.owner);
+    if (m === undefined || m.status === 'down') return undefined;
+    if (rec.stype !== type || rec.supervisor !== 'cluster') throw new ServiceLockedError(type, 'name', rec.owner);
+    return { name: rec.name, type: rec.stype, epoch: rec.epoch, supervisor: rec.supervisor, node: rec.owner };
+  }
+
+  /**
+   * Stop a cluster-supervised instance for good (its record is removed; it
+   * is not restarted). True once it is stopped or, with no live host to ask
+   * (it exited, or its owner's incarnation is gone), its record is removed;
+   * false when there is none or its host did not stop it.
+   */
   async stopInstance(name: string): Promise<boolean> {
-    const rec = this.#records.get(name) ?? (await this.registry.get<unknown>('instance', name).then((r) => parseRecord(r?.value)));
-    if (rec === undefined) return false;
-    await this.#request(rec.owner, { op: 'stop', name, epoch: rec.epoch });
-    return true;
+    const stored = await this.registry.get<unknown>('instance', name);
+    const rec = parseRecord(stored?.value);
+    if (stored === undefined || rec === undefined) return false;
+    if (rec.state !== 'running' || this.#staleOwner(rec) || this.#fencedNode(rec.owner, this.membership.member(rec.owner))) {
+      // Compare-and-set: a restart that landed meanwhile keeps its record; then the lost tenure's claim, by its epoch.
+      if (!(await this.registry.remove('instance', name, { expect: stored.revision }))) return false;
+      await this.#releaseLost(rec);
+      return true;
+    }
+    const r = await this.#request(rec.owner, { op: 'stop', name, epoch: rec.epoch });
+    return r.stopped === true;
   }
 
   /** The cluster coordinator's decisions, from KV (any node can read them). */
@@ -600,6 +646,10 @@ export class Cluster {
       t.subscribe(this.#subjects.exits(this.node), (msg) => this.#onExitReport(msg.data)),
     );
     this.membership.on('change', (c) => this.#onMemberChange(c));
+    // Members already down when this node joined were reported before it listened: their takeover delay runs from now.
+    for (const m of this.membership.members()) {
+      if (m.node !== this.node && m.status === 'down' && !this.#downSeenAt.has(m.node)) this.#downSeenAt.set(m.node, this.#clock.now());
+    }
     this.#unwatch.push(
       await this.registry.watch('node', (c) => {
         if (c.operation === 'delete') this.#nodeTypes.delete(c.name);
@@ -672,10 +722,23 @@ export class Cluster {
     return view;
   }
 
+  /**
+   * True when `r` was started by an earlier incarnation of its owner, or its
+   * owner is no member: that process is gone (a new incarnation is only
+   * registered after the old one was declared down or left), so the record
+   * holds no lock and is recovered as lost with its node.
+   */
+  #staleOwner(r: InstanceRecord): boolean {
+    const m = this.membership.member(r.owner);
+    if (m === undefined) return true;
+    return r.incarnation !== undefined && m.incarnation > r.incarnation;
+  }
+
   #placed(): PlacedInstance[] {
     const out: PlacedInstance[] = [];
     for (const r of this.#records.values()) {
       if (r.state !== 'running' || r.epoch <= (this.#ended.get(r.name) ?? 0)) continue;
+      if (this.#staleOwner(r)) continue;
       out.push({ name: r.name, type: r.stype, cardinality: r.cardinality, node: r.owner });
     }
     return out;
@@ -775,6 +838,7 @@ export class Cluster {
       ...(req.pin !== undefined ? { pin: req.pin } : {}),
       supervisor: req.supervisor,
       owner: this.node,
+      incarnation: this.membership.incarnation,
       epoch,
       state: 'running',
       ...limits,
@@ -1094,6 +1158,7 @@ export class Cluster {
       ...(rec.pin !== undefined ? { node: rec.pin } : {}),
       restart: rec.restart,
       owner: rec.owner,
+      ...(this.#staleOwner(rec) ? { ownerGone: true } : {}),
       state: rec.state,
       ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
       ...(rec.gaveUp === true ? { gaveUp: true } : {}),

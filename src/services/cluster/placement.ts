@@ -114,6 +114,8 @@ export interface InstanceState extends PlacementRequest {
   readonly restart: RestartType;
   /** The node that last owned it. */
   readonly owner: string;
+  /** The incarnation of `owner` that ran it is gone (the node restarted, or is no member): lost with its node, like a fenced `down`. */
+  readonly ownerGone?: boolean;
   /** `running` on `owner`, or `exited` there with `reason`. */
   readonly state: 'running' | 'exited';
   readonly reason?: string;
@@ -151,7 +153,7 @@ export function recover(inst: InstanceState, nodes: ReadonlyMap<string, NodeView
   if (inst.state === 'exited') {
     reason = inst.reason ?? 'normal';
   } else {
-    const owner = nodes.get(inst.owner);
+    const owner = inst.ownerGone === true ? undefined : nodes.get(inst.owner);
     if (owner !== undefined && owner.status !== 'down') return { kind: 'none' };
     if (owner !== undefined && owner.fenced !== true) return { kind: 'wait' };
     reason = 'nodedown';
