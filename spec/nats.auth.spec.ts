@@ -17,7 +17,9 @@ import { createUser } from '@nats-io/nkeys';
 import { nkeyAuthenticator } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, TransportError } from '../src/errors.js';
+import { InvalidArgumentError, PermissionDeniedError, TransportError } from '../src/errors.js';
+import { DeadLetterReason } from '../src/actors/DeadLetters.js';
+import { waitFor } from './support/wait.js';
 import { createNode, type Node, type NodeOptions } from '../src/services/Node.js';
 import { splitServerCredentials } from '../src/transport/serverCredentials.js';
 import { counterMachine } from './support/machines.js';
@@ -232,6 +234,48 @@ describe('nats auth', () => {
       await expect(
         createNode({ name: 'conflict', transport: { kind: 'nats', servers: ['nats://a:b@127.0.0.1:1', 'nats://a:c@127.0.0.1:2'] } }),
       ).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'servers' });
+    });
+  });
+  describe('subject permissions', () => {
+    const pass = hex('pw-');
+    let server: NatsServerHandle;
+    beforeAll(async () => {
+      server = await startNatsServer({
+        config: [
+          'authorization {',
+          '  users: [',
+          `    { user: "full", password: "${pass}" }`,
+          `    { user: "limited", password: "${pass}", permissions: { publish: { allow: ["halyard.svc.counter", "_INBOX.>"] }, subscribe: { allow: [">"] } } }`,
+          '  ]',
+          '}',
+          '',
+        ].join('\n'),
+      });
+    });
+    afterAll(() => server.stop());
+
+    it('nats auth - a user allowed only halyard.svc.counter reaches counter; a tell elsewhere is a permission-denied dead letter and an ask fails at once with PermissionDeniedError', async () => {
+      const host = await node('perm-host', { kind: 'nats', servers: server.url, user: 'full', pass });
+      host.spawn(counterMachine, { name: 'counter', input: { start: 1 } });
+      host.spawn(counterMachine, { name: 'other' });
+      await host.flush();
+      const lim = await node('perm-lim', { kind: 'nats', servers: server.url, user: 'limited', pass });
+      await expect(lim.ref('counter').ask({ type: 'GET' }, { timeout: 10_000 })).resolves.toBe(1);
+
+      lim.ref('other').tell({ type: 'INC' });
+      await waitFor(() => lim.deadLetters.count(DeadLetterReason.PermissionDenied) >= 1, { timeout: 10_000, message: 'denied tell counted' });
+
+      // The deadline is far off: the refusal, not the timer, settles the ask.
+      const err = await lim.ref('other').ask({ type: 'GET' }, { timeout: 60_000 }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(PermissionDeniedError);
+      expect(err).toMatchObject({ subject: 'halyard.svc.other', operation: 'publish', code: 'ERR_PERMISSION_DENIED' });
+      expect(lim.deadLetters.count(DeadLetterReason.PermissionDenied)).toBe(2);
+      // Nothing reached the other actor.
+      await expect(host.ref('other').ask({ type: 'GET' })).resolves.toBe(0);
+      expectNoLeak([pass], err);
     });
   });
 });

@@ -12,6 +12,7 @@
 
 export const ErrorCode = {
   InvalidSubject: 'ERR_INVALID_SUBJECT',
+  PermissionDenied: 'ERR_PERMISSION_DENIED',
   InvalidName: 'ERR_INVALID_NAME',
   InvalidEvent: 'ERR_INVALID_EVENT',
   InvalidSpec: 'ERR_INVALID_SPEC',
@@ -116,6 +117,17 @@ export class NoRespondersError extends HalyardError {
   override readonly name = 'NoRespondersError';
   constructor(readonly subject: string) {
     super(ErrorCode.NoResponders, `no responders for ${subject}`);
+  }
+}
+
+/** The NATS server refused a publish or subscribe on `subject` for this connection's permissions. */
+export class PermissionDeniedError extends HalyardError {
+  override readonly name = 'PermissionDeniedError';
+  constructor(
+    readonly subject: string,
+    readonly operation: 'publish' | 'subscribe',
+  ) {
+    super(ErrorCode.PermissionDenied, `the server refused to let this connection ${operation === 'publish' ? 'publish to' : 'subscribe to'} ${subject}`);
   }
 }
 

@@ -16,6 +16,8 @@ export const DeadLetterReason = {
   InvalidEvent: 'invalid-event',
   /** An event of a reserved type (`xstate.*`, `halyard.*`) sent by a user or a peer: never delivered. */
   ReservedEvent: 'reserved-event',
+  /** The NATS server refused the publish for this connection's permissions. */
+  PermissionDenied: 'permission-denied',
   /** A check or status frame without a reply subject: nobody to answer. */
   NoReplySubject: 'no-reply-subject',
   Decode: 'decode-error',

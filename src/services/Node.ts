@@ -41,7 +41,7 @@ import {
 } from '../actors/ocf.js';
 import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '../actors/types.js';
 import { type Clock, monotonicClock } from '../clock.js';
-import { EncodeError, InvalidArgumentError, InvalidSpecError, NoSuchActorError, NodeClosedError, TransportError, describe } from '../errors.js';
+import { EncodeError, InvalidArgumentError, InvalidSpecError, NoSuchActorError, NodeClosedError, PermissionDeniedError, TransportError, describe } from '../errors.js';
 import { type Logger, nullLogger } from '../log.js';
 import { assertShutdownArg } from '../options.js';
 import { type CodecLimits, encodeEnvelope } from '../transport/codec.js';
@@ -218,7 +218,14 @@ export class Node implements InboundTarget {
       // Keep the subscription if the name was taken again (a restart) meanwhile.
       if (exit.name !== undefined && !this.system.lookup(exit.name)) this.unserveName(exit.name);
     });
-    transport.onStatus((s) => this.logger.info({ transport: s.type }, 'transport status'));
+    transport.onStatus((s) => {
+      this.logger.info({ transport: s.type }, 'transport status');
+      if (s.type === 'permission-denied' && s.operation === 'publish' && s.subject !== undefined) {
+        // The message is lost: count it, and fail asks to that subject now rather than at their deadline.
+        this.system.deadLetters.record(s.subject, undefined, DeadLetterReason.PermissionDenied);
+        this.requester.failSubject(s.subject, new PermissionDeniedError(s.subject, 'publish'));
+      }
+    });
     this.supervision = new Supervision(this.system, options.supervision);
   }
 

@@ -36,6 +36,7 @@ export function ownedPublisher(transport: Transport): (subject: string, frame: U
 
 interface Pending {
   readonly target: string;
+  readonly subject: string;
   readonly resolve: (v: unknown) => void;
   readonly reject: (e: unknown) => void;
   timer: TimerHandle | undefined;
@@ -83,7 +84,7 @@ export class Requester {
     // A body error names the field as the caller knows it: `event.items[2]`, not `env.b.items[2]`.
     const frame = encodeEnvelope({ v: 1, k: kind, t: target, c, b: body }, undefined, kind === 'ask' ? 'event' : kind);
     return new Promise((resolve, reject) => {
-      const p: Pending = { target, resolve, reject, timer: undefined };
+      const p: Pending = { target, subject, resolve, reject, timer: undefined };
       // Kept alive: a pending request holds the process until it settles.
       p.timer = this.clock.setTimer(
         () => {
@@ -100,6 +101,18 @@ export class Requester {
         reject(err);
       }
     });
+  }
+
+  /** Reject every pending request published to `subject` (the server refused it); returns how many. */
+  failSubject(subject: string, error: unknown): number {
+    let n = 0;
+    for (const [c, p] of this.pending) {
+      if (p.subject !== subject) continue;
+      this.settle(c);
+      p.reject(error);
+      n++;
+    }
+    return n;
   }
 
   private settle(c: string): Pending | undefined {

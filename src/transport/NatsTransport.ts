@@ -73,6 +73,7 @@ import {
   type Msg as NatsMsg,
   type Subscription as NatsSubscription,
   type NodeConnectionOptions,
+  PermissionViolationError,
   headers as natsHeaders,
   type Status,
 } from '@nats-io/transport-node';
@@ -521,6 +522,13 @@ export class NatsTransport implements Transport {
       }
       case 'error': {
         const detail = this.#scrub(describe(s.error));
+        if (s.error instanceof PermissionViolationError) {
+          // Reported apart from other errors: the node counts the lost message and fails asks to the subject at once.
+          const operation = s.error.operation === 'publish' ? 'publish' : 'subscribe';
+          this.#logger.warn({ subject: s.error.subject, operation }, 'permission denied');
+          this.#status.emit({ type: 'permission-denied', detail, subject: s.error.subject, operation });
+          break;
+        }
         this.#logger.warn({ reason: detail }, 'connection error');
         this.#status.emit({ type: 'error', detail });
         break;

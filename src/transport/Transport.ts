@@ -82,6 +82,8 @@ export const TransportStatusType = {
   Reconnected: 'reconnected',
   Closed: 'closed',
   Error: 'error',
+  /** The server refused a publish or subscribe for permissions (NATS only). */
+  PermissionDenied: 'permission-denied',
 } as const;
 export type TransportStatusType = (typeof TransportStatusType)[keyof typeof TransportStatusType];
 
@@ -89,6 +91,9 @@ export interface TransportStatus {
   readonly type: TransportStatusType;
   /** Human-readable detail; never contains credentials. */
   readonly detail?: string;
+  /** For `permission-denied`: the subject refused, and whether to publish or subscribe. */
+  readonly subject?: string;
+  readonly operation?: 'publish' | 'subscribe';
 }
 
 export type StatusListener = (status: TransportStatus) => void;
