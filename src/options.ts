@@ -166,11 +166,16 @@ export function assertShutdownArg(value: unknown, path = 'shutdown'): void {
  * actor layer's to check, `assertTimeout`). A bare number is the usual slip (`ask(ev, 1000)`), and is refused with the
  * object to pass. An `InvalidArgumentError`.
  */
+// Built once: this check runs on every ask that passes options.
+const ASK_KEYS = ['timeout'] as const;
+const ASK_OBJECT = {
+  error: InvalidArgumentError,
+  instead: (v: unknown) => (typeof v === 'number' ? `for a deadline, pass { timeout: ${v} }` : undefined),
+} as const;
+const ASK_KEYS_OPTIONS = { error: InvalidArgumentError } as const;
+
 export function assertAskOptions(value: unknown, path = 'options'): void {
   if (value === undefined) return;
-  assertOptionsObject(value, path, '{ timeout? }', {
-    error: InvalidArgumentError,
-    instead: (v) => (typeof v === 'number' ? `for a deadline, pass { timeout: ${v} }` : undefined),
-  });
-  assertKnownKeys(value, path, ['timeout'], { error: InvalidArgumentError });
+  assertOptionsObject(value, path, '{ timeout? }', ASK_OBJECT);
+  assertKnownKeys(value, path, ASK_KEYS, ASK_KEYS_OPTIONS);
 }

@@ -157,7 +157,9 @@ export function tellControl(ref: LocalActorRef, event: AnyEventObject): void {
 export function askControl<R>(ref: LocalActorRef, event: AnyEventObject, timeout?: number): Promise<R> {
   try {
     const cell = cellOf(ref);
-    return cell._ask(event, askTimeoutOf(timeout === undefined ? undefined : { timeout }, cell._askTimeout)) as Promise<R>;
+    const ms = timeout ?? cell._askTimeout;
+    assertTimeout(ms);
+    return cell._ask(event, ms) as Promise<R>;
   } catch (err) {
     return Promise.reject(err);
   }
