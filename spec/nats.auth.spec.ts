@@ -4,12 +4,12 @@
  * wrong credentials. Right ones give a working node (tell + ask across two
  * nodes); wrong ones reject with a typed error that says authorization
  * failed. In every case no secret shows in a trace-level log line or in the
- * error's message, stack or inspect output. Last, TLS with a CA made by
- * openssl for the run.
+ * error's message, stack or inspect output. Last, TLS and mutual TLS with CAs
+ * made by openssl for the run.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -17,11 +17,12 @@ import { createUser } from '@nats-io/nkeys';
 import { nkeyAuthenticator } from '@nats-io/transport-node';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { InvalidArgumentError, PermissionDeniedError, TransportError } from '../src/errors.js';
+import { InvalidArgumentError, PermissionDeniedError, TlsFailureReason, TlsHandshakeError, TransportError } from '../src/errors.js';
 import { DeadLetterReason } from '../src/actors/DeadLetters.js';
 import { waitFor } from './support/wait.js';
 import { createNode, type Node, type NodeOptions } from '../src/services/Node.js';
 import { splitServerCredentials } from '../src/transport/serverCredentials.js';
+import { tlsHandshakeFailure } from '../src/transport/tlsFailure.js';
 import { counterMachine } from './support/machines.js';
 import { type NatsServerHandle, startNatsServer } from './support/natsServer.js';
 
@@ -194,7 +195,112 @@ describe('nats auth', () => {
         () => undefined,
         (e: unknown) => e,
       );
+      expect(err).toBeInstanceOf(TlsHandshakeError);
+      expect(err).toMatchObject({ reason: TlsFailureReason.ServerCertificateUntrusted });
+      expect((err as Error).message).toMatch(/does not trust the server's certificate/);
+    });
+  });
+
+  describe('mutual tls', () => {
+    let dir: string;
+    let server: NatsServerHandle;
+    const file = (name: string) => join(dir, name);
+    /** The base64 lines of a PEM file: any one of them in an error or a log line would be key or certificate material. */
+    const material = (...names: string[]) =>
+      names.flatMap((n) => readFileSync(file(n), 'utf8').split('\n').filter((l) => l.length >= 32 && !l.startsWith('-----')));
+    /** Longer than the client's default (20 s) and than the test's own timeout: only the handshake's refusal can settle the connect in time. */
+    const PATIENT_MS = 120_000;
+
+    beforeAll(async () => {
+      dir = mkdtempSync(join(tmpdir(), 'halyard-mtls-'));
+      const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+      const ca = (name: string) =>
+        ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.pem`);
+      const issue = (name: string, cn: string, signer: string, ext: string) => {
+        ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${cn}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
+        writeFileSync(file(`${name}.ext`), ext);
+        ssl(
+          'x509', '-req', '-in', `${name}.csr`, '-CA', `${signer}.pem`, '-CAkey', `${signer}.key`, '-CAcreateserial', '-days', '1',
+          '-extfile', `${name}.ext`, '-out', `${name}.pem`,
+        );
+      };
+      ca('ca');
+      ca('other-ca');
+      // DNS:localhost as in the TLS case above: nats.js gives Node no SNI name for an IP address.
+      issue('server', '127.0.0.1', 'ca', 'subjectAltName = IP:127.0.0.1, DNS:localhost\n');
+      issue('client', 'halyard-client', 'ca', 'extendedKeyUsage = clientAuth\n');
+      issue('stranger', 'halyard-client', 'other-ca', 'extendedKeyUsage = clientAuth\n');
+      server = await startNatsServer({
+        config: `tls { cert_file: "${file('server.pem')}", key_file: "${file('server.key')}", ca_file: "${file('ca.pem')}", verify: true }\n`,
+      });
+    });
+    afterAll(async () => {
+      await server?.stop();
+      if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+    });
+
+    /** The connect fails with a TlsHandshakeError for `reason`, whose message says so; no PEM material anywhere. */
+    async function expectHandshakeRefused(tls: NatsConfig['tls'], reason: TlsFailureReason, says: RegExp): Promise<void> {
+      const err = await node('mtls-refused', { kind: 'nats', servers: server.url, tls, timeout: PATIENT_MS }).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(TlsHandshakeError);
       expect(err).toBeInstanceOf(TransportError);
+      expect(err).toMatchObject({ name: 'TlsHandshakeError', code: 'ERR_TLS_HANDSHAKE', reason });
+      expect((err as Error).message).toMatch(/TLS handshake failed/);
+      expect((err as Error).message).toMatch(says);
+      expectNoLeak(material('client.key', 'client.pem', 'stranger.key', 'stranger.pem', 'ca.key', 'server.key'), err);
+    }
+
+    it('nats auth - mutual TLS: a client with a certificate from the trusted CA connects and tell/ask works', async () => {
+      const tls = { caFile: file('ca.pem'), certFile: file('client.pem'), keyFile: file('client.key') };
+      await expectRoundTrip({ kind: 'nats', servers: server.url, tls }, material('client.key', 'client.pem'));
+    });
+
+    it('nats auth - mutual TLS: a client that sends no certificate fails at once, saying the server requires a client certificate', async () => {
+      await expectHandshakeRefused(
+        { caFile: file('ca.pem') },
+        TlsFailureReason.ClientCertificateRequired,
+        /server requires a client certificate and none was sent/,
+      );
+    });
+
+    it('nats auth - mutual TLS: a client certificate from another CA fails at once, saying the server rejected it', async () => {
+      // Inline PEM rather than files: key material handed over as a string must not come back in the error either.
+      const tls = { caFile: file('ca.pem'), cert: readFileSync(file('stranger.pem'), 'utf8'), key: readFileSync(file('stranger.key'), 'utf8') };
+      await expectHandshakeRefused(tls, TlsFailureReason.ClientCertificateRejected, /server rejected the client certificate/);
+    });
+  });
+
+  describe('tls failure reading', () => {
+    const socketError = (code: string) => Object.assign(new Error(`socket says ${code}`), { code });
+    it('nats auth - a TLS failure is named from the socket error and what the client configured', () => {
+      const withCert = { tls: true, clientCertificate: true };
+      const noCert = { tls: true, clientCertificate: false };
+      const cases: [string, { tls: boolean; clientCertificate: boolean }, TlsFailureReason | undefined, RegExp?][] = [
+        ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', noCert, TlsFailureReason.ClientCertificateRequired, /server alert: bad certificate/],
+        ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', noCert, TlsFailureReason.ClientCertificateRequired, /certificate required/],
+        ['ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', withCert, TlsFailureReason.ClientCertificateRejected, /bad certificate/],
+        ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', withCert, TlsFailureReason.ClientCertificateRejected, /unknown ca/],
+        ['ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', withCert, TlsFailureReason.HandshakeFailed, /protocol version/],
+        ['ERR_SSL_WRONG_VERSION_NUMBER', noCert, TlsFailureReason.HandshakeFailed, /wrong version number/],
+        ['SELF_SIGNED_CERT_IN_CHAIN', noCert, TlsFailureReason.ServerCertificateUntrusted, /tls\.caFile/],
+        ['ERR_TLS_CERT_ALTNAME_INVALID', withCert, TlsFailureReason.ServerCertificateUntrusted, /altname invalid/],
+        // A reset can overtake the alert (TLS 1.3): read as a refusal, and said to be inferred.
+        ['ECONNRESET', noCert, TlsFailureReason.ClientCertificateRequired, /inferred/],
+        ['ECONNRESET', withCert, TlsFailureReason.ClientCertificateRejected, /inferred/],
+        // Without TLS a reset is only a reset.
+        ['ECONNRESET', { tls: false, clientCertificate: false }, undefined],
+        ['ECONNREFUSED', noCert, undefined],
+      ];
+      for (const [code, attempt, reason, says] of cases) {
+        const got = tlsHandshakeFailure(socketError(code), attempt);
+        expect(got?.reason, `${code} ${JSON.stringify(attempt)}`).toBe(reason);
+        if (says !== undefined) expect(got?.detail).toMatch(says);
+      }
+      expect(tlsHandshakeFailure(new Error('no code'), withCert)).toBeUndefined();
+      expect(tlsHandshakeFailure(undefined, withCert)).toBeUndefined();
     });
   });
 

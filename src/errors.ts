@@ -241,9 +241,34 @@ export class TransportClosedError extends HalyardError {
 }
 
 export class TransportError extends HalyardError {
-  override readonly name = 'TransportError';
-  constructor(detail: string, cause?: unknown) {
-    super(ErrorCode.Transport, detail, { cause });
+  override readonly name: string = 'TransportError';
+  constructor(detail: string, cause?: unknown, code: string = ErrorCode.Transport) {
+    super(code, detail, { cause });
+  }
+}
+
+/** Why a TLS handshake with the server failed, as far as the client can tell (see {@link TlsHandshakeError}). */
+export const TlsFailureReason = {
+  /** The server demands a client certificate (mutual TLS) and this client sent none. */
+  ClientCertificateRequired: 'client-certificate-required',
+  /** The server refused the client certificate that was sent (unknown CA, expired, wrong usage...). */
+  ClientCertificateRejected: 'client-certificate-rejected',
+  /** This client does not trust the server's certificate (CA not configured, wrong host name, expired). */
+  ServerCertificateUntrusted: 'server-certificate-untrusted',
+  /** Any other handshake failure (protocol version, cipher, a plain server on a TLS URL...). */
+  HandshakeFailed: 'handshake-failed',
+} as const;
+export type TlsFailureReason = (typeof TlsFailureReason)[keyof typeof TlsFailureReason];
+
+/** Connecting failed in the TLS handshake; `reason` says which side refused what. */
+export class TlsHandshakeError extends TransportError {
+  override readonly name = 'TlsHandshakeError';
+  constructor(
+    readonly reason: TlsFailureReason,
+    detail: string,
+    cause?: unknown,
+  ) {
+    super(detail, cause, 'ERR_TLS_HANDSHAKE');
   }
 }
 

@@ -46,6 +46,10 @@
  *   as an ordinary message (`msg.headers.code === 503`, `data.length === 0`),
  *   which surfaces as `msg.noResponders === true` and rejects the request with
  *   `NoRespondersError` at once.
+ * - A connect refused in the TLS handshake rejects with `TlsHandshakeError`
+ *   (a `TransportError`) whose `reason` and message say which side refused
+ *   what, at once rather than after the connect timeout (`tlsFailure.ts`,
+ *   and FIRST_CONNECT below for how).
  * - Client status events map to `TransportStatus`: `disconnect` →
  *   `disconnected`, `reconnecting` (once per dial attempt) → `reconnecting`,
  *   `reconnect` → `reconnected`, `error` → `error`; the connection closing,
@@ -81,6 +85,7 @@ import {
   describe,
   HalyardError,
   InvalidArgumentError,
+  TlsHandshakeError,
   TransportClosedError,
   TransportError,
 } from '../errors.js';
@@ -90,6 +95,7 @@ import { assertFrameFits } from './headers.js';
 import { RequestMux } from './RequestMux.js';
 import { StatusListeners } from './StatusListeners.js';
 import { splitServerCredentials } from './serverCredentials.js';
+import { tlsHandshakeFailure } from './tlsFailure.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
 import type {
   Msg,
@@ -130,6 +136,37 @@ export const DRAIN_TIMEOUT_MS = 10_000;
 const REDACTED = '[redacted]';
 /** `scheme://userinfo@` or a bare `userinfo@host`. */
 const URL_USERINFO = /(^|[\s,(]|[a-z][a-z0-9+.-]*:\/\/)[^\s/@,()]+@/gi;
+
+/**
+ * FIRST_CONNECT: nats.js (3.4) waits for the first PONG until its connect
+ * timeout (20 s by default) when the socket closes after the transport is up
+ * but before the PONG, which is exactly what a server requiring client
+ * certificates does under TLS 1.3: the client's side of the handshake
+ * completes, then the server sends an alert and closes. With `reconnect`
+ * off, that close ends the attempt at once with the socket's error (the
+ * alert), which `tlsFailure.ts` turns into a clear error. Reconnecting is
+ * then switched on for the life of the connection by writing the option
+ * nats.js reads on every disconnect (`ProtocolHandler.options` is the
+ * connection's `options` object). The cost: a socket closed in that window
+ * on the first of several servers ends the connect without trying the
+ * others, where it used to try them after waiting out the timeout.
+ */
+function enableReconnect(nc: NatsConnection): void {
+  const options = (nc as { options?: { reconnect?: boolean } }).options;
+  if (options === undefined) throw new TransportError('nats.js connection has no options object: cannot enable reconnects');
+  options.reconnect = true;
+}
+
+/** Private key material and its passphrase, when given inline: scrubbed like passwords. */
+function tlsSecrets(tls: NatsTransportOptions['tls']): string[] {
+  if (tls === undefined || tls === null) return [];
+  const out: string[] = [];
+  for (const value of [tls.key, (tls as { passphrase?: unknown }).passphrase]) {
+    if (typeof value === 'string') out.push(value);
+    else if (value instanceof Uint8Array) out.push(new TextDecoder().decode(value));
+  }
+  return out;
+}
 
 /** Removes URL user info and every known secret from `text`. */
 function scrub(text: string, secrets: readonly string[]): string {
@@ -271,7 +308,7 @@ export class NatsTransport implements Transport {
     }
     const split = splitServerCredentials(servers, options);
     const { credentials } = split;
-    const secrets = [options.token, options.pass, ...split.secrets].filter(
+    const secrets = [options.token, options.pass, ...split.secrets, ...tlsSecrets(options.tls)].filter(
       (s): s is string => typeof s === 'string' && s.length > 0,
     );
     const shownServers = split.servers.map((s) => scrub(s, secrets));
@@ -292,17 +329,27 @@ export class NatsTransport implements Transport {
     if (options.reconnectTimeWait !== undefined) co.reconnectTimeWait = options.reconnectTimeWait;
     if (options.pingInterval !== undefined) co.pingInterval = options.pingInterval;
     if (options.timeout !== undefined) co.timeout = options.timeout;
+    // See FIRST_CONNECT below: off until the first connect succeeds.
+    co.reconnect = false;
 
     let nc: NatsConnection;
     try {
       nc = await connect(co);
     } catch (err) {
-      const raw = describe(err);
+      const tls = tlsHandshakeFailure(err, {
+        tls: options.tls !== undefined || split.servers.some((s) => /^tls:\/\//i.test(s)),
+        clientCertificate: options.tls?.cert !== undefined || options.tls?.certFile !== undefined,
+      });
+      const raw = tls?.detail ?? describe(err);
       const detail = scrub(raw, secrets);
+      const message = `cannot connect to ${shownServers.join(', ')}: ${detail}`;
       logger.warn({ servers: shownServers, reason: detail }, 'cannot connect');
       // Keep the client's error as `cause` only when it carried no secret.
-      throw new TransportError(`cannot connect to ${shownServers.join(', ')}: ${detail}`, detail === raw ? err : undefined);
+      const cause = detail === raw && scrub(describe(err), secrets) === describe(err) ? err : undefined;
+      if (tls !== undefined) throw new TlsHandshakeError(tls.reason, message, cause);
+      throw new TransportError(message, cause);
     }
+    enableReconnect(nc);
     logger.info({ servers: shownServers }, 'connected');
     return new NatsTransport(
       nc,
