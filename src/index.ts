@@ -35,7 +35,7 @@ export {
   type SpawnOptions,
   type DeadLetter,
 } from './actors/index.js';
-export type { Transport, Msg, Subscription, TransportStatus } from './transport/Transport.js';
+export type { Transport, Msg, Subscription, TransportStats, TransportStatus } from './transport/Transport.js';
 export { LocalBus, LocalTransport } from './transport/LocalTransport.js';
 export { NatsTransport, type NatsTransportOptions } from './transport/NatsTransport.js';
 export {

@@ -451,6 +451,8 @@ export class Node implements InboundTarget {
       uptimeMs: Math.round(this.clock.now() - this.startedAt),
       lastError: null,
       transport: this.transport.kind,
+      // Disconnects, slow-consumer cut-offs (inferred) and traffic, where the transport counts them (NATS).
+      ...(this.transport.stats ? { transportStats: this.transport.stats() } : {}),
       actors: this.system.size,
       names: this.system.names(),
       deadLetters: this.deadLetters.byReason(),

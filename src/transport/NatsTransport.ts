@@ -92,6 +92,7 @@ import {
 import { type Logger, nullLogger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
 import { assertFrameFits } from './headers.js';
+import { LoopStallWatch } from './LoopStallWatch.js';
 import { RequestMux } from './RequestMux.js';
 import { StatusListeners } from './StatusListeners.js';
 import { splitServerCredentials } from './serverCredentials.js';
@@ -107,6 +108,7 @@ import type {
   SubscribeOptions,
   Subscription,
   Transport,
+  TransportStats,
 } from './Transport.js';
 
 export interface NatsTransportOptions {
@@ -279,6 +281,15 @@ interface OfflineFrame {
 /** Bytes held while disconnected, by default (nats.go's ReconnectBufSize). */
 export const DEFAULT_RECONNECT_BUFFER = 8 * 1024 * 1024;
 
+/**
+ * A silent disconnect within a few seconds of an event-loop stall at least
+ * this long is reported as `slow-consumer`. Longer than common GC pauses and
+ * timer lateness on a busy machine;
+ * far shorter than any stall that lets nats-server's buffers for this
+ * client overflow at its defaults (`max_pending` 64 MiB, `write_deadline` 10 s).
+ */
+export const SLOW_CONSUMER_STALL_MS = 250;
+
 export class NatsTransport implements Transport {
   readonly kind = 'nats' as const;
   readonly name: string;
@@ -296,6 +307,12 @@ export class NatsTransport implements Transport {
   readonly #offlineLimit: number;
   #mux: RequestMux | undefined;
   #closing: Promise<void> | undefined;
+  readonly #stall = new LoopStallWatch();
+  /** What the server or client said about the connection since it last came up; a disconnect after none is silent. */
+  #warned: string | undefined;
+  #disconnects = 0;
+  #reconnects = 0;
+  #slowConsumers = 0;
 
   /** Connect to NATS. Rejects with `TransportError` (credentials scrubbed) when the connection fails. */
   static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
@@ -379,6 +396,7 @@ export class NatsTransport implements Transport {
     this.#logger = logger;
     this.#report = report;
     this.#status = new StatusListeners(report);
+    this.#stall.start();
     this.#watch();
   }
 
@@ -473,6 +491,19 @@ export class NatsTransport implements Transport {
     return this.#status.add(listener);
   }
 
+  stats(): TransportStats {
+    const c = this.#nc.stats();
+    return {
+      disconnects: this.#disconnects,
+      reconnects: this.#reconnects,
+      slowConsumers: this.#slowConsumers,
+      inMsgs: c.inMsgs,
+      inBytes: c.inBytes,
+      outMsgs: c.outMsgs,
+      outBytes: c.outBytes,
+    };
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#drain();
     return this.#closing;
@@ -527,6 +558,7 @@ export class NatsTransport implements Transport {
     if (this.#state === State.Closed) return;
     this.#state = State.Closed;
     this.#connected = false;
+    this.#stall.stop();
     this.#mux?.rejectAll(this.#closedError());
     const detail = err === undefined ? undefined : this.#scrub(err.message);
     if (detail === undefined) this.#logger.info('closed');
@@ -550,9 +582,12 @@ export class NatsTransport implements Transport {
     switch (s.type) {
       case 'disconnect': {
         this.#connected = false;
-        const detail = `disconnected from ${this.#scrub(s.server)}`;
+        this.#disconnects++;
+        const server = this.#scrub(s.server);
+        const detail = `disconnected from ${server}`;
         this.#logger.warn(detail);
         this.#status.emit({ type: 'disconnected', detail });
+        this.#maybeSlowConsumer(server);
         break;
       }
       case 'reconnecting':
@@ -561,6 +596,8 @@ export class NatsTransport implements Transport {
         break;
       case 'reconnect': {
         this.#connected = true;
+        this.#reconnects++;
+        this.#warned = undefined;
         this.#replay();
         const detail = `reconnected to ${this.#scrub(s.server)}`;
         this.#logger.info(detail);
@@ -576,16 +613,51 @@ export class NatsTransport implements Transport {
           this.#status.emit({ type: 'permission-denied', detail, subject: s.error.subject, operation });
           break;
         }
+        this.#warned = 'error';
         this.#logger.warn({ reason: detail }, 'connection error');
         this.#status.emit({ type: 'error', detail });
         break;
       }
       case 'ldm':
+        this.#warned = 'ldm';
         this.#logger.warn('server entered lame duck mode');
+        break;
+      case 'staleConnection':
+      case 'forceReconnect':
+        this.#warned = s.type;
+        this.#logger.debug({ status: s.type }, 'client status');
         break;
       default:
         this.#logger.debug({ status: s.type }, 'client status');
     }
+  }
+
+  /**
+   * Slow consumers. nats-server closes a client that does not read fast
+   * enough (its unread data passes `max_pending`, or a write to it blocks
+   * past `write_deadline`) without sending `-ERR` first: the client sees only
+   * the socket closing, and nats.js reports a plain `disconnect`. So the
+   * cause is inferred, from two facts: the close was silent (no server error,
+   * lame duck notice, stale-connection or forced reconnect since the
+   * connection came up, and not our own close), and this process's event
+   * loop, which is what reads the socket, had stalled for at least
+   * {@link SLOW_CONSUMER_STALL_MS} within the last few seconds. A client cut
+   * off while its loop kept up (a slow network) shows as a plain
+   * `disconnected`; a silent close for another reason during a stall (a
+   * proxy dropping the connection) would be mislabelled. Messages the server
+   * had queued for the connection are lost and the client cannot count them.
+   */
+  #maybeSlowConsumer(server: string): void {
+    if (this.#state !== State.Open || this.#warned !== undefined) return;
+    const stalledMs = Math.round(this.#stall.recentStall());
+    if (stalledMs < SLOW_CONSUMER_STALL_MS) return;
+    this.#slowConsumers++;
+    const detail =
+      `${server} closed the connection without a reason just after this process's event loop stalled for ${stalledMs} ms: ` +
+      'most likely cut off as a slow consumer (inferred; nats-server does not tell the client). ' +
+      'What the server had queued for this connection is lost, uncounted';
+    this.#logger.warn({ stalledMs, inferred: true }, 'slow consumer disconnect');
+    this.#status.emit({ type: 'slow-consumer', detail, inferred: true, stalledMs });
   }
 
   /**

@@ -84,6 +84,12 @@ export const TransportStatusType = {
   Error: 'error',
   /** The server refused a publish or subscribe for permissions (NATS only). */
   PermissionDenied: 'permission-denied',
+  /**
+   * The server most likely cut this connection off as a slow consumer (NATS
+   * only). Always `inferred`: nats-server closes a slow consumer without
+   * telling it; follows the `disconnected` it explains.
+   */
+  SlowConsumer: 'slow-consumer',
 } as const;
 export type TransportStatusType = (typeof TransportStatusType)[keyof typeof TransportStatusType];
 
@@ -94,6 +100,22 @@ export interface TransportStatus {
   /** For `permission-denied`: the subject refused, and whether to publish or subscribe. */
   readonly subject?: string;
   readonly operation?: 'publish' | 'subscribe';
+  /** True when the cause is inferred from evidence rather than said by the server. */
+  readonly inferred?: boolean;
+  /** For `slow-consumer`: the event-loop stall, in ms, seen just before the disconnect. */
+  readonly stalledMs?: number;
+}
+
+/** Connection counters (NATS); message and byte counts are the client's own. */
+export interface TransportStats {
+  readonly disconnects: number;
+  readonly reconnects: number;
+  /** Disconnects reported as `slow-consumer` (inferred, see the status type). */
+  readonly slowConsumers: number;
+  readonly inMsgs: number;
+  readonly inBytes: number;
+  readonly outMsgs: number;
+  readonly outBytes: number;
 }
 
 export type StatusListener = (status: TransportStatus) => void;
@@ -125,6 +147,8 @@ export interface Transport {
   newInbox(): string;
   /** Listen for connection status changes. Returns an unsubscribe function. */
   onStatus(listener: StatusListener): () => void;
+  /** Connection counters, where the transport keeps them (NATS). */
+  stats?(): TransportStats;
   /** Drain subscriptions, flush, and close. Idempotent. */
   close(): Promise<void>;
 }

@@ -14,6 +14,7 @@ export {
   type SubscribeOptions,
   type Subscription,
   type Transport,
+  type TransportStats,
   type TransportStatus,
 } from './Transport.js';
 export {
