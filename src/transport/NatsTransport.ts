@@ -53,7 +53,14 @@
  * - Client status events map to `TransportStatus`: `disconnect` →
  *   `disconnected`, `reconnecting` (once per dial attempt) → `reconnecting`,
  *   `reconnect` → `reconnected`, `error` → `error`; the connection closing,
- *   for whatever reason, → `closed` (once).
+ *   for whatever reason, → `closed` (once). A silent disconnect just after
+ *   an event-loop stall is followed by `slow-consumer` (inferred; see
+ *   "Slow consumers" at `#maybeSlowConsumer`).
+ * - `stats()` counts disconnects, reconnects and slow-consumer cut-offs, with
+ *   the client's message and byte totals. nats.js has no client-side pending
+ *   limit for callback subscriptions (its `slow` option is for iterators), so
+ *   the client itself drops nothing; what a slow consumer loses is dropped by
+ *   the server, which does not say how much.
  *
  * ## Lifecycle
  * ```
