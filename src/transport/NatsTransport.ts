@@ -160,10 +160,11 @@ const URL_USERINFO = /(^|[\s,(]|[a-z][a-z0-9+.-]*:\/\/)[^\s/@,()]+@/gi;
  * on the first of several servers ends the connect without trying the
  * others, where it used to try them after waiting out the timeout.
  */
-function enableReconnect(nc: NatsConnection): void {
+function enableReconnect(nc: NatsConnection): boolean {
   const options = (nc as { options?: { reconnect?: boolean } }).options;
-  if (options === undefined) throw new TransportError('nats.js connection has no options object: cannot enable reconnects');
+  if (typeof options !== 'object' || options === null) return false;
   options.reconnect = true;
+  return true;
 }
 
 /** Private key material and its passphrase, when given inline: scrubbed like passwords. */
@@ -361,7 +362,7 @@ export class NatsTransport implements Transport {
       nc = await connect(co);
     } catch (err) {
       const tls = tlsHandshakeFailure(err, {
-        tls: options.tls !== undefined || split.servers.some((s) => /^tls:\/\//i.test(s)),
+        tls: (options.tls !== undefined && options.tls !== null) || split.servers.some((s) => /^tls:\/\//i.test(s)),
         clientCertificate: options.tls?.cert !== undefined || options.tls?.certFile !== undefined,
       });
       const raw = tls?.detail ?? describe(err);
@@ -373,7 +374,11 @@ export class NatsTransport implements Transport {
       if (tls !== undefined) throw new TlsHandshakeError(tls.reason, message, cause);
       throw new TransportError(message, cause);
     }
-    enableReconnect(nc);
+    if (!enableReconnect(nc)) {
+      // A nats.js that no longer exposes its options: fail loudly rather than run a connection that never reconnects.
+      await nc.close().catch(() => {});
+      throw new TransportError('cannot enable reconnects: this nats.js version keeps its connection options private');
+    }
     logger.info({ servers: shownServers }, 'connected');
     return new NatsTransport(
       nc,
