@@ -21,29 +21,43 @@ const SLOW_CONFIG = 'max_payload: 65536\nmax_pending: 262144\nwrite_deadline: "5
 const FLOOD_MESSAGES = 1000;
 const FLOOD_SIZE = 32 * 1024;
 
-/** A publisher in its own process: publishes `count` messages of `size` bytes to `subject`, flushes, exits. */
+/**
+ * A publisher in its own process: publishes `count` messages of `size` bytes
+ * to `subject`, flushes, and exits no sooner than `forMs` after it started,
+ * so the consumer it blocks stays blocked past the server's write deadline
+ * however fast the machine is; prints how many it sent.
+ */
 const FLOOD_SCRIPT = `
 import { connect } from '@nats-io/transport-node';
-const [url, subject, count, size] = process.argv.slice(1);
+const [url, subject, count, size, forMs] = process.argv.slice(1);
 const nc = await connect({ servers: url });
 const payload = new Uint8Array(Number(size));
-for (let i = 0; i < Number(count); i++) nc.publish(subject, payload);
+const started = performance.now();
+let sent = 0;
+for (; sent < Number(count); sent++) nc.publish(subject, payload);
 await nc.flush();
 await nc.close();
+const left = Number(forMs) - (performance.now() - started);
+if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+process.stdout.write(String(sent));
 `;
+/** Longer than the server's write_deadline (500 ms) and than SLOW_CONSUMER_STALL_MS. */
+const FLOOD_MS = 1500;
 
 /**
  * Floods `subject` from a child process while this process's event loop is
  * blocked (spawnSync returns when the child exits), so nothing here reads the
  * socket while the server's buffers for this client fill.
  */
-function floodWhileBlocked(url: string, subject: string): void {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', FLOOD_SCRIPT, url, subject, String(FLOOD_MESSAGES), String(FLOOD_SIZE)], {
+function floodWhileBlocked(url: string, subject: string): number {
+  const args = [url, subject, String(FLOOD_MESSAGES), String(FLOOD_SIZE), String(FLOOD_MS)];
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', FLOOD_SCRIPT, ...args], {
     cwd: process.cwd(),
     stdio: ['ignore', 'pipe', 'pipe'],
     timeout: 60_000,
   });
   expect(r.status, `flood child failed: ${r.stderr?.toString()}`).toBe(0);
+  return Number(r.stdout.toString());
 }
 
 describe('nats slow consumer', () => {
@@ -74,7 +88,8 @@ describe('nats slow consumer', () => {
     t.subscribe('slow.flood', () => received++);
     await t.flush();
 
-    floodWhileBlocked(server.url, 'slow.flood');
+    const sent = floodWhileBlocked(server.url, 'slow.flood');
+    expect(sent).toBeGreaterThanOrEqual(FLOOD_MESSAGES);
 
     const slow = await waitFor(() => statuses.find((s) => s.type === 'slow-consumer'), { timeout: 20_000, message: 'slow-consumer status' });
     // The server's own account of why it closed the connection: the ground truth the inference is checked against.
@@ -86,7 +101,7 @@ describe('nats slow consumer', () => {
     expect(types.indexOf('disconnected')).toBeGreaterThanOrEqual(0);
     expect(types.indexOf('disconnected')).toBeLessThan(types.indexOf('slow-consumer'));
     // The server dropped what it held for us: fewer arrived than were sent.
-    expect(received).toBeLessThan(FLOOD_MESSAGES);
+    expect(received).toBeLessThan(sent);
 
     expect(t.stats()).toMatchObject({ slowConsumers: 1, disconnects: 1 });
     const report = node.statusReport();
