@@ -291,10 +291,10 @@ export const DEFAULT_RECONNECT_BUFFER = 8 * 1024 * 1024;
 
 /**
  * A silent disconnect within a few seconds of an event-loop stall at least
- * this long is reported as `slow-consumer`. Longer than common GC pauses and
- * timer lateness on a busy machine;
- * far shorter than any stall that lets nats-server's buffers for this
- * client overflow at its defaults (`max_pending` 64 MiB, `write_deadline` 10 s).
+ * this long is reported as `slow-consumer`: longer than common GC pauses and
+ * timer lateness on a busy machine, yet well within what it takes to be cut
+ * off at high rates (a server's `max_pending`, 64 MiB by default, fills in
+ * well under a second at 1 Gbit/s); `write_deadline` defaults to 10 s.
  */
 export const SLOW_CONSUMER_STALL_MS = 250;
 
@@ -354,7 +354,7 @@ export class NatsTransport implements Transport {
     if (options.reconnectTimeWait !== undefined) co.reconnectTimeWait = options.reconnectTimeWait;
     if (options.pingInterval !== undefined) co.pingInterval = options.pingInterval;
     if (options.timeout !== undefined) co.timeout = options.timeout;
-    // See FIRST_CONNECT below: off until the first connect succeeds.
+    // Off until the first connect succeeds: see FIRST_CONNECT at enableReconnect.
     co.reconnect = false;
 
     let nc: NatsConnection;
