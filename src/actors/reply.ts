@@ -19,6 +19,8 @@
  * ```
  */
 
+import type { ActionArgs, EventObject, MachineContext, NoInfer, ParameterizedObject } from 'xstate';
+
 /** @internal */
 export const REPLY: unique symbol = Symbol.for('halyard.reply');
 
@@ -32,8 +34,42 @@ export function isAsk(event: unknown): boolean {
   return typeof event === 'object' && event !== null && (event as { [REPLY]?: ReplyHandle })[REPLY] !== undefined;
 }
 
+/**
+ * Where an event type carries the type of its answer. Type-only: no event
+ * has this key at run time, so it costs nothing on the wire or in a mailbox.
+ * A symbol keeps it out of `keyof` and of editors' completion lists.
+ */
+declare const replyType: unique symbol;
+
+/**
+ * An event that is asked and answered with a `TReply`. Declare it among the
+ * machine's events, and `reply` checks the answer while `ask` resolves to it:
+ *
+ * ```ts
+ * setup({ types: { events: {} as { type: 'INC' } | AskEvent<{ type: 'GET' }, number> } })
+ * ```
+ *
+ * The reply type is boxed in a tuple so that an answer type that includes
+ * `undefined` survives the optional key.
+ */
+export type AskEvent<TEvent extends EventObject, TReply> = TEvent & { readonly [replyType]?: readonly [TReply] };
+
+/** The declared answer of `TEvent` (distributing over a union), or `unknown` where none is declared. */
+export type ReplyOf<TEvent> = TEvent extends { readonly [replyType]?: readonly [infer R] } ? R : unknown;
+
+/**
+ * What `ask(event)` resolves to: `R` when the caller names it, else the
+ * answer declared by the member of `TEvent` whose `type` matches the event
+ * asked, else `unknown`.
+ */
+export type AskReply<R, TEvent extends EventObject, TAsked extends EventObject> = [R] extends [never]
+  ? [Extract<TEvent, { type: TAsked['type'] }>] extends [never]
+    ? unknown
+    : ReplyOf<Extract<TEvent, { type: TAsked['type'] }>>
+  : R;
+
 /** Answer the asker of `event` with `value`. Returns false if the event was not asked. */
-export function replyTo(event: unknown, value: unknown): boolean {
+export function replyTo<TEvent>(event: TEvent, value: NoInfer<ReplyOf<TEvent>>): boolean {
   const handle = typeof event === 'object' && event !== null ? (event as { [REPLY]?: ReplyHandle })[REPLY] : undefined;
   if (!handle) return false;
   handle.resolve(value);
@@ -48,16 +84,57 @@ export function replyError(event: unknown, error: unknown): boolean {
   return true;
 }
 
-type ReplyArgs = { context: any; event: any; self?: unknown };
+/**
+ * The action `reply` returns. Its type parameters are XState's own, as for
+ * `log` and `assign`, so XState fills them in from where the action is used.
+ */
+export interface ReplyAction<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TParams extends ParameterizedObject['params'] | undefined,
+  TEvent extends EventObject,
+> {
+  (args: ActionArgs<TContext, TExpressionEvent, TEvent>, params: TParams): void;
+}
+
+/** A computed answer: a function of the action's `{ context, event, self, system }`. */
+export type ReplyExpr<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TParams extends ParameterizedObject['params'] | undefined,
+  TEvent extends EventObject,
+> = (args: ActionArgs<TContext, TExpressionEvent, TEvent>, params: TParams) => ReplyOf<TExpressionEvent>;
 
 /**
  * An XState action that answers the current event's asker. Give it a value,
  * or a function of `{ context, event }` computed when the action runs.
+ *
+ * Used inside a machine, `context` and `event` are typed from the machine's
+ * `setup({ types })` (XState infers the generics from the action's place, as
+ * it does for `assign`); when the event is declared with {@link AskEvent},
+ * the answer must be of its reply type.
  */
-export function reply<TArgs extends ReplyArgs = ReplyArgs>(valueOrFn: unknown | ((args: TArgs) => unknown)) {
-  return (args: TArgs): void => {
+export function reply<
+  TContext extends MachineContext,
+  TExpressionEvent extends EventObject,
+  TParams extends ParameterizedObject['params'] | undefined,
+  TEvent extends EventObject,
+>(
+  // The types come only from where the action is used (XState's own NoInfer):
+  // an annotated parameter (`({ context }: { context: { n: number } })`) that
+  // names part of the context must not become the action's context, or the
+  // action would no longer fit its machine (XState's `self` is invariant in it).
+  valueOrFn:
+    | NoInfer<ReplyOf<TExpressionEvent>>
+    | ReplyExpr<NoInfer<TContext>, NoInfer<TExpressionEvent>, TParams, NoInfer<TEvent>>,
+): ReplyAction<TContext, TExpressionEvent, TParams, TEvent> {
+  return (args, params) => {
     const handle = (args.event as { [REPLY]?: ReplyHandle } | undefined)?.[REPLY];
     if (!handle) return;
-    handle.resolve(typeof valueOrFn === 'function' ? (valueOrFn as (a: TArgs) => unknown)(args) : valueOrFn);
+    handle.resolve(
+      typeof valueOrFn === 'function'
+        ? (valueOrFn as ReplyExpr<TContext, TExpressionEvent, TParams, TEvent>)(args, params)
+        : valueOrFn,
+    );
   };
 }
