@@ -10,6 +10,7 @@ export {
   isAsk,
   type AskEvent,
   type AskReply,
+  type DeclaredReply,
   type ReplyAction,
   type ReplyExpr,
   type ReplyOf,

@@ -11,6 +11,7 @@ export {
   isAsk,
   type AskEvent,
   type AskReply,
+  type DeclaredReply,
   type ReplyAction,
   type ReplyExpr,
   type ReplyHandle,

@@ -8,14 +8,23 @@
  * counts; later ones are ignored. An event that was told, not asked, has no
  * handle, and replying to it does nothing.
  *
+ * ## Types
+ * `reply` is typed like XState's `assign`: its `{ context, event }` come from
+ * the machine it is used in. An event may declare its answer with
+ * {@link AskEvent}; `reply` and `replyTo` then check the answer, and `ask`
+ * resolves to it. Undeclared answers are `unknown`.
+ *
  * ```ts
- * const counter = setup({}).createMachine({
+ * const counter = setup({
+ *   types: { context: {} as { n: number }, events: {} as { type: 'INC' } | AskEvent<{ type: 'GET' }, number> },
+ * }).createMachine({
  *   context: { n: 0 },
  *   on: {
  *     INC: { actions: assign({ n: ({ context }) => context.n + 1 }) },
  *     GET: { actions: reply(({ context }) => context.n) },
  *   },
  * });
+ * const n = await node.spawn(counter).ask({ type: 'GET' }); // number
  * ```
  */
 
@@ -58,14 +67,22 @@ export type AskEvent<TEvent extends EventObject, TReply> = TEvent & { readonly [
 export type ReplyOf<TEvent> = TEvent extends { readonly [replyType]?: readonly [infer R] } ? R : unknown;
 
 /**
- * What `ask(event)` resolves to: `R` when the caller names it, else the
- * answer declared by the member of `TEvent` whose `type` matches the event
- * asked, else `unknown`.
+ * The answer declared by the member of `TEvent` whose `type` matches the
+ * event asked, or `unknown` where none is declared (or the type is not one
+ * of `TEvent`'s literals, as with `AnyEventObject`).
+ */
+export type DeclaredReply<TEvent extends EventObject, TAsked extends EventObject> = [
+  Extract<TEvent, { type: TAsked['type'] }>,
+] extends [never]
+  ? unknown
+  : ReplyOf<Extract<TEvent, { type: TAsked['type'] }>>;
+
+/**
+ * What `ask(event)` resolves to: `R` when the caller names it (`ask` bounds
+ * it by the declared answer), else the {@link DeclaredReply}.
  */
 export type AskReply<R, TEvent extends EventObject, TAsked extends EventObject> = [R] extends [never]
-  ? [Extract<TEvent, { type: TAsked['type'] }>] extends [never]
-    ? unknown
-    : ReplyOf<Extract<TEvent, { type: TAsked['type'] }>>
+  ? DeclaredReply<TEvent, TAsked>
   : R;
 
 /** Answer the asker of `event` with `value`. Returns false if the event was not asked. */
@@ -88,14 +105,12 @@ export function replyError(event: unknown, error: unknown): boolean {
  * The action `reply` returns. Its type parameters are XState's own, as for
  * `log` and `assign`, so XState fills them in from where the action is used.
  */
-export interface ReplyAction<
+export type ReplyAction<
   TContext extends MachineContext,
   TExpressionEvent extends EventObject,
   TParams extends ParameterizedObject['params'] | undefined,
   TEvent extends EventObject,
-> {
-  (args: ActionArgs<TContext, TExpressionEvent, TEvent>, params: TParams): void;
-}
+> = (args: ActionArgs<TContext, TExpressionEvent, TEvent>, params: TParams) => void;
 
 /** A computed answer: a function of the action's `{ context, event, self, system }`. */
 export type ReplyExpr<

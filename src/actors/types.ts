@@ -21,7 +21,7 @@
  */
 import type { AnyEventObject, EventObject } from 'xstate';
 import type { CheckLevel, CheckResult, Lifecycle, StatusReport } from './ocf.js';
-import type { AskReply } from './reply.js';
+import type { AskReply, DeclaredReply } from './reply.js';
 
 export const ExitReason = {
   Normal: 'normal',
@@ -73,9 +73,11 @@ export interface ActorRef<TEvent extends EventObject = AnyEventObject> {
   /**
    * Request/reply with a deadline; the logic answers with `reply(...)`.
    * Resolves to the answer type the logic declares for this event (see
-   * `AskEvent`), to `R` when given (`ask<number>(event)`), else `unknown`.
+   * `AskEvent`), else `unknown`. A type named by the caller, `ask<number>(e)`
+   * or `const n: number = await ask(e)`, is taken where nothing is declared;
+   * `R`'s bound keeps a declared answer from being contradicted that way.
    */
-  ask<R = never, const TAsked extends TEvent = TEvent>(
+  ask<R extends DeclaredReply<TEvent, TAsked> = never, const TAsked extends TEvent = TEvent>(
     event: TAsked,
     options?: AskOptions,
   ): Promise<AskReply<R, TEvent, TAsked>>;
