@@ -2,7 +2,14 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureReport, typecheckFixtures } from './typecheck.js';
 
 // One compile for all fixtures: the checker's cost is loading XState's types, not the fixtures.
-const fixtures = ['readmeApi.ts', 'replyInfers.ts', 'replyChecks.ts', 'askTyped.ts', 'askFallback.ts'] as const;
+const fixtures = [
+  'readmeApi.ts',
+  'readmeApiTyped.ts',
+  'replyInfers.ts',
+  'replyChecks.ts',
+  'askTyped.ts',
+  'askFallback.ts',
+] as const;
 let reports: Map<string, FixtureReport>;
 
 function expectClean(name: (typeof fixtures)[number]): void {
@@ -19,6 +26,10 @@ describe('types', () => {
 
   it('types - the README API block compiles with --strict as written, reply(({ context }) => context.n) included', () => {
     expectClean('readmeApi.ts');
+  });
+
+  it('types - the README API block with its GET answer declared by AskEvent gives ask a number', () => {
+    expectClean('readmeApiTyped.ts');
   });
 
   it('types - reply takes { context, event } typed from the machine it is used in', () => {
