@@ -66,16 +66,19 @@ export type AskEvent<TEvent extends EventObject, TReply> = TEvent & { readonly [
 /** The declared answer of `TEvent` (distributing over a union), or `unknown` where none is declared. */
 export type ReplyOf<TEvent> = TEvent extends { readonly [replyType]?: readonly [infer R] } ? R : unknown;
 
+/** The members of `TEvent` that an event of type `TType` can be (a member's `type` may itself be a union). */
+type EventsOfType<TEvent, TType> = TEvent extends { type: infer K } ? (TType extends K ? TEvent : never) : never;
+
 /**
- * The answer declared by the member of `TEvent` whose `type` matches the
- * event asked, or `unknown` where none is declared (or the type is not one
- * of `TEvent`'s literals, as with `AnyEventObject`).
+ * The answer declared by the members of `TEvent` that the event asked can
+ * be, or `unknown` where none is declared (or none matches, as when `TEvent`
+ * has literal types and the event asked only a `string`).
  */
 export type DeclaredReply<TEvent extends EventObject, TAsked extends EventObject> = [
-  Extract<TEvent, { type: TAsked['type'] }>,
+  EventsOfType<TEvent, TAsked['type']>,
 ] extends [never]
   ? unknown
-  : ReplyOf<Extract<TEvent, { type: TAsked['type'] }>>;
+  : ReplyOf<EventsOfType<TEvent, TAsked['type']>>;
 
 /**
  * What `ask(event)` resolves to: `R` when the caller names it (`ask` bounds
