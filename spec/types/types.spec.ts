@@ -1,4 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createNode } from '../../src/index.js';
+import { parameterized } from './fixtures/replyInfers.js';
 import { type FixtureReport, typecheckFixtures } from './typecheck.js';
 
 // One compile for all fixtures: the checker's cost is loading XState's types, not the fixtures.
@@ -46,5 +48,15 @@ describe('types', () => {
 
   it('types - ask stays unknown where nothing declares an answer, and takes the type a caller names', () => {
     expectClean('askFallback.ts');
+  });
+
+  // The one fixture that is also run: its reply's expression takes the action's params, as XState passes them.
+  it('types - a parameterized reply answers from its params at run time, as its type says', async () => {
+    const node = await createNode({ name: 'types' });
+    try {
+      expect(await node.spawn(parameterized).ask({ type: 'GET' }, { timeout: 5000 })).toBe(1);
+    } finally {
+      await node.shutdown();
+    }
   });
 });
