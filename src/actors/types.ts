@@ -73,9 +73,9 @@ export interface ActorRef<TEvent extends EventObject = AnyEventObject> {
   /**
    * Request/reply with a deadline; the logic answers with `reply(...)`.
    * Resolves to the answer type the logic declares for this event (see
-   * `AskEvent`), else `unknown`. A type named by the caller, `ask<number>(e)`
-   * or `const n: number = await ask(e)`, is taken where nothing is declared;
-   * `R`'s bound keeps a declared answer from being contradicted that way.
+   * `AskEvent`), else `unknown`. A type the caller names, `ask<number>(e)` or
+   * `const n: number = await ask(e)`, is taken where it fits what is declared:
+   * for the event asked when inferred, for any of `TEvent` when given.
    */
   ask<R extends DeclaredReply<TEvent, TAsked> = never, const TAsked extends TEvent = TEvent>(
     event: TAsked,
