@@ -21,6 +21,7 @@
  */
 import type { AnyEventObject, EventObject } from 'xstate';
 import type { CheckLevel, CheckResult, Lifecycle, StatusReport } from './ocf.js';
+import type { AskReply, DeclaredReply } from './reply.js';
 
 export const ExitReason = {
   Normal: 'normal',
@@ -69,8 +70,17 @@ export interface ActorRef<TEvent extends EventObject = AnyEventObject> {
   readonly isLocal: boolean;
   /** Fire and forget. At-most-once, FIFO per sender and receiver. */
   tell(event: TEvent): void;
-  /** Request/reply with a deadline; the logic answers with `reply(...)`. */
-  ask<R = unknown>(event: TEvent, options?: AskOptions): Promise<R>;
+  /**
+   * Request/reply with a deadline; the logic answers with `reply(...)`.
+   * Resolves to the answer type the logic declares for this event (see
+   * `AskEvent`), else `unknown`. A type the caller names, `ask<number>(e)` or
+   * `const n: number = await ask(e)`, is taken where it fits what is declared:
+   * for the event asked when inferred, for any of `TEvent` when given.
+   */
+  ask<R extends DeclaredReply<TEvent, TAsked> = never, const TAsked extends TEvent = TEvent>(
+    event: TAsked,
+    options?: AskOptions,
+  ): Promise<AskReply<R, TEvent, TAsked>>;
   check(level?: CheckLevel): Promise<CheckResult>;
   status(): Promise<StatusReport>;
 }
