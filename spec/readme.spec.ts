@@ -7,13 +7,13 @@
  * and a deadline. `run` blocks run in this checkout. Every run must exit 0 and print what the README says it prints.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type NatsServerHandle, startNatsServer } from './support/natsServer.js';
 import { packedConsumer, repo, tsc } from './support/packedConsumer.js';
-import { collapse, expectedOutput, parseReadme, type ReadmeBlock } from './support/readmeBlocks.js';
+import { collapse, expectedOutput, mappedPaths, parseReadme, type ReadmeBlock } from './support/readmeBlocks.js';
 
 /** Per run: a README program must finish well inside this. */
 const RUN_DEADLINE_MS = 30_000;
@@ -59,6 +59,13 @@ describe('readme - blocks', () => {
     expect(commands.length).toBeGreaterThanOrEqual(1);
   });
 
+  it('readme - every path in a map of the tree exists in the checkout', () => {
+    const maps = readme.blocks.filter((b) => b.kind === 'paths');
+    expect(maps.length).toBeGreaterThan(0);
+    const missing = maps.flatMap((b) => mappedPaths(b.code).filter((p) => !existsSync(join(repo, p))).map((p) => `README.md:${b.line}: ${p}`));
+    expect(missing).toEqual([]);
+  });
+
   it('readme - an unmarked shell block, a run with no output block and a program that prints nothing are named by line', () => {
     const text = [
       '# T',
@@ -80,7 +87,7 @@ describe('readme - blocks', () => {
     const { problems } = parseReadme(text);
     expect(problems).toEqual([
       'README.md:2: a ```sh block that is neither a ts program nor marked: add <!-- readme: not-run (why) --> or run "cmd" above it',
-      'README.md:13: unknown marker "not-run ()": use not-run (why), run "cmd", output of "cmd" or expect-tsc TSnnnn (why)',
+      'README.md:13: unknown marker "not-run ()": use not-run (why), run "cmd", output of "cmd", paths (why) or expect-tsc TSnnnn (why)',
       'README.md:6: "npm start" is run but no <!-- readme: output of "npm start" --> block says what it prints',
       'README.md:9: the program has no // → comment saying what it prints',
     ]);

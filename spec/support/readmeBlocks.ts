@@ -9,7 +9,8 @@
  * | `<!-- readme: expect-tsc TS7031 (why) -->` | a program run as above, whose typecheck must fail with exactly those codes (a known wait); once it compiles clean the test says to remove the marker |
  * | `<!-- readme: run "cmd" -->`               | shell: the test runs `cmd` (which must appear in the block) in the checkout |
  * | `<!-- readme: output of "cmd" -->`         | what `cmd` prints: every line must appear, in order, in its stdout    |
- * | `<!-- readme: not-run (why) -->`           | not a program (a layout, a command needing other tools, the test suite itself) |
+ * | `<!-- readme: paths (why) -->`             | a map of the tree: the first word of each line is a path that must exist in the checkout |
+ * | `<!-- readme: not-run (why) -->`           | not a program (a command needing other tools, the test suite itself)  |
  *
  * In a program, a `// → text` comment says what the program prints there; the test compares the program's stdout
  * with those texts in order, whitespace collapsed (so an object `console.log` breaks over lines still matches).
@@ -21,6 +22,7 @@ export type BlockKind =
   | { readonly kind: 'program'; readonly expectTsc: readonly string[] }
   | { readonly kind: 'run'; readonly command: string }
   | { readonly kind: 'output'; readonly command: string }
+  | { readonly kind: 'paths'; readonly reason: string }
   | { readonly kind: 'not-run'; readonly reason: string };
 
 export type ReadmeBlock = BlockKind & {
@@ -46,13 +48,15 @@ const ARROW = /\/\/ → (.*)$/;
 function parseMarker(text: string): BlockKind | string {
   let m = /^not-run \((.+)\)$/.exec(text);
   if (m) return { kind: 'not-run', reason: m[1]! };
+  m = /^paths \((.+)\)$/.exec(text);
+  if (m) return { kind: 'paths', reason: m[1]! };
   m = /^run "([^"]+)"$/.exec(text);
   if (m) return { kind: 'run', command: m[1]! };
   m = /^output of "([^"]+)"$/.exec(text);
   if (m) return { kind: 'output', command: m[1]! };
   m = /^expect-tsc ((?:TS\d+ ?)+) \((.+)\)$/.exec(text);
   if (m) return { kind: 'program', expectTsc: m[1]!.trim().split(' ') };
-  return `unknown marker "${text}": use not-run (why), run "cmd", output of "cmd" or expect-tsc TSnnnn (why)`;
+  return `unknown marker "${text}": use not-run (why), run "cmd", output of "cmd", paths (why) or expect-tsc TSnnnn (why)`;
 }
 
 export function parseReadme(text: string): ParsedReadme {
@@ -109,6 +113,14 @@ export function expectedOutput(code: string): string[] {
     .split('\n')
     .map((l) => ARROW.exec(l)?.[1]?.trim())
     .filter((t): t is string => t !== undefined);
+}
+
+/** The paths a `paths` block names: the first word of each non-empty line. */
+export function mappedPaths(code: string): string[] {
+  return code
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter((p) => p !== '');
 }
 
 /** Whitespace collapsed, for comparing what a program printed with what its comments say. */
