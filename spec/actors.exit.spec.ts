@@ -4,7 +4,7 @@
  * own step, and the exit signal carries exactly that reason.
  */
 import { describe, expect, it } from 'vitest';
-import { setup } from 'xstate';
+import { fromCallback, setup } from 'xstate';
 import { exitActor } from '../src/actors/ActorCell.js';
 import { ActorSystem } from '../src/actors/ActorSystem.js';
 import { DeadLetterReason } from '../src/actors/DeadLetters.js';
@@ -100,6 +100,26 @@ describe('actors - exit primitive', () => {
     expect((await exited).reason).toBe('killed');
     expect(trace).toEqual(['rest of the step ran']);
     expect(self.lifecycle).toBe('stopped');
+  });
+
+  it('actors - exitActor while the actor is still starting ends it before spawn returns (a failed start)', () => {
+    const sys = system();
+    // As the cluster's stand-in does: the actor learns its ref on spawn, and an invoke that runs during start exits it.
+    const holder: { ref?: LocalActorRef } = {};
+    sys.onSpawn((cell) => {
+      holder.ref = cell;
+    });
+    const logic = setup({
+      actors: {
+        place: fromCallback(() => {
+          exitActor(holder.ref!, 'error', new Error('no node can host it'));
+        }),
+      },
+    }).createMachine({ invoke: { src: 'place' } });
+    const ref = sys.spawn(logic);
+    expect(ref.exit).toMatchObject({ reason: 'error', error: { message: 'no node can host it' } });
+    expect(ref.lifecycle).toBe('failed');
+    expect(sys.get(ref.id)).toBeUndefined();
   });
 
   it('actors - exitActor on an actor that has exited changes nothing', async () => {
