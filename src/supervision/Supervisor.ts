@@ -15,7 +15,7 @@
  * |----------------|-----------|---------------|---------|
  * | `strategy`     | no        | `one_for_one` | `one_for_one`: restart only the child that ended. `one_for_all`: stop the others (last started first), restart all. `rest_for_one`: stop those started after it, restart it and them. `simple_one_for_one`: one template, instances added with `startChild(input)`, each restarted alone. |
  * | `intensity`    | no        | 1             | integer >= 0: restarts allowed within `period`; one more and the supervisor gives up |
- * | `period`       | no        | 5000          | integer ms >= 1, on the node's clock (intensity.ts) |
+ * | `period`       | no        | 5000          | integer ms >= 1, on the node's clock (policy/intensity.ts) |
  * | `autoShutdown` | no        | `never`       | `any_significant`: end when a significant child ends and is not restarted. `all_significant`: when the last such child does. Not with `simple_one_for_one`. |
  * | `children`     | no        | `[]`          | child specs in start order; exactly one (the template) for `simple_one_for_one` |
  *
@@ -36,7 +36,7 @@
  *
  * ## Supervisors detect and report; the coordinator decides
  * A child exit the supervisor did not cause itself becomes a `FailureReport`
- * to the node's Recovery Coordinator, which answers a directive (directive.ts)
+ * to the node's Recovery Coordinator, which answers a directive (policy/directive.ts)
  * that the supervisor carries out. With no rules installed the answer is
  * OTP's: permanent restarts, transient restarts on abnormal exits, temporary
  * never, and more than `intensity` restarts within `period` escalates. The
@@ -107,11 +107,11 @@ import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
 import { childInfo } from './childInfo.js';
-import { addRestart, inWindow, wouldExceed } from './intensity.js';
+import { addRestart, inWindow, wouldExceed } from './policy/intensity.js';
 import { OperationQueue } from './OperationQueue.js';
-import { otpPolicy } from './otpPolicy.js';
+import { otpPolicy } from './policy/otpPolicy.js';
 import type { RecoveryCoordinator } from './RecoveryCoordinator.js';
-import { type RestartPlan, planRestart } from './strategy.js';
+import { type RestartPlan, planRestart } from './policy/strategy.js';
 import { SUPERVISOR_TERMINATED, type SupervisorHooks, supervisorLogic } from './supervisorLogic.js';
 import type {
   ChildCounts,
