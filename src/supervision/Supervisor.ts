@@ -82,7 +82,8 @@
  *   │            ▼
  *   │        stopped ── actor ends (shutdown, or error after a failed start)
  *   │            │      `stopped` resolves { reason: 'shutdown' | 'error' }
- *   └─ actor killed from outside ─► children killed at once ─► `stopped` resolves { reason: 'error' }
+ *   └─ actor killed from outside ─► children stopped in reverse order, each with its shutdown
+ *                                   (a nested supervisor stops its own) ─► `stopped` resolves { reason: 'error' }
  * ```
  * A supervisor never ends with `normal`; `SupervisorExit.reason` keeps that
  * value for the contract's sake only.
@@ -104,7 +105,7 @@ import {
 import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
-import { type ChildRecord, ChildTable, inputOf } from './children.js';
+import { type ChildRecord, ChildTable, type Detached, inputOf } from './children.js';
 import { OperationQueue } from './OperationQueue.js';
 import { addRestart, inWindow, wouldExceed } from './policy/intensity.js';
 import { otpPolicy } from './policy/otpPolicy.js';
@@ -217,6 +218,8 @@ export class SupervisorImpl implements Supervisor {
   private readonly stopping = new Set<LocalActorRef>();
   /** Nested supervisors that failed to start and are still cleaning up. */
   private readonly cleanup = new Set<Promise<SupervisorExit>>();
+  /** Set while the children of a supervisor whose actor was killed are stopping (ownExit). */
+  private dying: Promise<void> | undefined;
   private readonly template: ResolvedChildSpec | undefined;
   private resolveStopped!: (exit: SupervisorExit) => void;
   private phase_: SupervisorPhase = 'running';
@@ -280,6 +283,11 @@ export class SupervisorImpl implements Supervisor {
         break;
       }
     }
+  }
+
+  /** While the children of this supervisor, whose actor was killed, are still stopping. @internal */
+  get _dying(): Promise<void> | undefined {
+    return this.dying;
   }
 
   /** Why this supervisor gave up on its own (intensity reached, or a rule escalated), if it did. */
@@ -381,6 +389,7 @@ export class SupervisorImpl implements Supervisor {
 
   /** What this supervisor or its subtree is still doing, if anything. @internal */
   _busy(): Promise<unknown> | undefined {
+    if (this.dying !== undefined) return this.dying;
     if (!this.queue.idle) return this.queue.whenIdle();
     if (this.pendingRetries > 0) return new Promise<void>((resolve) => setImmediate(resolve));
     if (this.cleanup.size > 0) return Promise.all(this.cleanup);
@@ -497,9 +506,20 @@ export class SupervisorImpl implements Supervisor {
 
   private childExited(rec: ChildRecord, epoch: number, exit: ExitSignal): void | Promise<void> {
     if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch)) return;
+    const dying = rec.nested?._dying;
     this.children.ended(rec);
     const lost = exit.nodeDown === true || standInLostOldStyle(rec.spec, exit);
-    return this.reportAndApply(rec, lost ? 'nodedown' : exit.reason, exit.error, 'child_terminated');
+    const reason = lost ? 'nodedown' : exit.reason;
+    if (dying !== undefined) {
+      // A nested supervisor killed from outside is still stopping its
+      // children. Restarting it now would start a second tree beside the
+      // first (their names clash): its end is handled once the old tree is gone.
+      return dying.then(() => {
+        if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch)) return;
+        return this.reportAndApply(rec, reason, exit.error, 'child_terminated');
+      });
+    }
+    return this.reportAndApply(rec, reason, exit.error, 'child_terminated');
   }
 
   /** Report an end to the coordinator and carry out the directive. */
@@ -721,8 +741,12 @@ export class SupervisorImpl implements Supervisor {
       return;
     }
     // The actor ended before the children did: killed from outside (a
-    // brutal_kill, or its shutdown time ran out) or crashed. Children must
-    // not outlive it, so they are killed now, as OTP links would.
+    // brutal_kill, or its shutdown time ran out) or crashed. In OTP the
+    // supervisor dies at once and its links carry the exit to its children,
+    // which trap it: a nested supervisor always does, and runs its own
+    // terminate; a worker does when it handles the shutdown event. So the
+    // children are stopped as terminate/2 would have, with their own
+    // shutdowns, not killed; only no one is left to report to.
     this.phase_ = 'stopped';
     this.stopRequested = true;
     const error =
@@ -730,18 +754,31 @@ export class SupervisorImpl implements Supervisor {
         ? exit.error
         : new SupervisorError(this.label, exit.reason === 'killed' ? 'killed' : 'exited', `its actor ended (${exit.reason}) before its children were stopped`);
     this.exitDecided = { reason: 'error', error };
-    this.log.error({ reason: exit.reason }, 'supervisor actor ended early: killing children');
-    const pending: Promise<unknown>[] = [];
-    for (const ref of this.stopping) pending.push(ref.stop('brutal_kill'));
-    const detached = this.children.detachAll();
-    for (let i = detached.length - 1; i >= 0; i--) {
-      const { ref, nested } = detached[i]!;
-      if (ref !== undefined && ref.exit === undefined) pending.push(ref.stop('brutal_kill'));
-      if (nested !== undefined) pending.push(nested.stopped);
-    }
-    for (const p of this.cleanup) pending.push(p);
-    void Promise.all(pending).then(() => this.resolveStopped(this.exitDecided!));
+    this.log.error({ reason: exit.reason }, 'supervisor actor ended early: stopping children');
+    // A child that was being stopped when the kill came has had its shutdown
+    // event already. OTP has unlinked it by then and would leave it running
+    // (the race supervisor(3) warns of for a supervisor with a finite
+    // shutdown); killing it is what keeps it from outliving us.
+    const killed: Promise<unknown>[] = [];
+    for (const ref of this.stopping) killed.push(ref.stop('brutal_kill'));
+    const dying = this.stopDetached(this.children.detachAll(), killed);
+    this.dying = dying;
+    void dying.then(() => {
+      this.dying = undefined;
+      this.resolveStopped(this.exitDecided!);
+    });
   }
+
+  /** Stop what a killed supervisor left: reverse start order, one at a time, each with its own shutdown. */
+  private async stopDetached(detached: readonly Detached[], killed: Promise<unknown>[]): Promise<void> {
+    for (let i = detached.length - 1; i >= 0; i--) {
+      const { rec, ref, nested } = detached[i]!;
+      if (ref !== undefined && ref.exit === undefined) await ref.stop(rec.spec.shutdown);
+      if (nested !== undefined) await nested.stopped;
+    }
+    await Promise.all([...killed, ...this.cleanup]);
+  }
+
 
   // ── helpers ─────────────────────────────────────────────────────────────
 
