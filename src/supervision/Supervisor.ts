@@ -111,7 +111,7 @@ import { addRestart, inWindow, wouldExceed } from './policy/intensity.js';
 import { otpPolicy } from './policy/otpPolicy.js';
 import { type RestartPlan, planRestart } from './policy/strategy.js';
 import type { RecoveryCoordinator } from './RecoveryCoordinator.js';
-import { type Reporter, failureReport, logChildEnd, otpReport } from './reports.js';
+import { type Reporter, failureReport, logChildEnd, otpReport, statusFields } from './reports.js';
 import { SUPERVISOR_TERMINATED, type SupervisorHooks, supervisorLogic } from './supervisorLogic.js';
 import type {
   ChildCounts,
@@ -169,8 +169,6 @@ function afterCleanup<T>(failure: StartFailure, then: () => T): T | Promise<T> {
 }
 
 const SHUTDOWN_EXIT: SupervisorExit = Object.freeze({ reason: 'shutdown' });
-/** Children listed in a Status report (all are counted). */
-const STATUS_CHILDREN_MAX = 1000;
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
@@ -795,27 +793,8 @@ export class SupervisorImpl implements Supervisor {
   }
 
   private statusExtra(): Record<string, unknown> {
-    return {
-      supervisor: {
-        strategy: this.strategy,
-        intensity: this.spec.intensity,
-        period: this.spec.period,
-        autoShutdown: this.spec.autoShutdown,
-        phase: this.phase_,
-        restartsInPeriod: inWindow(this.history, this.system.clock.now(), this.spec.period).length,
-      },
-      childrenTotal: this.children.size,
-      // A Status line is one log record: a simple_one_for_one pool of 100 000
-      // instances would make it megabytes. whichChildren() has them all.
-      children: this.whichChildren().slice(0, STATUS_CHILDREN_MAX).map((c) => ({
-        id: c.id,
-        actor: c.ref?.id ?? null,
-        name: c.ref?.name ?? null,
-        type: c.type,
-        restart: c.restart,
-        status: c.status,
-      })),
-    };
+    const now = this.system.clock.now();
+    return statusFields(this.reporter, this.spec.autoShutdown, this.phase_, inWindow(this.history, now, this.spec.period).length, this.whichChildren());
   }
 
   private health(level: CheckLevel): UserCheckAnswer {

@@ -10,13 +10,14 @@
  * - Which ends are logged at all: OTP reports `child_terminated` for every
  *   exit it acts on except the clean ends of transient and temporary
  *   children, which a supervisor expects.
+ * - The supervisor's own fields in its actor's Status report.
  *
  * Pure assembly: no state, nothing sent. The supervisor decides when.
  */
 import { toLogError, toWireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChildRecord } from './children.js';
-import type { FailureReason, FailureReport, Strategy } from './types.js';
+import type { AutoShutdown, ChildInfo, FailureReason, FailureReport, Strategy, SupervisorPhase } from './types.js';
 
 /** The reporting supervisor, as every report names it. */
 export interface Reporter {
@@ -77,4 +78,31 @@ export function logChildEnd(log: Logger, supervisor: string, rec: ChildRecord, r
   }
   if (!log.isLevelEnabled('error')) return;
   log.error({ report: otpReport(supervisor, context, report.reason, rec), err: error === undefined ? undefined : toLogError(error) }, 'child terminated');
+}
+
+/** Children listed in a Status report (all are counted). */
+const STATUS_CHILDREN_MAX = 1000;
+
+/** What a supervisor adds to its actor's Status report. */
+export function statusFields(
+  sup: Reporter,
+  autoShutdown: AutoShutdown,
+  phase: SupervisorPhase,
+  restartsInPeriod: number,
+  children: readonly ChildInfo[],
+): Record<string, unknown> {
+  return {
+    supervisor: { strategy: sup.strategy, intensity: sup.intensity, period: sup.period, autoShutdown, phase, restartsInPeriod },
+    childrenTotal: children.length,
+    // A Status line is one log record: a simple_one_for_one pool of 100 000
+    // instances would make it megabytes. whichChildren() has them all.
+    children: children.slice(0, STATUS_CHILDREN_MAX).map((c) => ({
+      id: c.id,
+      actor: c.ref?.id ?? null,
+      name: c.ref?.name ?? null,
+      type: c.type,
+      restart: c.restart,
+      status: c.status,
+    })),
+  };
 }
