@@ -175,6 +175,22 @@ describe('supervision - a supervisor killed from outside (OTP: its children trap
     expect(clock.pendingTimers).toBe(0);
   });
 
+  it('supervision - a simple_one_for_one supervisor killed from outside stops its instances all at once, each with its shutdown', async () => {
+    const { system, supervision, clock } = harness();
+    const baseline = system.size;
+    const pool = supervision.supervise({ strategy: 'simple_one_for_one', children: [{ id: 'i', start: stubborn, shutdown: 1000 }] }, { name: 'pool' });
+    const a = await pool.startChild();
+    const b = await pool.startChild();
+    await pool.ref.stop('brutal_kill');
+    await turns(5);
+    // Both got their shutdown event together: one deadline ends them both.
+    expect([a.lifecycle, b.lifecycle]).toEqual(['stopping', 'stopping']);
+    clock.advance(1000);
+    expect(await within(pool.stopped, 'stopped of the killed pool')).toMatchObject({ reason: 'error' });
+    expect([a.exit?.reason, b.exit?.reason]).toEqual(['killed', 'killed']);
+    expect(system.size).toBe(baseline);
+  });
+
   it('supervision - a nested supervisor killed from outside is restarted only once its old subtree has stopped, so its children take their names again', async () => {
     const { system, supervision, clock } = harness();
     const top = supervision.supervise(

@@ -49,7 +49,9 @@
  *
  * Exit reasons as the supervisor sees them: `normal` (final state), `error`
  * (the logic threw), `shutdown` (stopped by someone else, in time) and
- * `killed` (brutally stopped by someone else), which is abnormal, as in OTP.
+ * `killed` (brutally stopped by someone else), which is abnormal, as in OTP;
+ * and `nodedown` for a remote child lost with its node, which its stand-in's
+ * exit signal says as a value (`ExitSignal.nodeDown`).
  *
  * ## Children
  * Children are root actors spawned with `system.spawn`, never XState children
@@ -60,6 +62,17 @@
  * already started and ends with `{ reason: 'error' }`; during a restart it is
  * marked `restarting` and retried as OTP's `try_again_restart` is, each retry
  * a report that counts toward intensity.
+ *
+ * ## Killed from outside
+ * A supervisor's actor killed by someone else (`brutal_kill`, or a parent's
+ * shutdown time running out) ends `killed` at once, but its children are
+ * not killed with it: as OTP's children trap the exit their link carries,
+ * they are stopped in reverse start order, each with its own `shutdown`, and
+ * a nested supervisor among them stops its own children the same way. Only
+ * a child that was already being stopped is killed (OTP would leave it
+ * running, unlinked). `stopped` resolves `{ reason: 'error' }` once all of
+ * that is done, and the parent handles the `killed` end only then, so a
+ * restart never runs beside the old subtree.
  *
  * ## Serialization
  * Child exits, API calls, delayed restarts and shutdown run one at a time
@@ -744,7 +757,12 @@ export class SupervisorImpl implements Supervisor {
     // which trap it: a nested supervisor always does, and runs its own
     // terminate; a worker does when it handles the shutdown event. So the
     // children are stopped as terminate/2 would have, with their own
-    // shutdowns, not killed; only no one is left to report to.
+    // shutdowns, not killed; only no one is left to report to. Two choices
+    // where OTP has no answer to copy: the link signals reach all children
+    // at once there, in no defined order, and here they are stopped one by
+    // one in reverse start order, so that what a kill does is as
+    // predictable as a stop; and a trapping child in OTP has no deadline
+    // (no one is left to kill it), here its own `shutdown` is its deadline.
     this.phase_ = 'stopped';
     this.stopRequested = true;
     const error =
@@ -767,15 +785,21 @@ export class SupervisorImpl implements Supervisor {
     });
   }
 
-  /** Stop what a killed supervisor left: reverse start order, one at a time, each with its own shutdown. */
+  /**
+   * Stop what a killed supervisor left, each child with its own shutdown:
+   * reverse start order, one at a time, or all at once for
+   * `simple_one_for_one` instances, as its terminate would.
+   */
   private async stopDetached(detached: readonly Detached[], killed: Promise<unknown>[]): Promise<void> {
-    for (let i = detached.length - 1; i >= 0; i--) {
-      const { rec, ref, nested } = detached[i]!;
+    const stop = async ({ rec, ref, nested }: Detached): Promise<void> => {
       if (ref !== undefined && ref.exit === undefined) await ref.stop(rec.spec.shutdown);
       if (nested !== undefined) await nested.stopped;
-    }
+    };
+    if (this.strategy === 'simple_one_for_one') await Promise.all(detached.map(stop));
+    else for (let i = detached.length - 1; i >= 0; i--) await stop(detached[i]!);
     await Promise.all([...killed, ...this.cleanup]);
   }
+
 
 
   // ── helpers ─────────────────────────────────────────────────────────────
