@@ -288,7 +288,7 @@ describe('supervision - the supervisor is an actor', () => {
     expect(system.size).toBe(baseline);
   });
 
-  it('supervision - killing its actor kills the children too (no orphans) and stopped resolves error', async () => {
+  it('supervision - killing its actor leaves no orphans (its children are stopped) and stopped resolves error', async () => {
     const { system, supervision } = harness();
     const baseline = system.size;
     const sup = supervision.supervise({

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { addRestart, inWindow, wouldExceed } from '../src/supervision/intensity.js';
+import { addRestart, inWindow, wouldExceed } from '../src/supervision/policy/intensity.js';
 
 interface Row {
   readonly intensity: number;

@@ -20,6 +20,7 @@ import { AdvanceClock } from './supervision/model/commands/AdvanceClock.js';
 import { ArmStartFailure } from './supervision/model/commands/ArmStartFailure.js';
 import { ConcurrentCalls } from './supervision/model/commands/ConcurrentCalls.js';
 import { CrashChild } from './supervision/model/commands/CrashChild.js';
+import { KillSupervisor } from './supervision/model/commands/KillSupervisor.js';
 import { RestartChild } from './supervision/model/commands/RestartChild.js';
 import { TerminateChild } from './supervision/model/commands/TerminateChild.js';
 import { type ChildDef, type Flags, type SupDef, SupervisionModel } from './supervision/model/model.js';
@@ -61,6 +62,21 @@ describe('supervision model - pinned scenarios', () => {
   it('supervision model - restartChild of a supervisor whose grandchild fails to start', async () => {
     const t = tree({ flags: oneForOne(), children: [s('s', w('a'), s('u', w('p'), w('q')), s('t', w('x'), w('y'), w('z')))] });
     await runModel(t, [new TerminateChild('root/s'), new ArmStartFailure('root/s/t/z', 1), new RestartChild('root/s')]);
+  });
+
+  // Before the children of a killed supervisor were stopped as OTP's
+  // trapping children stop, this tree's grandchild was killed with no stop in
+  // the trace; with intensity 0 the restart of s0 is also where root gives up.
+  it('supervision model - a killed child supervisor stops its nested subtree in order before its parent acts', async () => {
+    const zero: Flags = { strategy: 'one_for_one', intensity: 0, period: 10 };
+    const inner: ChildDef = { kind: 'supervisor', id: 's0', restart: 'permanent', sup: { flags: zero, children: [w('w0')] } };
+    const t = tree({ flags: zero, children: [{ kind: 'supervisor', id: 's0', restart: 'permanent', sup: { flags: zero, children: [inner] } }, w('w1')] });
+    await runModel(t, [new KillSupervisor('root/s0')]);
+  });
+
+  it('supervision model - a killed supervisor under one_for_all: siblings restart after its subtree is gone', async () => {
+    const t = tree({ flags: { strategy: 'one_for_all', intensity: 3, period: 100 }, children: [w('w0'), s('s1', w('a'), s('n', w('b'))), w('w2')] });
+    await runModel(t, [new KillSupervisor('root/s1'), new CrashChild('root/s1/n/b'), new KillSupervisor('root')]);
   });
 
   it('supervision model - two startChild calls of a supervisor whose first init fails', async () => {

@@ -142,3 +142,79 @@ describe('supervision - shutdown of children', () => {
     expect(system.size).toBe(baseline);
   });
 });
+
+describe('supervision - a supervisor killed from outside (OTP: its children trap the exit)', () => {
+  it('supervision - a supervisor killed from outside still stops its children in reverse order with their shutdowns, and a nested supervisor stops its own', async () => {
+    const { system, supervision, clock } = harness();
+    const baseline = system.size;
+    const sup = supervision.supervise(
+      {
+        children: [
+          { id: 'a', start: graceful, name: 'a' },
+          { id: 's', type: 'supervisor', name: 's', start: { children: [{ id: 'x', start: graceful, name: 'x' }, { id: 'y', start: graceful, name: 'y' }] } },
+          { id: 'b', start: stubborn, name: 'b', shutdown: 1000 },
+          { id: 'c', start: worker, name: 'c' },
+        ],
+      },
+      { name: 'top' },
+    );
+    const order: string[] = [];
+    system.onExit((e) => order.push(`${e.name}:${e.reason}`));
+    await sup.ref.stop('brutal_kill');
+    await settle();
+    await turns();
+    // c does not handle the shutdown event and stops at once; b drains and holds the line until its 1 s run out.
+    expect(order).toEqual(['top:killed', 'c:shutdown']);
+    expect(system.lookup('a')?.exit).toBeUndefined();
+    expect(system.lookup('b')?.lifecycle).toBe('stopping');
+    clock.advance(1000);
+    const exit = await within(sup.stopped, 'stopped of the killed supervisor');
+    expect(exit).toMatchObject({ reason: 'error', error: { reason: 'killed' } });
+    expect(order).toEqual(['top:killed', 'c:shutdown', 'b:killed', 'y:shutdown', 'x:shutdown', 's:shutdown', 'a:shutdown']);
+    expect(system.size).toBe(baseline);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('supervision - a simple_one_for_one supervisor killed from outside stops its instances all at once, each with its shutdown', async () => {
+    const { system, supervision, clock } = harness();
+    const baseline = system.size;
+    const pool = supervision.supervise({ strategy: 'simple_one_for_one', children: [{ id: 'i', start: stubborn, shutdown: 1000 }] }, { name: 'pool' });
+    const a = await pool.startChild();
+    const b = await pool.startChild();
+    await pool.ref.stop('brutal_kill');
+    await turns(5);
+    // Both got their shutdown event together: one deadline ends them both.
+    expect([a.lifecycle, b.lifecycle]).toEqual(['stopping', 'stopping']);
+    clock.advance(1000);
+    expect(await within(pool.stopped, 'stopped of the killed pool')).toMatchObject({ reason: 'error' });
+    expect([a.exit?.reason, b.exit?.reason]).toEqual(['killed', 'killed']);
+    expect(system.size).toBe(baseline);
+  });
+
+  it('supervision - a nested supervisor killed from outside is restarted only once its old subtree has stopped, so its children take their names again', async () => {
+    const { system, supervision, clock } = harness();
+    const top = supervision.supervise(
+      { children: [{ id: 's', type: 'supervisor', name: 's', start: { children: [{ id: 'x', start: stubborn, name: 'x', shutdown: 1000 }] } }] },
+      { name: 'top' },
+    );
+    const oldX = system.lookup('x')!;
+    await system.lookup('s')!.stop('brutal_kill');
+    await turns(5);
+    // The old x has its shutdown event and is draining: top has neither decided nor restarted yet.
+    expect(oldX.lifecycle).toBe('stopping');
+    expect(supervision.coordinator.decisions({ supervisor: 'top' })).toEqual([]);
+    clock.advance(1000);
+    await within(top.whenIdle(), 'top idle after the old subtree stopped');
+    expect(oldX.exit?.reason).toBe('killed');
+    expect(supervision.coordinator.decisions({ supervisor: 'top' }).map((d) => [d.input.reason, d.directive.type])).toEqual([['killed', 'restart']]);
+    const newX = system.lookup('x');
+    expect(newX).toBeDefined();
+    expect(newX).not.toBe(oldX);
+    expect(newX?.lifecycle).toBe('running');
+    expect(top.childSupervisor('s')?.whichChildren().map((c) => `${c.id}:${c.status}`)).toEqual(['x:running']);
+    const stopped = top.stop();
+    await turns(5);
+    clock.advance(1000);
+    await within(stopped, 'top stop');
+  });
+});

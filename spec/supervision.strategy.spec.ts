@@ -3,7 +3,7 @@
  * stop (reverse start order), which are dropped, which start (start order).
  */
 import { describe, expect, it } from 'vitest';
-import { planRestart } from '../src/supervision/strategy.js';
+import { planRestart } from '../src/supervision/policy/strategy.js';
 import type { Strategy } from '../src/supervision/types.js';
 
 const IDS = ['a', 'b', 'c', 'd'];

@@ -5,6 +5,9 @@
  * starting it, so a throw in the logic never becomes an unhandled error that
  * would take the process down; the cell records it and exits with reason
  * `error`. Final states exit `normal`; stops exit `shutdown` or `killed`.
+ * Whoever drives an actor from outside its logic (a supervisor ending with
+ * `error`, a remote child's stand-in ending as its instance did) ends it with
+ * {@link exitActor}: the reason is a value, not a throw to be decoded.
  *
  * Messages are enqueued by `tell`/`ask` and processed by the node's shared
  * {@link Scheduler}, one at a time, in FIFO order. Check and Status are
@@ -163,6 +166,20 @@ export function askControl<R>(ref: LocalActorRef, event: AnyEventObject, timeout
   } catch (err) {
     return Promise.reject(err);
   }
+}
+
+/**
+ * End a local actor now with `reason` (OTP's `exit(Reason)` called by the
+ * process itself): no shutdown event, no throw, no final state needed.
+ * `error` is what the exit signal carries for `error` and `nodedown`. A
+ * `nodedown` exit is an `error` exit marked `nodeDown` (ExitSignal): the
+ * actor stood in for one on a node that was lost. Safe inside the actor's own
+ * transition: XState queues the stop behind the step under way. No-op if the
+ * actor has exited already.
+ * @internal
+ */
+export function exitActor(ref: LocalActorRef, reason: ExitReason | 'nodedown', error?: unknown): void {
+  cellOf(ref)._exit(reason, error);
 }
 
 function cellOf(ref: LocalActorRef): ActorCell {
@@ -520,12 +537,39 @@ export class ActorCell implements LocalActorRef, Runnable {
   /** @internal */
   _onError(err: unknown): void {
     if (this.exitSignal) return;
+    this.fail(err, false);
+  }
+
+  /** @internal See {@link exitActor}. */
+  _exit(reason: ExitReason | 'nodedown', error?: unknown): void {
+    if (this.exitSignal) return;
+    switch (reason) {
+      case 'error':
+      case 'nodedown':
+        this.fail(error, reason === 'nodedown');
+        break;
+      case 'normal':
+        this.terminate('done', 'normal', undefined, undefined);
+        break;
+      case 'shutdown':
+      case 'killed':
+        this.terminate('stopped', reason, undefined, undefined);
+        break;
+      default:
+        throw new InvalidArgumentError('reason', "must be 'normal', 'error', 'shutdown', 'killed' or 'nodedown'");
+    }
+    // The exit is decided; the XState actor only has to stop running. Its
+    // completion arrives after the signal is set and is ignored.
+    this.actor.stop();
+  }
+
+  private fail(err: unknown, nodeDown: boolean): void {
     this.lastError = err;
     this.current?.reject(new ActorFailedError(this.label, err));
     this.current = undefined;
     // A child logger per failed actor is dear in a crash storm: only when it will write.
     if (this.host.logger.isLevelEnabled('warn')) this.log.warn({ err: toLogError(err) }, 'actor failed');
-    this.terminate('failed', 'error', err, undefined);
+    this.terminate('failed', 'error', err, undefined, nodeDown);
   }
 
   /** @internal */
@@ -540,7 +584,7 @@ export class ActorCell implements LocalActorRef, Runnable {
     }
   }
 
-  private terminate(state: Lifecycle, reason: ExitReason, error: unknown, output: unknown): void {
+  private terminate(state: Lifecycle, reason: ExitReason, error: unknown, output: unknown, nodeDown = false): void {
     this.state = state;
     this.endedAt = this.host.clock.now();
     if (this.shutdownTimer !== undefined) {
@@ -549,7 +593,9 @@ export class ActorCell implements LocalActorRef, Runnable {
     }
     const exit: ExitSignal =
       reason === 'error'
-        ? { id: this.id, name: this.name, node: this.host.node, reason, error }
+        ? nodeDown
+          ? { id: this.id, name: this.name, node: this.host.node, reason, error, nodeDown }
+          : { id: this.id, name: this.name, node: this.host.node, reason, error }
         : reason === 'normal'
           ? { id: this.id, name: this.name, node: this.host.node, reason, output }
           : { id: this.id, name: this.name, node: this.host.node, reason };

@@ -41,6 +41,12 @@ export interface ExitSignal {
   readonly error?: unknown;
   /** The logic's output, for reason `normal`. */
   readonly output?: unknown;
+  /**
+   * True when the actor stood in for one on another node and ended because
+   * that node was lost (OTP's `noconnection`); `reason` is then `error` and
+   * `error` the node's `NodeDownError`. Supervisors report it as `nodedown`.
+   */
+  readonly nodeDown?: true;
 }
 
 export interface AskOptions {

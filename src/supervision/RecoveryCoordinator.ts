@@ -48,8 +48,8 @@ import type { TimerHandle } from '../clock.js';
 import { InvalidArgumentError, TimeoutError, describe, toLogError, toWireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
-import { DIRECTIVE_TYPES, toDirective } from './directive.js';
-import { DEFAULT_RULE, limitIntensity, otpAnswer } from './otpPolicy.js';
+import { DIRECTIVE_TYPES, toDirective } from './policy/directive.js';
+import { DEFAULT_RULE, limitIntensity, otpAnswer } from './policy/otpPolicy.js';
 import type {
   DecisionLimits,
   DecisionQuery,

@@ -15,7 +15,7 @@
  * |----------------|-----------|---------------|---------|
  * | `strategy`     | no        | `one_for_one` | `one_for_one`: restart only the child that ended. `one_for_all`: stop the others (last started first), restart all. `rest_for_one`: stop those started after it, restart it and them. `simple_one_for_one`: one template, instances added with `startChild(input)`, each restarted alone. |
  * | `intensity`    | no        | 1             | integer >= 0: restarts allowed within `period`; one more and the supervisor gives up |
- * | `period`       | no        | 5000          | integer ms >= 1, on the node's clock (intensity.ts) |
+ * | `period`       | no        | 5000          | integer ms >= 1, on the node's clock (policy/intensity.ts) |
  * | `autoShutdown` | no        | `never`       | `any_significant`: end when a significant child ends and is not restarted. `all_significant`: when the last such child does. Not with `simple_one_for_one`. |
  * | `children`     | no        | `[]`          | child specs in start order; exactly one (the template) for `simple_one_for_one` |
  *
@@ -36,7 +36,7 @@
  *
  * ## Supervisors detect and report; the coordinator decides
  * A child exit the supervisor did not cause itself becomes a `FailureReport`
- * to the node's Recovery Coordinator, which answers a directive (directive.ts)
+ * to the node's Recovery Coordinator, which answers a directive (policy/directive.ts)
  * that the supervisor carries out. With no rules installed the answer is
  * OTP's: permanent restarts, transient restarts on abnormal exits, temporary
  * never, and more than `intensity` restarts within `period` escalates. The
@@ -49,7 +49,9 @@
  *
  * Exit reasons as the supervisor sees them: `normal` (final state), `error`
  * (the logic threw), `shutdown` (stopped by someone else, in time) and
- * `killed` (brutally stopped by someone else), which is abnormal, as in OTP.
+ * `killed` (brutally stopped by someone else), which is abnormal, as in OTP;
+ * and `nodedown` for a remote child lost with its node, which its stand-in's
+ * exit signal says as a value (`ExitSignal.nodeDown`).
  *
  * ## Children
  * Children are root actors spawned with `system.spawn`, never XState children
@@ -60,6 +62,17 @@
  * already started and ends with `{ reason: 'error' }`; during a restart it is
  * marked `restarting` and retried as OTP's `try_again_restart` is, each retry
  * a report that counts toward intensity.
+ *
+ * ## Killed from outside
+ * A supervisor's actor killed by someone else (`brutal_kill`, or a parent's
+ * shutdown time running out) ends `killed` at once, but its children are
+ * not killed with it: as OTP's children trap the exit their link carries,
+ * they are stopped in reverse start order, each with its own `shutdown`, and
+ * a nested supervisor among them stops its own children the same way. Only
+ * a child that was already being stopped is killed (OTP would leave it
+ * running, unlinked). `stopped` resolves `{ reason: 'error' }` once all of
+ * that is done, and the parent handles the `killed` end only then, so a
+ * restart never runs beside the old subtree.
  *
  * ## Serialization
  * Child exits, API calls, delayed restarts and shutdown run one at a time
@@ -82,16 +95,16 @@
  *   │            ▼
  *   │        stopped ── actor ends (shutdown, or error after a failed start)
  *   │            │      `stopped` resolves { reason: 'shutdown' | 'error' }
- *   └─ actor killed from outside ─► children killed at once ─► `stopped` resolves { reason: 'error' }
+ *   └─ actor killed from outside ─► children stopped in reverse order, each with its shutdown
+ *                                   (a nested supervisor stops its own) ─► `stopped` resolves { reason: 'error' }
  * ```
  * A supervisor never ends with `normal`; `SupervisorExit.reason` keeps that
  * value for the contract's sake only.
  */
-import { tellControl } from '../actors/ActorCell.js';
+import { exitActor, tellControl } from '../actors/ActorCell.js';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import { type CheckLevel, OCF, type UserCheckAnswer } from '../actors/ocf.js';
 import type { ActorRef, ExitReason, ExitSignal, LocalActorRef } from '../actors/types.js';
-import type { TimerHandle } from '../clock.js';
 import {
   ActorNotRunningError,
   AlreadyStartedError,
@@ -101,22 +114,21 @@ import {
   SupervisorError,
   describe,
   toLogError,
-  toWireError,
 } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
-import { childInfo } from './childInfo.js';
-import { addRestart, inWindow, wouldExceed } from './intensity.js';
+import { type ChildRecord, ChildTable, type Detached, inputOf } from './children.js';
 import { OperationQueue } from './OperationQueue.js';
-import { otpPolicy } from './otpPolicy.js';
+import { addRestart, inWindow, wouldExceed } from './policy/intensity.js';
+import { otpPolicy } from './policy/otpPolicy.js';
+import { type RestartPlan, planRestart } from './policy/strategy.js';
 import type { RecoveryCoordinator } from './RecoveryCoordinator.js';
-import { type RestartPlan, planRestart } from './strategy.js';
-import { SUPERVISOR_FAIL, SUPERVISOR_TERMINATED, type SupervisorHooks, supervisorLogic } from './supervisorLogic.js';
+import { type Reporter, failureReport, logChildEnd, otpReport, statusFields } from './reports.js';
+import { SUPERVISOR_TERMINATED, type SupervisorHooks, supervisorLogic } from './supervisorLogic.js';
 import type {
   ChildCounts,
   ChildInfo,
-  ChildStatus,
   Directive,
   FailureReason,
   FailureReport,
@@ -151,25 +163,6 @@ export interface SupervisorInit extends SuperviseOptions {
   readonly remote?: RemoteStarter | undefined;
 }
 
-/** One child spec and its current incarnation. */
-interface ChildRecord {
-  readonly id: string;
-  readonly spec: ResolvedChildSpec;
-  readonly input: unknown;
-  ref: LocalActorRef | undefined;
-  /** The nested supervisor, when `ref` is one's actor. */
-  nested: SupervisorImpl | undefined;
-  unwatch: (() => void) | undefined;
-  status: ChildStatus;
-  /**
-   * Bumped whenever the supervisor starts or stops this child. Work queued
-   * for an older epoch (an exit, a retry, a delayed restart) is stale: the
-   * supervisor has since acted on the child itself (OTP's `unlink_flush`).
-   */
-  epoch: number;
-  timer: TimerHandle | undefined;
-}
-
 /**
  * Why a start did not happen; `cause` may be any thrown value, `undefined`
  * included. `cleanup` is set when a nested supervisor failed to start: it is
@@ -188,23 +181,21 @@ function afterCleanup<T>(failure: StartFailure, then: () => T): T | Promise<T> {
   return failure.cleanup === undefined ? then() : failure.cleanup.then(then);
 }
 
-/** Code of the cluster's `NodeDownError`: a remote child's stand-in ending with it was lost with its node. */
-const NODE_DOWN = 'ERR_NODE_DOWN';
-
 const SHUTDOWN_EXIT: SupervisorExit = Object.freeze({ reason: 'shutdown' });
-/** Children listed in a Status report (all are counted). */
-const STATUS_CHILDREN_MAX = 1000;
-
-function inputOf(spec: ResolvedChildSpec): unknown {
-  return spec.start.kind === 'logic' || spec.start.kind === 'remote' ? spec.start.input : undefined;
-}
-
-function newRecord(id: string, spec: ResolvedChildSpec, input: unknown): ChildRecord {
-  return { id, spec, input, ref: undefined, nested: undefined, unwatch: undefined, status: 'terminated', epoch: 0, timer: undefined };
-}
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+/**
+ * Transition only, until the cluster's stand-in ends with
+ * `exitActor(ref, 'nodedown', err)`: today it still throws the
+ * `NodeDownError` (code `ERR_NODE_DOWN`). Only remote children are read this
+ * way, so a local child whose own logic lets a NodeDownError escape is an
+ * `error`, as it is.
+ */
+function standInLostOldStyle(spec: ResolvedChildSpec, exit: ExitSignal): boolean {
+  return spec.start.kind === 'remote' && exit.reason === 'error' && (exit.error as { code?: unknown } | undefined)?.code === 'ERR_NODE_DOWN';
 }
 
 /** OTP `shutdown/1`: the exit reasons that count as a clean stop for this child. */
@@ -232,11 +223,14 @@ export class SupervisorImpl implements Supervisor {
   private readonly remote: RemoteStarter | undefined;
   private readonly log: Logger;
   private readonly queue: OperationQueue;
-  private readonly children = new Map<string, ChildRecord>();
+  private readonly children: ChildTable;
+  private readonly reporter: Reporter;
   /** Children being stopped right now (an emergency kill must reach them too). */
   private readonly stopping = new Set<LocalActorRef>();
   /** Nested supervisors that failed to start and are still cleaning up. */
   private readonly cleanup = new Set<Promise<SupervisorExit>>();
+  /** Set while the children of a supervisor whose actor was killed are stopping (ownExit). */
+  private dying: Promise<void> | undefined;
   private readonly template: ResolvedChildSpec | undefined;
   private resolveStopped!: (exit: SupervisorExit) => void;
   private phase_: SupervisorPhase = 'running';
@@ -275,6 +269,8 @@ export class SupervisorImpl implements Supervisor {
     });
     this.label = init.name ?? (init.parent !== undefined && init.childId !== undefined ? `${init.parent.label}/${init.childId}` : this.ref.id);
     this.log = system.logger.child({ node: system.node, supervisor: this.label });
+    this.children = new ChildTable(system.clock);
+    this.reporter = { node: system.node, label: this.label, strategy: spec.strategy, intensity: spec.intensity, period: spec.period };
     this.ref.onExit((exit) => this.ownExit(exit));
     if (this.registry !== undefined) {
       const registry = this.registry;
@@ -287,18 +283,22 @@ export class SupervisorImpl implements Supervisor {
       return;
     }
     for (const cs of spec.children) {
-      const rec = newRecord(cs.id, cs, inputOf(cs));
-      this.children.set(cs.id, rec);
+      const rec = this.children.add(cs.id, cs);
       const failure = this.startRecord(rec);
       if (failure !== undefined) {
         this.children.delete(cs.id);
-        this.log.error({ report: this.otpReport('start_error', describe(failure.cause), rec) }, 'child failed to start');
+        this.log.error({ report: otpReport(this.label, 'start_error', describe(failure.cause), rec) }, 'child failed to start');
         // OTP init_children/2: stop what started, fail with {shutdown, {failed_to_start_child, Id, Reason}}.
         this.startError = this.startFailed(cs.id, failure.cause);
         void this.requestStop({ reason: 'error', error: this.startError });
         break;
       }
     }
+  }
+
+  /** While the children of this supervisor, whose actor was killed, are still stopping. @internal */
+  get _dying(): Promise<void> | undefined {
+    return this.dying;
   }
 
   /** Why this supervisor gave up on its own (intensity reached, or a rule escalated), if it did. */
@@ -313,25 +313,11 @@ export class SupervisorImpl implements Supervisor {
   // ── queries ─────────────────────────────────────────────────────────────
 
   whichChildren(): ChildInfo[] {
-    const out: ChildInfo[] = [];
-    for (const r of this.children.values()) {
-      out.push(childInfo(r.id, r.ref, r.spec.type, r.spec.restart, r.status));
-    }
-    return out;
+    return this.children.infos();
   }
 
   countChildren(): ChildCounts {
-    let active = 0;
-    let supervisors = 0;
-    let workers = 0;
-    for (const r of this.children.values()) {
-      if (r.ref !== undefined && r.ref.exit === undefined) active++;
-      if (r.spec.type === 'supervisor') supervisors++;
-      else workers++;
-    }
-    // OTP: a simple_one_for_one supervisor has one spec, its template.
-    const specs = this.strategy === 'simple_one_for_one' ? 1 : this.children.size;
-    return { specs, active, supervisors, workers };
+    return this.children.counts(this.strategy === 'simple_one_for_one');
   }
 
   childSupervisor(id: string): Supervisor | undefined {
@@ -357,13 +343,11 @@ export class SupervisorImpl implements Supervisor {
     }
     return this.queue.run(async () => {
       this.assertRunning();
-      const rec = this.find(target);
+      const rec = this.children.find(target);
       if (rec === undefined) throw new NoSuchChildError(this.label, typeof target === 'string' ? target : target.id);
       await this.stopChild(rec);
       // OTP del_child/2: temporary specs and dynamic instances go; others stay, terminated.
-      if ((this.strategy === 'simple_one_for_one' || rec.spec.restart === 'temporary') && this.children.get(rec.id) === rec) {
-        this.children.delete(rec.id);
-      }
+      if (this.strategy === 'simple_one_for_one' || rec.spec.restart === 'temporary') this.children.remove(rec);
     });
   }
 
@@ -416,6 +400,7 @@ export class SupervisorImpl implements Supervisor {
 
   /** What this supervisor or its subtree is still doing, if anything. @internal */
   _busy(): Promise<unknown> | undefined {
+    if (this.dying !== undefined) return this.dying;
     if (!this.queue.idle) return this.queue.whenIdle();
     if (this.pendingRetries > 0) return new Promise<void>((resolve) => setImmediate(resolve));
     if (this.cleanup.size > 0) return Promise.all(this.cleanup);
@@ -428,11 +413,9 @@ export class SupervisorImpl implements Supervisor {
 
   /** Sizes of the internal tables, for leak tests. @internal */
   _internals(): { children: number; timers: number; stopping: number; cleanup: number; queued: number; retries: number; history: number } {
-    let timers = 0;
-    for (const r of this.children.values()) if (r.timer !== undefined) timers++;
     return {
       children: this.children.size,
-      timers,
+      timers: this.children.timers,
       stopping: this.stopping.size,
       cleanup: this.cleanup.size,
       queued: this.queue.length,
@@ -450,8 +433,7 @@ export class SupervisorImpl implements Supervisor {
       if (existing.ref !== undefined) throw new AlreadyStartedError(this.label, spec.id, existing.ref);
       throw new AlreadyStartedError(this.label, spec.id, undefined, 'already_present');
     }
-    const rec = newRecord(spec.id, spec, inputOf(spec));
-    this.children.set(spec.id, rec);
+    const rec = this.children.add(spec.id, spec);
     const failure = this.startRecord(rec);
     if (failure !== undefined) {
       // OTP handle_start_child/2: a child that fails to start is not saved.
@@ -467,8 +449,7 @@ export class SupervisorImpl implements Supervisor {
     this.assertRunning();
     const template = this.template!;
     const id = `${template.id}-${++this.instanceSeq}`;
-    const rec = newRecord(id, template, input === undefined ? inputOf(template) : input);
-    this.children.set(id, rec);
+    const rec = this.children.add(id, template, input === undefined ? inputOf(template) : input);
     const failure = this.startRecord(rec);
     if (failure !== undefined) {
       this.children.delete(id);
@@ -523,32 +504,40 @@ export class SupervisorImpl implements Supervisor {
     } catch (err) {
       return new StartFailure(err);
     }
-    rec.ref = ref;
-    rec.nested = nested;
-    rec.status = 'running';
-    const epoch = ++rec.epoch;
-    rec.unwatch = ref.onExit((exit) => {
-      if (rec.epoch === epoch) this.queue.post(() => this.childExited(rec, epoch, exit));
-    });
+    this.children.started(rec, ref, nested, this.onChildExit);
     return undefined;
   }
 
   // ── failures ────────────────────────────────────────────────────────────
 
+  /** A watched child's exit joins the operation queue; one function for every child. */
+  private readonly onChildExit = (rec: ChildRecord, epoch: number, exit: ExitSignal): void => {
+    this.queue.post(() => this.childExited(rec, epoch, exit));
+  };
+
   private childExited(rec: ChildRecord, epoch: number, exit: ExitSignal): void | Promise<void> {
-    if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec) return;
-    rec.ref = undefined;
-    rec.nested = undefined;
-    rec.unwatch = undefined;
-    rec.status = 'terminated';
-    const lost = exit.reason === 'error' && (exit.error as { code?: unknown } | undefined)?.code === NODE_DOWN;
-    return this.reportAndApply(rec, lost ? 'nodedown' : exit.reason, exit.error, 'child_terminated');
+    if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch)) return;
+    const dying = rec.nested?._dying;
+    this.children.ended(rec);
+    const lost = exit.nodeDown === true || standInLostOldStyle(rec.spec, exit);
+    const reason = lost ? 'nodedown' : exit.reason;
+    if (dying !== undefined) {
+      // A nested supervisor killed from outside is still stopping its
+      // children. Restarting it now would start a second tree beside the
+      // first (their names clash): its end is handled once the old tree is gone.
+      return dying.then(() => {
+        if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch)) return;
+        return this.reportAndApply(rec, reason, exit.error, 'child_terminated');
+      });
+    }
+    return this.reportAndApply(rec, reason, exit.error, 'child_terminated');
   }
 
   /** Report an end to the coordinator and carry out the directive. */
   private reportAndApply(rec: ChildRecord, reason: FailureReason, error: unknown, context: string): void | Promise<void> {
-    const report = this.failureReport(rec, reason, error);
-    this.logEnd(rec, report, error, context);
+    const at = this.system.clock.now();
+    const report = failureReport(this.reporter, rec, reason, error, inWindow(this.history, at, this.spec.period), at);
+    logChildEnd(this.log, this.label, rec, report, error, context);
     let answer: Directive | Promise<Directive>;
     try {
       answer = this.direct ? otpPolicy(report) : this.coordinator.decide(report);
@@ -568,7 +557,7 @@ export class SupervisorImpl implements Supervisor {
 
   private apply(rec: ChildRecord, epoch: number, report: FailureReport, d: Directive): void | Promise<void> {
     // An asynchronous decision can land after the supervisor was killed.
-    if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec) return;
+    if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch)) return;
     switch (d.type) {
       case 'restart':
         this.noteRestart(report.at, d.bypassIntensity);
@@ -579,7 +568,7 @@ export class SupervisorImpl implements Supervisor {
         return;
       case 'escalate': {
         const why = wouldExceed(report.history, report.at, report.intensity, report.period) ? 'reached_max_restart_intensity' : 'escalated';
-        this.log.error({ report: this.otpReport('shutdown', why, rec) }, 'supervisor gives up');
+        this.log.error({ report: otpReport(this.label, 'shutdown', why, rec) }, 'supervisor gives up');
         this.dropIfTransientSpec(rec);
         this.gaveUp_ = why;
         return this.terminate(SHUTDOWN_EXIT);
@@ -609,7 +598,7 @@ export class SupervisorImpl implements Supervisor {
       if (failure !== undefined) return afterCleanup(failure, () => this.retryLater(rec, failure.cause));
       return;
     }
-    const plan = planRestart(this.strategy, [...this.children.keys()], rec.id, (id) => this.children.get(id)!.spec.restart === 'temporary');
+    const plan = planRestart(this.strategy, this.children.ids(), rec.id, (id) => this.children.get(id)!.spec.restart === 'temporary');
     return this.restartGroup(plan);
   }
 
@@ -636,7 +625,7 @@ export class SupervisorImpl implements Supervisor {
   private retryLater(rec: ChildRecord, cause: unknown): void {
     if (this.phase_ !== 'running') return;
     rec.status = 'restarting';
-    this.log.error({ report: this.otpReport('start_error', describe(cause), rec) }, 'child failed to start');
+    this.log.error({ report: otpReport(this.label, 'start_error', describe(cause), rec) }, 'child failed to start');
     const epoch = rec.epoch;
     this.pendingRetries++;
     // OTP casts the retry to itself so that calls already waiting (a stop, a
@@ -646,22 +635,20 @@ export class SupervisorImpl implements Supervisor {
     setImmediate(() => {
       this.pendingRetries--;
       this.queue.post(() => {
-        if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec || rec.status !== 'restarting') return;
+        if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch) || rec.status !== 'restarting') return;
         return this.reportAndApply(rec, 'error', cause, 'start_error');
       });
     });
   }
 
   private restartLater(rec: ChildRecord, ms: number): void {
-    rec.status = 'restarting';
     const epoch = rec.epoch;
-    rec.timer = this.system.clock.setTimer(() => {
-      rec.timer = undefined;
+    this.children.restartLater(rec, ms, () =>
       this.queue.post(() => {
-        if (this.phase_ !== 'running' || rec.epoch !== epoch || this.children.get(rec.id) !== rec || rec.status !== 'restarting') return;
+        if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch) || rec.status !== 'restarting') return;
         return this.restart(rec);
-      });
-    }, ms);
+      }),
+    );
   }
 
   /** The child stays down: OTP `del_child/2`, then `do_auto_shutdown/2`. */
@@ -681,25 +668,14 @@ export class SupervisorImpl implements Supervisor {
   /** Temporary specs and `simple_one_for_one` instances are forgotten when their child ends for good. */
   private dropIfTransientSpec(rec: ChildRecord): void {
     rec.status = 'terminated';
-    if (this.strategy === 'simple_one_for_one' || rec.spec.restart === 'temporary') this.children.delete(rec.id);
+    if (this.strategy === 'simple_one_for_one' || rec.spec.restart === 'temporary') this.children.remove(rec);
   }
 
   // ── stopping ────────────────────────────────────────────────────────────
 
   /** Stop one child, unwatched first so that its exit is not reported. */
   private async stopChild(rec: ChildRecord): Promise<void> {
-    const ref = rec.ref;
-    const nested = rec.nested;
-    rec.unwatch?.();
-    rec.unwatch = undefined;
-    if (rec.timer !== undefined) {
-      this.system.clock.clearTimer(rec.timer);
-      rec.timer = undefined;
-    }
-    rec.epoch++;
-    rec.ref = undefined;
-    rec.nested = undefined;
-    rec.status = 'terminated';
+    const { ref, nested } = this.children.detach(rec);
     if (ref === undefined) return;
     let exit = ref.exit;
     if (exit === undefined) {
@@ -714,7 +690,7 @@ export class SupervisorImpl implements Supervisor {
     // bookkeeping too, so that "stopped" means the whole subtree is gone.
     if (nested !== undefined) await nested.stopped;
     if (!cleanStop(exit.reason, rec.spec)) {
-      this.log.error({ report: this.otpReport('shutdown_error', exit.reason, rec), err: exit.error === undefined ? undefined : toLogError(exit.error) }, 'child did not stop cleanly');
+      this.log.error({ report: otpReport(this.label, 'shutdown_error', exit.reason, rec), err: exit.error === undefined ? undefined : toLogError(exit.error) }, 'child did not stop cleanly');
     }
   }
 
@@ -734,12 +710,7 @@ export class SupervisorImpl implements Supervisor {
     this.phase_ = 'stopping';
     this.stopRequested = true;
     this.exitDecided ??= exit;
-    for (const r of this.children.values()) {
-      if (r.timer !== undefined) {
-        this.system.clock.clearTimer(r.timer);
-        r.timer = undefined;
-      }
-    }
+    this.children.cancelTimers();
     // A nested supervisor that failed to start at our init finishes its own
     // cleanup first: in OTP our init would not even have seen its failure yet.
     if (this.cleanup.size > 0) await Promise.all(this.cleanup);
@@ -762,7 +733,7 @@ export class SupervisorImpl implements Supervisor {
     if (cell.exit !== undefined) return;
     const exit = this.exitDecided ?? SHUTDOWN_EXIT;
     if (exit.reason === 'error') {
-      tellControl(cell, { type: SUPERVISOR_FAIL, error: exit.error });
+      exitActor(cell, 'error', exit.error);
       return;
     }
     if (cell.lifecycle === 'running') {
@@ -781,8 +752,17 @@ export class SupervisorImpl implements Supervisor {
       return;
     }
     // The actor ended before the children did: killed from outside (a
-    // brutal_kill, or its shutdown time ran out) or crashed. Children must
-    // not outlive it, so they are killed now, as OTP links would.
+    // brutal_kill, or its shutdown time ran out) or crashed. In OTP the
+    // supervisor dies at once and its links carry the exit to its children,
+    // which trap it: a nested supervisor always does, and runs its own
+    // terminate; a worker does when it handles the shutdown event. So the
+    // children are stopped as terminate/2 would have, with their own
+    // shutdowns, not killed; only no one is left to report to. Two choices
+    // where OTP has no answer to copy: the link signals reach all children
+    // at once there, in no defined order, and here they are stopped one by
+    // one in reverse start order, so that what a kill does is as
+    // predictable as a stop; and a trapping child in OTP has no deadline
+    // (no one is left to kill it), here its own `shutdown` is its deadline.
     this.phase_ = 'stopped';
     this.stopRequested = true;
     const error =
@@ -790,31 +770,37 @@ export class SupervisorImpl implements Supervisor {
         ? exit.error
         : new SupervisorError(this.label, exit.reason === 'killed' ? 'killed' : 'exited', `its actor ended (${exit.reason}) before its children were stopped`);
     this.exitDecided = { reason: 'error', error };
-    this.log.error({ reason: exit.reason }, 'supervisor actor ended early: killing children');
-    const pending: Promise<unknown>[] = [];
-    for (const ref of this.stopping) pending.push(ref.stop('brutal_kill'));
-    const recs = [...this.children.values()];
-    for (let i = recs.length - 1; i >= 0; i--) {
-      const r = recs[i]!;
-      r.unwatch?.();
-      r.unwatch = undefined;
-      if (r.timer !== undefined) {
-        this.system.clock.clearTimer(r.timer);
-        r.timer = undefined;
-      }
-      r.epoch++;
-      const ref = r.ref;
-      const nested = r.nested;
-      r.ref = undefined;
-      r.nested = undefined;
-      r.status = 'terminated';
-      if (ref !== undefined && ref.exit === undefined) pending.push(ref.stop('brutal_kill'));
-      if (nested !== undefined) pending.push(nested.stopped);
-    }
-    this.children.clear();
-    for (const p of this.cleanup) pending.push(p);
-    void Promise.all(pending).then(() => this.resolveStopped(this.exitDecided!));
+    this.log.error({ reason: exit.reason }, 'supervisor actor ended early: stopping children');
+    // A child that was being stopped when the kill came has had its shutdown
+    // event already. OTP has unlinked it by then and would leave it running
+    // (the race supervisor(3) warns of for a supervisor with a finite
+    // shutdown); killing it is what keeps it from outliving us.
+    const killed: Promise<unknown>[] = [];
+    for (const ref of this.stopping) killed.push(ref.stop('brutal_kill'));
+    const dying = this.stopDetached(this.children.detachAll(), killed);
+    this.dying = dying;
+    void dying.then(() => {
+      this.dying = undefined;
+      this.resolveStopped(this.exitDecided!);
+    });
   }
+
+  /**
+   * Stop what a killed supervisor left, each child with its own shutdown:
+   * reverse start order, one at a time, or all at once for
+   * `simple_one_for_one` instances, as its terminate would.
+   */
+  private async stopDetached(detached: readonly Detached[], killed: Promise<unknown>[]): Promise<void> {
+    const stop = async ({ rec, ref, nested }: Detached): Promise<void> => {
+      if (ref !== undefined && ref.exit === undefined) await ref.stop(rec.spec.shutdown);
+      if (nested !== undefined) await nested.stopped;
+    };
+    if (this.strategy === 'simple_one_for_one') await Promise.all(detached.map(stop));
+    else for (let i = detached.length - 1; i >= 0; i--) await stop(detached[i]!);
+    await Promise.all([...killed, ...this.cleanup]);
+  }
+
+
 
   // ── helpers ─────────────────────────────────────────────────────────────
 
@@ -830,89 +816,15 @@ export class SupervisorImpl implements Supervisor {
     return new SupervisorError(this.label, 'failed_to_start_child', `child ${childId}: ${describe(cause)}`, { cause, childId });
   }
 
-  private find(target: string | ActorRef): ChildRecord | undefined {
-    if (typeof target === 'string') return this.children.get(target);
-    for (const r of this.children.values()) {
-      if (r.ref !== undefined && (r.ref === target || (target.isLocal && r.ref.id === target.id))) return r;
-    }
-    return undefined;
-  }
-
-  private failureReport(rec: ChildRecord, reason: FailureReason, error: unknown): FailureReport {
-    const at = this.system.clock.now();
-    const spec = rec.spec;
-    const history = inWindow(this.history, at, this.spec.period);
-    const node = this.system.node;
-    const type = 'halyard.supervision.failure.v1';
-    // Literal objects with a fixed shape: this runs on every restart.
-    if (reason !== 'error') {
-      return {
-        type, node, supervisor: this.label, strategy: this.strategy, childId: rec.id, childType: spec.type, restart: spec.restart,
-        significant: spec.significant, reason, history, intensity: this.spec.intensity, period: this.spec.period, at,
-      };
-    }
-    const ocf = typeof error === 'object' && error !== null ? (error as { ocf?: unknown }).ocf : undefined;
-    return {
-      type, node, supervisor: this.label, strategy: this.strategy, childId: rec.id, childType: spec.type, restart: spec.restart,
-      significant: spec.significant, reason, error: toWireError(error), ocf: typeof ocf === 'number' ? ocf : undefined,
-      history, intensity: this.spec.intensity, period: this.spec.period, at,
-    };
-  }
-
-  /** OTP's supervisor report: supervisor, errorContext, reason, offender. */
-  private otpReport(errorContext: string, reason: string, rec: ChildRecord): Record<string, unknown> {
-    return {
-      supervisor: this.label,
-      errorContext,
-      reason,
-      offender: { id: rec.id, restart: rec.spec.restart, shutdown: rec.spec.shutdown, type: rec.spec.type },
-    };
-  }
-
-  private logEnd(rec: ChildRecord, report: FailureReport, error: unknown, context: string): void {
-    // OTP reports child_terminated for every exit it acts on except the
-    // clean ends of transient and temporary children.
-    const abnormal = report.reason === 'error' || report.reason === 'killed' || report.reason === 'nodedown';
-    if (!abnormal && rec.spec.restart !== 'permanent') {
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ childId: rec.id, reason: report.reason }, 'child ended');
-      return;
-    }
-    if (!this.log.isLevelEnabled('error')) return;
-    this.log.error(
-      { report: this.otpReport(context, report.reason, rec), err: error === undefined ? undefined : toLogError(error) },
-      'child terminated',
-    );
-  }
-
   private statusExtra(): Record<string, unknown> {
-    return {
-      supervisor: {
-        strategy: this.strategy,
-        intensity: this.spec.intensity,
-        period: this.spec.period,
-        autoShutdown: this.spec.autoShutdown,
-        phase: this.phase_,
-        restartsInPeriod: inWindow(this.history, this.system.clock.now(), this.spec.period).length,
-      },
-      childrenTotal: this.children.size,
-      // A Status line is one log record: a simple_one_for_one pool of 100 000
-      // instances would make it megabytes. whichChildren() has them all.
-      children: this.whichChildren().slice(0, STATUS_CHILDREN_MAX).map((c) => ({
-        id: c.id,
-        actor: c.ref?.id ?? null,
-        name: c.ref?.name ?? null,
-        type: c.type,
-        restart: c.restart,
-        status: c.status,
-      })),
-    };
+    const now = this.system.clock.now();
+    return statusFields(this.reporter, this.spec.autoShutdown, this.phase_, inWindow(this.history, now, this.spec.period).length, this.whichChildren());
   }
 
   private health(level: CheckLevel): UserCheckAnswer {
     if (this.phase_ !== 'running') return { code: OCF.NOT_RUNNING, reason: `supervisor ${this.phase_}` };
     if (level >= 10) {
-      const waiting: string[] = [];
-      for (const r of this.children.values()) if (r.status === 'restarting') waiting.push(r.id);
+      const waiting = this.children.restarting();
       if (waiting.length > 0) return { code: OCF.DEGRADED, reason: `restarting: ${waiting.slice(0, 10).join(', ')}` };
     }
     return OCF.SUCCESS;

@@ -16,7 +16,7 @@ import { assertName } from '../actors/names.js';
 import type { ActorRef, LocalActorRef } from '../actors/types.js';
 import { InvalidSpecError, describe } from '../errors.js';
 import { assertFunction, assertKnownKeys, assertOptionsObject, assertPositiveInteger, assertPositiveMs, at, kindOf } from '../options.js';
-import { DEFAULT_RULE } from './otpPolicy.js';
+import { DEFAULT_RULE } from './policy/otpPolicy.js';
 import { validateSupervisorSpec } from './childSpec.js';
 import { monitor } from './monitor.js';
 import { type CoordinatorOptions, RecoveryCoordinator } from './RecoveryCoordinator.js';
@@ -161,7 +161,7 @@ export class Supervision {
 export { RecoveryCoordinator, COORDINATOR_NAME, DEFAULT_RULE_TIMEOUT, type CoordinatorOptions } from './RecoveryCoordinator.js';
 export { SupervisorImpl, type SuperviseOptions } from './Supervisor.js';
 export { monitor, DOWN_TYPE } from './monitor.js';
-export { machineRule, FAILURE_EVENT, type FailureEvent, type MachineRuleOptions } from './machineRule.js';
+export { machineRule, FAILURE_EVENT, type FailureEvent, type MachineRuleOptions } from './policy/machineRule.js';
 export {
   exponentialBackoff,
   giveUpAfter,
@@ -171,11 +171,11 @@ export {
   type GiveUpAfterOptions,
   type OcfClassRuleOptions,
   type StartOnFailureOptions,
-} from './rules.js';
-export { DEFAULT_RULE, otpPolicy, otpAnswer, limitIntensity, wouldRestart, type Limited } from './otpPolicy.js';
-export { RESTART, RESTART_BYPASS, STOP, ESCALATE, IGNORE, restartAfter, toDirective } from './directive.js';
-export { addRestart, wouldExceed, inWindow, type RestartCheck } from './intensity.js';
-export { planRestart, type RestartPlan } from './strategy.js';
+} from './policy/rules.js';
+export { DEFAULT_RULE, otpPolicy, otpAnswer, limitIntensity, wouldRestart, type Limited } from './policy/otpPolicy.js';
+export { RESTART, RESTART_BYPASS, STOP, ESCALATE, IGNORE, restartAfter, toDirective } from './policy/directive.js';
+export { addRestart, wouldExceed, inWindow, type RestartCheck } from './policy/intensity.js';
+export { planRestart, type RestartPlan } from './policy/strategy.js';
 export {
   validateSupervisorSpec,
   validateChildSpec,

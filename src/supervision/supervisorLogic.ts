@@ -6,7 +6,7 @@
  * ```
  *  running ──halyard.shutdown──► stopping ──(children stopped)──► stopped (final)
  *     │                                                           exit reason: shutdown
- *     └──halyard.supervisor.fail.v1 (any state) ──► throws ──► exit reason: error
+ *     └──(Supervisor ends with error: exitActor, any state) ──────► exit reason: error
  * ```
  *
  * `halyard.shutdown` arrives when someone stops the actor (a parent
@@ -15,13 +15,14 @@
  * children never outlive the actor that is watched for them. When the
  * Supervisor ends on its own (intensity reached, auto shutdown) it stops the
  * actor the same way, which gives the exit reason `shutdown` its parent
- * expects.
+ * expects. When it must end with `error` (a child failed to start at init)
+ * it ends the actor with that reason as a value (`exitActor`), so the
+ * machine itself never throws.
  */
 import { setup } from 'xstate';
 import { SHUTDOWN_EVENT } from '../actors/types.js';
 
 export const SUPERVISOR_TERMINATED = 'halyard.supervisor.terminated.v1' as const;
-export const SUPERVISOR_FAIL = 'halyard.supervisor.fail.v1' as const;
 
 /** What the machine needs from its Supervisor. @internal */
 export interface SupervisorHooks {
@@ -33,8 +34,7 @@ export interface SupervisorHooks {
 
 type SupervisorEvent =
   | { type: typeof SHUTDOWN_EVENT }
-  | { type: typeof SUPERVISOR_TERMINATED }
-  | { type: typeof SUPERVISOR_FAIL; error: unknown };
+  | { type: typeof SUPERVISOR_TERMINATED };
 
 export const supervisorLogic = setup({
   types: {
@@ -47,15 +47,11 @@ export const supervisorLogic = setup({
   },
   actions: {
     requestShutdown: ({ context }) => context.hooks.shutdownRequested(),
-    fail: ({ event }) => {
-      throw (event as { error?: unknown }).error;
-    },
   },
 }).createMachine({
   id: 'halyard.supervisor',
   context: ({ input }) => ({ hooks: input }),
   initial: 'running',
-  on: { [SUPERVISOR_FAIL]: { actions: 'fail' } },
   states: {
     running: {
       on: { [SHUTDOWN_EVENT]: { target: 'stopping', actions: 'requestShutdown' } },

@@ -22,6 +22,7 @@ import { ArmStartFailure } from './commands/ArmStartFailure.js';
 import { type Call, type ChildExit, ConcurrentCalls } from './commands/ConcurrentCalls.js';
 import { CrashChild } from './commands/CrashChild.js';
 import { DeleteChild } from './commands/DeleteChild.js';
+import { KillSupervisor } from './commands/KillSupervisor.js';
 import { NormalExitChild } from './commands/NormalExitChild.js';
 import { RestartChild } from './commands/RestartChild.js';
 import { StartChild } from './commands/StartChild.js';
@@ -110,6 +111,8 @@ export interface Paths {
   readonly workers: string[];
   /** Every path a child (worker or supervisor) may have. */
   readonly children: string[];
+  /** Every path a child supervisor may have (static ones and the dynamic `d1`s). */
+  readonly childSupervisors: string[];
 }
 
 export function pathsOf(tree: Tree): Paths {
@@ -117,8 +120,10 @@ export function pathsOf(tree: Tree): Paths {
   const defs = new Map<string, SupDef>();
   const workers: string[] = [];
   const children: string[] = [];
+  const childSupervisors: string[] = [];
   const walk = (path: string, def: SupDef) => {
     supervisors.push(path);
+    if (path !== ROOT) childSupervisors.push(path);
     defs.set(path, def);
     for (const c of def.children) {
       const p = childPath(path, c.id);
@@ -129,6 +134,7 @@ export function pathsOf(tree: Tree): Paths {
     const d0 = childPath(path, 'd0');
     const d1 = childPath(path, 'd1');
     children.push(d0, d1);
+    childSupervisors.push(d1);
     workers.push(d0);
     for (const x of tree.dynamic.children) {
       children.push(childPath(d1, x.id));
@@ -136,7 +142,7 @@ export function pathsOf(tree: Tree): Paths {
     }
   };
   walk(ROOT, tree.def);
-  return { supervisors, defs, workers, children };
+  return { supervisors, defs, workers, children, childSupervisors };
 }
 
 /** The child spec StartChild adds under a given id to a supervisor with these flags. */
@@ -189,7 +195,7 @@ export interface CommandOptions {
   readonly maxCommands: number;
   /** Add ConcurrentCalls (needs a scheduler on the real side). */
   readonly concurrent: boolean;
-  /** Add StopRoot. */
+  /** Add StopRoot and killing the root. */
   readonly stopRoot?: boolean;
 }
 
@@ -206,6 +212,7 @@ export function commandsArb(tree: Tree, options: CommandOptions): fc.Arbitrary<I
     worker.map((p) => new NormalExitChild(p)),
     worker.map((p) => new StopFromOutside(p, 'shutdown')),
     worker.map((p) => new StopFromOutside(p, 'brutal_kill')),
+    fc.constantFrom(...paths.childSupervisors).map((p) => new KillSupervisor(p)),
     fc.tuple(worker, fc.integer({ min: 1, max: 2 })).map(([p, n]) => new ArmStartFailure(p, n)),
     child.map((p) => new TerminateChild(p)),
     child.map((p) => new RestartChild(p)),
@@ -214,8 +221,14 @@ export function commandsArb(tree: Tree, options: CommandOptions): fc.Arbitrary<I
       .constantFrom(...paths.supervisors)
       .chain((supPath) => dynamicDefArb(tree, paths.defs.get(supPath)!.flags).map((def) => new StartChild(supPath, def))),
     advance,
-    // StopRoot is rare: nothing happens after it.
-    options.stopRoot ? fc.oneof({ weight: 4, arbitrary: advance }, { weight: 1, arbitrary: fc.constant(new StopRoot()) }) : advance,
+    // StopRoot and a killed root are rare: nothing happens after them.
+    options.stopRoot
+      ? fc.oneof(
+          { weight: 4, arbitrary: advance },
+          { weight: 1, arbitrary: fc.constant(new StopRoot()) },
+          { weight: 1, arbitrary: fc.constant(new KillSupervisor(ROOT)) },
+        )
+      : advance,
   ];
   if (options.concurrent) {
     const calls = concurrentCallsArb(tree, paths);

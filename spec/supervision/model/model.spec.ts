@@ -344,6 +344,60 @@ describe('supervision model - ends from outside', () => {
   });
 });
 
+describe('supervision model - a supervisor killed from outside', () => {
+  it('supervision model - its children stop in reverse order, a nested supervisor its own first, and its parent restarts it (killed is abnormal)', () => {
+    const inner = sup(flags('one_for_one'), w('a'), w('b'));
+    const mid = sup(flags('one_for_one'), w('x'), s('n', 'permanent', inner), w('y'));
+    const m = new SupervisionModel(sup(flags('one_for_one'), w('w0'), s('s1', 'transient', mid)));
+    const mark = m.trace.length;
+    m.killSupervisor('root/s1');
+    expect(traceAfter(m, mark)).toEqual([
+      'stop root/s1/y',
+      'stop root/s1/n/b',
+      'stop root/s1/n/a',
+      'stop root/s1/x',
+      'start root/s1/x',
+      'start root/s1/n/a',
+      'start root/s1/n/b',
+      'start root/s1/y',
+    ]);
+    expect(m.reports).toEqual([{ supervisor: 'root', childId: 's1', reason: 'killed', history: [], verdict: 'restart' }]);
+    expect(kids(m)).toEqual(['w0:running', 's1:running']);
+  });
+
+  it('supervision model - a killed temporary child supervisor is not restarted and its spec goes', () => {
+    const m = new SupervisionModel(sup(flags('one_for_one'), w('w0'), s('s1', 'temporary', sup(flags('one_for_one'), w('a')))));
+    m.killSupervisor('root/s1');
+    expect(kids(m)).toEqual(['w0:running']);
+    expect(m.reports).toEqual([{ supervisor: 'root', childId: 's1', reason: 'killed', history: [], verdict: 'ignore' }]);
+  });
+
+  it('supervision model - a killed root stops everything in reverse and ends error', () => {
+    const m = new SupervisionModel(sup(flags('one_for_one'), w('w0'), s('s1', 'permanent', sup(flags('one_for_one'), w('a'), w('b')))));
+    const mark = m.trace.length;
+    m.killSupervisor('root');
+    expect(traceAfter(m, mark)).toEqual(['stop root/s1/b', 'stop root/s1/a', 'stop root/w0']);
+    expect(m.rootExit).toBe('error');
+    expect(m.liveSupervisors()).toEqual([]);
+    expect(m.reports).toEqual([]);
+  });
+
+  it('supervision model - a pending retry of the killed supervisor\'s child is dropped', () => {
+    const m = new SupervisionModel(sup(flags('one_for_one'), s('s1', 'permanent', sup(flags('one_for_one', 3), w('a')))));
+    m.armStartFailure('root/s1/a', 1);
+    m.batching = true;
+    m.crash('root/s1/a');
+    m.killSupervisor('root/s1');
+    m.batching = false;
+    m.drainRetries();
+    expect(m.reports.map((r) => `${r.supervisor} ${r.childId} ${r.reason} ${r.verdict}`)).toEqual([
+      'root/s1 a error restart',
+      'root s1 killed restart',
+    ]);
+    expect(kids(m, 'root/s1')).toEqual(['a:running']);
+  });
+});
+
 describe('supervision model - failed starts', () => {
   it('supervision model - one_for_one: a failed restart is retried, and the retry counts', () => {
     const m = new SupervisionModel(sup(flags('one_for_one', 2), w('w0'), w('w1')));

@@ -37,6 +37,14 @@
  *   running. terminateChild never triggers it.
  * - A worker stopped from outside ends `shutdown` (it handles the shutdown
  *   event, so the trace shows the stop) or `killed`.
+ * - A supervisor killed from outside (`exit(Sup, kill)`) dies at once with
+ *   reason `killed`, which is abnormal for its parent. Its children trap the
+ *   exit its links carry (a supervisor always traps exits; the model's
+ *   workers handle the shutdown event): they stop in reverse start order
+ *   with their own shutdowns, a nested supervisor stopping its own children
+ *   first, as `terminate/2` would, and nothing is reported for them. The
+ *   parent handles the end once that subtree is gone. A killed root ends
+ *   `error`.
  * - terminateChild keeps the spec (a temporary child's spec is deleted);
  *   restartChild starts a child that is not running (error `running` /
  *   `restarting` otherwise); deleteChild removes a spec that is not running
@@ -325,6 +333,23 @@ export class SupervisionModel {
   /** Someone outside the tree kills the worker at `path` (it ends `killed`, no shutdown event). */
   kill(path: string): void {
     this.workerEnds(path, 'killed');
+  }
+
+  /** Someone outside the tree kills the live supervisor at `path` (see the module comment). */
+  killSupervisor(path: string): void {
+    const sup = this.supervisor(path);
+    if (!sup) throw new Error(`model: no live supervisor at ${path}`);
+    this.stopAllChildren(sup);
+    sup.alive = false;
+    if (!sup.parent) {
+      this.rootExit = 'error';
+    } else {
+      const { sup: parent, child } = sup.parent;
+      child.running = false;
+      child.sup = undefined;
+      this.childExited(parent, child, 'killed');
+    }
+    this.afterStimulus();
   }
 
   /**

@@ -40,7 +40,7 @@
  * | 3         | 30000  | [0, 10, 20]    | 11   | 11          | 40   | restart, history unchanged (already counted) |
  */
 import { InvalidSpecError } from '../../errors.js';
-import { addRestart } from '../../supervision/intensity.js';
+import { addRestart } from '../../supervision/policy/intensity.js';
 import { isRecord } from './kv.js';
 
 export const DEFAULT_CLUSTER_INTENSITY = 3;

@@ -19,8 +19,8 @@
  * (terminated with `terminateChild`, or a transient child that had ended
  * normally): OTP's `start_children/2` starts every spec it is given.
  */
-import { InvalidArgumentError } from '../errors.js';
-import type { Strategy } from './types.js';
+import { InvalidArgumentError } from '../../errors.js';
+import type { Strategy } from '../types.js';
 
 export interface RestartPlan {
   /** Children to stop, in reverse start order. Never contains the failed child. */

@@ -20,11 +20,11 @@
  * Entries that can no longer change an answer are pruned as decisions go by,
  * so churn does not grow them.
  */
-import { InvalidArgumentError } from '../errors.js';
-import { type OcfClass, ocfClass } from '../actors/ocf.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { type OcfClass, ocfClass } from '../../actors/ocf.js';
 import { ESCALATE, STOP, restartAfter, toDirective } from './directive.js';
 import { wouldRestart } from './otpPolicy.js';
-import type { Directive, FailureReport, Rule } from './types.js';
+import type { Directive, FailureReport, Rule } from '../types.js';
 
 const PRUNE_EVERY = 1024;
 

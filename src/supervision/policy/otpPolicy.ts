@@ -13,7 +13,7 @@
  */
 import { ESCALATE, IGNORE, RESTART } from './directive.js';
 import { wouldExceed } from './intensity.js';
-import type { Directive, FailureReport, IntensityLimit } from './types.js';
+import type { Directive, FailureReport, IntensityLimit } from '../types.js';
 
 /** Name recorded for decisions of the default policy. */
 export const DEFAULT_RULE = 'otp-default';

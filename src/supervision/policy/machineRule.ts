@@ -22,12 +22,12 @@
  * default policy.
  */
 import type { AnyActorLogic } from 'xstate';
-import { askControl } from '../actors/ActorCell.js';
-import type { ActorSystem } from '../actors/ActorSystem.js';
-import type { LocalActorRef } from '../actors/types.js';
-import { InvalidArgumentError } from '../errors.js';
-import { isActorLogic } from './childSpec.js';
-import type { FailureReport, Rule, RuleAnswer } from './types.js';
+import { askControl } from '../../actors/ActorCell.js';
+import type { ActorSystem } from '../../actors/ActorSystem.js';
+import type { LocalActorRef } from '../../actors/types.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { isActorLogic } from '../childSpec.js';
+import type { FailureReport, Rule, RuleAnswer } from '../types.js';
 
 /** The event a rule machine receives. */
 export const FAILURE_EVENT = 'halyard.failure' as const;

@@ -19,7 +19,7 @@
  * normalises answers and rejects anything else, including a
  * `bypassIntensity` that is not a boolean.
  */
-import type { Directive, DirectiveType } from './types.js';
+import type { Directive, DirectiveType } from '../types.js';
 
 export const RESTART: Directive = Object.freeze({ type: 'restart' });
 /** `restart`, opted out of intensity. */
