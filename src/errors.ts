@@ -330,6 +330,22 @@ export class AlreadyStartedError extends HalyardError {
   }
 }
 
+/**
+ * A line of an exported decision log (`coordinator.exportDecisions()`) that
+ * cannot be read back: not JSON, or a field missing or of the wrong kind.
+ * `line` is 1-based; `field` is a dotted path into the record (`input.history[2]`).
+ */
+export class DecisionLineError extends HalyardError {
+  override readonly name = 'DecisionLineError';
+  constructor(
+    readonly line: number,
+    readonly field: string,
+    reason: string,
+  ) {
+    super('ERR_DECISION_LINE', `decision log line ${line}: ${field}: ${reason}`);
+  }
+}
+
 export function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   try {

@@ -173,7 +173,7 @@ export {
   type StartOnFailureOptions,
 } from './rules.js';
 export { DEFAULT_RULE, otpPolicy, otpAnswer, limitIntensity, wouldRestart, type Limited } from './otpPolicy.js';
-export { RESTART, RESTART_BYPASS, STOP, ESCALATE, IGNORE, restartAfter, toDirective } from './directive.js';
+export { RESTART, RESTART_BYPASS, STOP, ESCALATE, IGNORE, restartAfter, toDirective, directivesEqual } from './directive.js';
 export { addRestart, wouldExceed, inWindow, type RestartCheck } from './intensity.js';
 export { planRestart, type RestartPlan } from './strategy.js';
 export {
@@ -192,4 +192,7 @@ export {
   type ResolvedStart,
 } from './childSpec.js';
 export { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
+export { toDecisionLines, parseDecisionLines, parseDecisionLine } from './decisionLines.js';
+export { replayDecisions, type ReplayEnv } from './replay.js';
+export { runChain, type Verdict, type ChainEnv } from './ruleChain.js';
 export * from './types.js';

@@ -61,5 +61,7 @@ export function machineRule(name: string, logic: AnyActorLogic, options: Machine
       actors.clear();
       await Promise.all(refs.map((r) => r.stop()));
     },
+    // A fresh actor from the machine's initial state, so a replay counts from zero and leaves the live one's context alone.
+    replica: () => machineRule(name, logic, options),
   };
 }

@@ -249,6 +249,13 @@ export interface Rule {
   decide(report: FailureReport, ctx: RuleContext): RuleAnswer | Promise<RuleAnswer>;
   /** Release what the rule holds (actors, timers). Called when it is removed or the coordinator closes. */
   close?(): void | Promise<void>;
+  /**
+   * A fresh copy of this rule: same options, no remembered state, no side
+   * effects beyond deciding. `coordinator.replay()` decides with replicas so
+   * that replaying never changes the live rule. A rule without one is used
+   * as it is, which is right for a rule that keeps no state.
+   */
+  replica?(): Rule;
 }
 
 /**
@@ -270,6 +277,23 @@ export interface DecisionRecord extends Decision {
   readonly limits?: DecisionLimits;
   /** What `rule` answered, when a limit replaced it with `directive`. */
   readonly overridden?: Directive;
+  /** The `now` rules were given, when it was not `input.at` (so replay gives them the same). */
+  readonly now?: number;
+}
+
+/** A logged decision that comes out differently when replayed (`coordinator.replay`). */
+export interface ReplayDifference {
+  /** The decision as it was logged. */
+  readonly decision: DecisionRecord;
+  /** What the replayed rules decided, limits applied. */
+  readonly directive: Directive;
+  /** The rule that answered in the replay. */
+  readonly rule: string;
+  readonly limits?: DecisionLimits;
+  /** What `rule` answered in the replay, when a limit replaced it. */
+  readonly overridden?: Directive;
+  /** Set when a rule failed in the replay and the default policy answered instead. */
+  readonly failedRule?: string;
 }
 
 export interface DecisionQuery {
