@@ -161,7 +161,7 @@ export class Supervision {
 export { RecoveryCoordinator, COORDINATOR_NAME, DEFAULT_RULE_TIMEOUT, type CoordinatorOptions } from './RecoveryCoordinator.js';
 export { SupervisorImpl, type SuperviseOptions } from './Supervisor.js';
 export { monitor, DOWN_TYPE } from './monitor.js';
-export { machineRule, FAILURE_EVENT, type FailureEvent, type MachineRuleOptions } from './machineRule.js';
+export { machineRule, FAILURE_EVENT, type FailureEvent, type MachineRule, type MachineRuleOptions } from './machineRule.js';
 export {
   exponentialBackoff,
   giveUpAfter,

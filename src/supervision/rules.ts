@@ -184,6 +184,7 @@ export function ocfClassRule(options: OcfClassRuleOptions): Rule {
       if (report.ocf === undefined) return undefined;
       return table.get(ocfClass(report.ocf));
     },
+    replica: () => ocfClassRule(options),
   };
 }
 
