@@ -209,12 +209,13 @@ describe('decision log - JSON lines', () => {
     c.decide(report({ ocf: 2 }));
     c.decide(report({ reason: 'killed', history: [10, 20] }));
     c.decide(report({ intensity: 0 }));
+    c.decide(report({ reason: 'degraded', check: { level: 10, code: 190, reason: 'OCF_DEGRADED: slow' } }));
     const text = c.exportDecisions();
     const lines = text.trimEnd().split('\n');
-    expect(lines).toHaveLength(3);
+    expect(lines).toHaveLength(4);
     expect(JSON.parse(lines[1]!)).toMatchObject({ seq: 2, rule: 'otp-default', fallback: { rule: 'boom' } });
     expect(parseDecisionLines(text)).toEqual(c.decisions());
-    expect(c.exportDecisions({ since: 2 }).trimEnd().split('\n')).toHaveLength(1);
+    expect(c.exportDecisions({ since: 2 }).trimEnd().split('\n')).toHaveLength(2);
   });
 
   it('decision log - a malformed JSON line gets a DecisionLineError naming the line and the field', () => {
@@ -238,6 +239,7 @@ describe('decision log - JSON lines', () => {
       [JSON.stringify({ ...good, directive: { type: 'restart', bypassIntensity: 'yes' } }), 'directive.bypassIntensity'],
       [JSON.stringify({ ...good, limits: { intensity: 'maybe' } }), 'limits.intensity'],
       [JSON.stringify({ ...good, rule: '' }), 'rule'],
+      [JSON.stringify({ ...good, input: { ...input, check: { level: '10', reason: 'x' } } }), 'input.check.level'],
     ];
     for (const [line, field] of cases) {
       let caught: unknown;

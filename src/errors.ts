@@ -346,6 +346,23 @@ export class DecisionLineError extends HalyardError {
   }
 }
 
+/**
+ * A supervised child's recurring monitor failed: its Check answered an OCF
+ * failure code (`ocf`), or did not answer within the deadline (`ocf`
+ * undefined). The supervisor stops the child and reports this as its failure.
+ */
+export class CheckFailedError extends HalyardError {
+  override readonly name = 'CheckFailedError';
+  constructor(
+    readonly actor: string,
+    readonly level: number,
+    readonly ocf: number | undefined,
+    reason: string,
+  ) {
+    super('ERR_CHECK_FAILED', `check of ${actor} at level ${level} failed: ${reason}`);
+  }
+}
+
 export function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   try {

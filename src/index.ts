@@ -57,6 +57,8 @@ export {
   type StartOnFailureOptions,
   type SuperviseOptions,
   type ChildSpec,
+  type ChildMonitor,
+  type CheckReport,
   type SupervisorSpec,
   type Supervisor,
   type ChildInfo,

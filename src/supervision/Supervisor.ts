@@ -107,6 +107,7 @@ import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
 import { childInfo } from './childInfo.js';
+import { type MonitorVerdict, checkFailure, checkReport, startChildMonitor } from './childMonitor.js';
 import { addRestart, inWindow, wouldExceed } from './intensity.js';
 import { OperationQueue } from './OperationQueue.js';
 import { otpPolicy } from './otpPolicy.js';
@@ -116,6 +117,7 @@ import { SUPERVISOR_FAIL, SUPERVISOR_TERMINATED, type SupervisorHooks, superviso
 import type {
   ChildCounts,
   ChildInfo,
+  CheckReport,
   ChildStatus,
   Directive,
   FailureReason,
@@ -168,6 +170,8 @@ interface ChildRecord {
    */
   epoch: number;
   timer: TimerHandle | undefined;
+  /** Ends the recurring Check of the current incarnation (childMonitor.ts). */
+  stopMonitor: (() => void) | undefined;
 }
 
 /**
@@ -200,7 +204,7 @@ function inputOf(spec: ResolvedChildSpec): unknown {
 }
 
 function newRecord(id: string, spec: ResolvedChildSpec, input: unknown): ChildRecord {
-  return { id, spec, input, ref: undefined, nested: undefined, unwatch: undefined, status: 'terminated', epoch: 0, timer: undefined };
+  return { id, spec, input, ref: undefined, nested: undefined, unwatch: undefined, status: 'terminated', epoch: 0, timer: undefined, stopMonitor: undefined };
 }
 
 function isThenable(v: unknown): v is PromiseLike<unknown> {
@@ -515,7 +519,7 @@ export class SupervisorImpl implements Supervisor {
         const exit = ref.exit;
         if (exit !== undefined && exit.reason === 'error') return new StartFailure(exit.error);
       } else {
-        ref = this.system.spawn(s.start.logic, { name: s.name, input: rec.input, mailbox: s.mailbox });
+        ref = this.system.spawn(s.start.logic, s.check === undefined ? { name: s.name, input: rec.input, mailbox: s.mailbox } : { name: s.name, input: rec.input, mailbox: s.mailbox, check: s.check });
         // A throw in the initial state's entry is a failed start (OTP: init/1 crashed).
         const exit = ref.exit;
         if (exit !== undefined && exit.reason === 'error') return new StartFailure(exit.error);
@@ -530,6 +534,11 @@ export class SupervisorImpl implements Supervisor {
     rec.unwatch = ref.onExit((exit) => {
       if (rec.epoch === epoch) this.queue.post(() => this.childExited(rec, epoch, exit));
     });
+    if (s.monitor !== undefined) {
+      rec.stopMonitor = startChildMonitor(this.system.clock, ref, s.monitor, {
+        verdict: (v) => this.queue.run(() => this.checkVerdict(rec, epoch, ref, v)).catch((err) => this.log.error({ err: toLogError(err) }, 'monitor verdict failed')),
+      });
+    }
     return undefined;
   }
 
@@ -540,14 +549,16 @@ export class SupervisorImpl implements Supervisor {
     rec.ref = undefined;
     rec.nested = undefined;
     rec.unwatch = undefined;
+    rec.stopMonitor?.();
+    rec.stopMonitor = undefined;
     rec.status = 'terminated';
     const lost = exit.reason === 'error' && (exit.error as { code?: unknown } | undefined)?.code === NODE_DOWN;
     return this.reportAndApply(rec, lost ? 'nodedown' : exit.reason, exit.error, 'child_terminated');
   }
 
   /** Report an end to the coordinator and carry out the directive. */
-  private reportAndApply(rec: ChildRecord, reason: FailureReason, error: unknown, context: string): void | Promise<void> {
-    const report = this.failureReport(rec, reason, error);
+  private reportAndApply(rec: ChildRecord, reason: FailureReason, error: unknown, context: string, check?: CheckReport): void | Promise<void> {
+    const report = this.failureReport(rec, reason, error, check);
     this.logEnd(rec, report, error, context);
     let answer: Directive | Promise<Directive>;
     try {
@@ -686,12 +697,43 @@ export class SupervisorImpl implements Supervisor {
 
   // ── stopping ────────────────────────────────────────────────────────────
 
+  /**
+   * What the child's recurring monitor heard (childMonitor.ts). A failed
+   * check is a failure of the child: it is stopped (so it is not left
+   * running beside its replacement) and reported like a crash. A degraded
+   * one is reported while the child runs; only a directive other than
+   * `ignore` stops it before carrying the directive out.
+   */
+  private async checkVerdict(rec: ChildRecord, epoch: number, ref: LocalActorRef, v: MonitorVerdict): Promise<void> {
+    if (this.phase_ !== 'running' || rec.epoch !== epoch || rec.ref !== ref || this.children.get(rec.id) !== rec) return;
+    const monitor = rec.spec.monitor!;
+    const check = checkReport(v, monitor);
+    if (v.kind === 'failed') {
+      await this.stopChild(rec);
+      return this.reportAndApply(rec, 'error', checkFailure(ref, v, monitor), 'monitor_failed', check);
+    }
+    const report = this.failureReport(rec, 'degraded', undefined, check);
+    this.log.warn({ childId: rec.id, check }, 'child degraded');
+    let d: Directive;
+    try {
+      d = await (this.direct ? otpPolicy(report) : this.coordinator.decide(report));
+    } catch (err) {
+      this.log.error({ err: toLogError(err) }, 'coordinator threw; default policy decides');
+      d = otpPolicy(report);
+    }
+    if (d.type === 'ignore' || this.phase_ !== 'running' || rec.epoch !== epoch || rec.ref !== ref) return;
+    await this.stopChild(rec);
+    return this.apply(rec, rec.epoch, report, d);
+  }
+
   /** Stop one child, unwatched first so that its exit is not reported. */
   private async stopChild(rec: ChildRecord): Promise<void> {
     const ref = rec.ref;
     const nested = rec.nested;
     rec.unwatch?.();
     rec.unwatch = undefined;
+    rec.stopMonitor?.();
+    rec.stopMonitor = undefined;
     if (rec.timer !== undefined) {
       this.system.clock.clearTimer(rec.timer);
       rec.timer = undefined;
@@ -798,6 +840,8 @@ export class SupervisorImpl implements Supervisor {
       const r = recs[i]!;
       r.unwatch?.();
       r.unwatch = undefined;
+      r.stopMonitor?.();
+      r.stopMonitor = undefined;
       if (r.timer !== undefined) {
         this.system.clock.clearTimer(r.timer);
         r.timer = undefined;
@@ -838,7 +882,12 @@ export class SupervisorImpl implements Supervisor {
     return undefined;
   }
 
-  private failureReport(rec: ChildRecord, reason: FailureReason, error: unknown): FailureReport {
+  private failureReport(rec: ChildRecord, reason: FailureReason, error: unknown, check?: CheckReport): FailureReport {
+    const report = this.baseReport(rec, reason, error);
+    return check === undefined ? report : { ...report, check };
+  }
+
+  private baseReport(rec: ChildRecord, reason: FailureReason, error: unknown): FailureReport {
     const at = this.system.clock.now();
     const spec = rec.spec;
     const history = inWindow(this.history, at, this.spec.period);

@@ -64,7 +64,7 @@ export function parseDecisionLine(text: string, line = 1): DecisionRecord {
 
 const STRATEGIES = ['one_for_one', 'one_for_all', 'rest_for_one', 'simple_one_for_one'] as const;
 const RESTARTS = ['permanent', 'transient', 'temporary'] as const;
-const REASONS = ['normal', 'error', 'shutdown', 'killed', 'nodedown'] as const;
+const REASONS = ['normal', 'error', 'shutdown', 'killed', 'nodedown', 'degraded'] as const;
 const LIMITS: readonly DecisionLimits['intensity'][] = ['within', 'exceeded', 'bypassed'];
 
 function report(v: Reader, value: unknown): void {
@@ -87,6 +87,13 @@ function report(v: Reader, value: unknown): void {
   v.int(r.intensity, 'input.intensity', 0);
   v.int(r.period, 'input.period', 1);
   v.num(r.at, 'input.at');
+  if (r.check !== undefined) {
+    const c = v.object(r.check, 'input.check');
+    if (c.level !== 0 && c.level !== 10 && c.level !== 20) v.fail('input.check.level', 'must be one of 0, 10, 20');
+    if (c.code !== undefined) v.int(c.code, 'input.check.code', 0);
+    if (typeof c.reason !== 'string') v.fail('input.check.reason', 'must be a string');
+    if (c.timedOut !== undefined && typeof c.timedOut !== 'boolean') v.fail('input.check.timedOut', 'must be a boolean');
+  }
 }
 
 function directive(v: Reader, value: unknown, field: string): Directive {

@@ -167,7 +167,10 @@ export interface OcfClassRuleOptions {
  * Map the OCF class of the error's exit code (`error.ocf`, see `ocfClass`) to
  * a directive, as Pacemaker treats soft, hard and fatal failures differently:
  * e.g. `{ soft: 'restart', hard: 'stop', fatal: 'escalate' }`. Passes when the
- * report has no OCF code, the class is `success`, or its entry is unset.
+ * report has no OCF code, the class is `success`, or its entry is unset, and
+ * for `degraded` reports (a degraded child is running, not failed). A failed
+ * recurring monitor reports the code its Check answered, so the table applies
+ * to monitor failures as Pacemaker's `on-fail` does.
  */
 export function ocfClassRule(options: OcfClassRuleOptions): Rule {
   const table = new Map<OcfClass, Directive>();
@@ -181,7 +184,7 @@ export function ocfClassRule(options: OcfClassRuleOptions): Rule {
   return {
     name: options.name ?? 'ocf-class',
     decide(report) {
-      if (report.ocf === undefined) return undefined;
+      if (report.ocf === undefined || report.reason === 'degraded') return undefined;
       return table.get(ocfClass(report.ocf));
     },
     replica: () => ocfClassRule(options),
