@@ -39,9 +39,22 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
+// The default's two answers as shared verdicts: with no rules installed this runs on every restart.
+const DEFAULT_VERDICTS = new Map<Directive, Verdict>();
+
+function defaultVerdict(report: FailureReport): Verdict {
+  const answer = otpAnswer(report);
+  let v = DEFAULT_VERDICTS.get(answer);
+  if (v === undefined) {
+    v = Object.freeze({ answer, rule: DEFAULT_RULE });
+    DEFAULT_VERDICTS.set(answer, v);
+  }
+  return v;
+}
+
 /** Consult `rules` (a snapshot: the caller's list may change while an async rule is pending). Never throws, never rejects. */
 export function runChain(report: FailureReport, rules: readonly Rule[], env: ChainEnv): Verdict | Promise<Verdict> {
-  if (rules.length === 0) return { answer: otpAnswer(report), rule: DEFAULT_RULE };
+  if (rules.length === 0) return defaultVerdict(report);
   return consult(report, rules, 0, env, undefined);
 }
 
