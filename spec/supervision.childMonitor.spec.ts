@@ -4,6 +4,7 @@
  * reaches the coordinator as `degraded`; a failure code or no answer by the
  * deadline is a failure of the child. All on a ManualClock.
  */
+import fc from 'fast-check';
 import { assign, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import type { CheckContext } from '../src/actors/ocf.js';
@@ -192,6 +193,16 @@ describe('supervision - a failed Check is a failure of the child', () => {
     await sup.stop();
   });
 
+  it('supervision - a check that answered is not failed by its deadline firing in the same clock step', async () => {
+    const h = harness();
+    const sup = h.supervision.supervise({ children: [child({ monitor: { every: 1000, level: 10, timeout: 300 } })] }, { name: 'app' });
+    const first = ref(sup);
+    await tick(h, sup, 5000); // check at +1000 and its deadline at +1300 both fall inside this step
+    expect(h.supervision.coordinator.decisions()).toEqual([]);
+    expect(ref(sup)).toBe(first);
+    await sup.stop();
+  });
+
   it('supervision - the monitor ends with its incarnation: after a crash or a stop no check of the old child runs and no timer is left', async () => {
     const h = harness();
     const sup = h.supervision.supervise({ intensity: 5, children: [child()] }, { name: 'app' });
@@ -207,5 +218,67 @@ describe('supervision - a failed Check is a failure of the child', () => {
     expect(h.clock.pendingTimers).toBe(0);
     expect(h.supervision.coordinator.decisions()).toEqual([]);
     expect(new CheckFailedError('x', 0, 1, 'y')).toMatchObject({ name: 'CheckFailedError', code: 'ERR_CHECK_FAILED', ocf: 1 });
+  });
+});
+
+describe('supervision - child monitor model', () => {
+  it('supervision - over random mode changes and clock steps, decisions match a model of the recurring monitor (property)', async () => {
+    const EVERY = 1000;
+    const TIMEOUT = 300;
+    type Op = { kind: 'set'; mode: Mode } | { kind: 'advance'; ms: number };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), mode: fc.constantFrom<Mode>('ok', 'degraded', 'hard', 'hang') }),
+      fc.record({ kind: fc.constant('advance' as const), ms: fc.constantFrom(100, 300, 700, 1000) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(op, { maxLength: 40 }), async (ops) => {
+        const h = harness();
+        const sup = h.supervision.supervise({ intensity: 1000, children: [child({ monitor: { every: EVERY, level: 10, timeout: TIMEOUT } })] }, { name: 'app' });
+        // The model. A check's answer is handled after the clock step that asked it, so what follows is timed from the end of that step.
+        let now = h.clock.now();
+        let mode: Mode = 'ok';
+        let episode = false;
+        let next = now + EVERY;
+        let deadline: number | undefined;
+        const expected: string[] = [];
+        const restart = (): void => {
+          expected.push('error>restart');
+          mode = 'ok';
+          episode = false;
+          deadline = undefined;
+          next = now + EVERY;
+        };
+        for (const o of ops) {
+          if (o.kind === 'set') {
+            ref(sup).tell({ type: 'SET', mode: o.mode });
+            mode = o.mode;
+            continue;
+          }
+          const end = now + o.ms;
+          await tick(h, sup, o.ms);
+          now = end;
+          if (deadline === undefined && next <= end) {
+            if (mode === 'hang') {
+              deadline = next + TIMEOUT;
+            } else if (mode === 'hard') {
+              restart();
+              continue;
+            } else {
+              if (mode === 'degraded' && !episode) expected.push('degraded>ignore');
+              episode = mode === 'degraded';
+              next = end + EVERY;
+            }
+          }
+          if (deadline !== undefined && deadline <= end) restart();
+        }
+        const got = h.supervision.coordinator.decisions().map((d) => `${d.input.reason}>${d.directive.type}`);
+        expect(got).toEqual(expected);
+        expect(new Set(h.supervision.coordinator.decisions().map((d) => d.input.childId))).toEqual(new Set(expected.length > 0 ? ['svc'] : []));
+        expect(sup.whichChildren()[0]!.status).toBe('running');
+        await sup.stop();
+        expect(h.clock.pendingTimers).toBe(0);
+      }),
+      { numRuns: 40, verbose: 1 },
+    );
   });
 });

@@ -89,8 +89,15 @@ export function startChildMonitor(clock: Clock, ref: LocalActorRef, spec: ChildM
     deadline = clock.setTimer(() => {
       deadline = undefined;
       if (settled || cancelled) return;
-      settle();
-      handOn({ kind: 'failed', result: undefined });
+      // An answer already on its way (resolved, its callbacks queued) wins
+      // over a deadline that fires in the same turn: a clock that jumps
+      // (a ManualClock advanced past the deadline, or a loop that was
+      // blocked) must not fail a child that did answer.
+      setImmediate(() => {
+        if (settled || cancelled) return;
+        settle();
+        handOn({ kind: 'failed', result: undefined });
+      });
     }, spec.timeout);
     ref.check(spec.level).then(
       (result) => {
