@@ -30,6 +30,8 @@
  * | `significant` | no        | false                                | for `autoShutdown`; only transient/temporary children, only when `autoShutdown` is not `never` |
  * | `name`        | no        | none                                 | registered name on the node (taken again by each restart) |
  * | `mailbox`     | no        | node default                         | mailbox options |
+ * | `monitor`     | no        | none                                 | `{ every, level?, timeout? }`: a recurring Check on the clock. 190 is reported as `degraded` (default: log only); a failure code or no answer by `timeout` stops the child and reports a failure (childMonitor.ts) |
+ * | `check`       | no        | none                                 | the child's own Check function (spawn option `check`) |
  *
  * Specs are validated in full (nested trees included) before anything starts;
  * errors are `InvalidSpecError` naming the field (childSpec.ts).
