@@ -355,6 +355,39 @@ export class AlreadyStartedError extends HalyardError {
   }
 }
 
+/**
+ * A line of an exported decision log (`coordinator.exportDecisions()`) that
+ * cannot be read back: not JSON, or a field missing or of the wrong kind.
+ * `line` is 1-based; `field` is a dotted path into the record (`input.history[2]`).
+ */
+export class DecisionLineError extends HalyardError {
+  override readonly name = 'DecisionLineError';
+  constructor(
+    readonly line: number,
+    readonly field: string,
+    reason: string,
+  ) {
+    super('ERR_DECISION_LINE', `decision log line ${line}: ${field}: ${reason}`);
+  }
+}
+
+/**
+ * A supervised child's recurring monitor failed: its Check answered an OCF
+ * failure code (`ocf`), or did not answer within the deadline (`ocf`
+ * undefined). The supervisor stops the child and reports this as its failure.
+ */
+export class CheckFailedError extends HalyardError {
+  override readonly name = 'CheckFailedError';
+  constructor(
+    readonly actor: string,
+    readonly level: number,
+    readonly ocf: number | undefined,
+    reason: string,
+  ) {
+    super('ERR_CHECK_FAILED', `check of ${actor} at level ${level} failed: ${reason}`);
+  }
+}
+
 export function describe(err: unknown): string {
   if (err instanceof Error) return err.message;
   try {

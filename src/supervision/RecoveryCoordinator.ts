@@ -36,6 +36,15 @@
  * `limits: { intensity: 'within' | 'exceeded' | 'bypassed' }`, and when a
  * limit replaced the answer, `overridden` holds what the rule answered.
  *
+ * The log is replayable (Pacemaker's `crm_simulate`): a decision keeps its
+ * whole input (the report, which carries the restart history inside the
+ * window, intensity, period and clock time; and the rules' `now` when it was
+ * not the report's), so `replay(decisions, rules?)` runs rules again on it
+ * and returns the decisions that would differ (replay.ts).
+ * `exportDecisions(query?)` writes the log as JSON lines and
+ * `parseDecisionLines` reads them back, validating each field
+ * (decisionLines.ts).
+ *
  * ## As an actor
  * The coordinator is also an actor on the node, named `_coordinator`, so it
  * answers Check and Status like any other; its Status carries the rule names
@@ -44,12 +53,14 @@
 import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import { type LocalActorRef, SHUTDOWN_EVENT } from '../actors/types.js';
-import type { TimerHandle } from '../clock.js';
-import { InvalidArgumentError, TimeoutError, describe, toLogError, toWireError } from '../errors.js';
+import { InvalidArgumentError, toLogError, toWireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
-import { DIRECTIVE_TYPES, toDirective } from './policy/directive.js';
-import { DEFAULT_RULE, limitIntensity, otpAnswer } from './policy/otpPolicy.js';
+import { toDecisionLines } from './decisionLines.js';
+import { DIRECTIVE_TYPES } from './policy/directive.js';
+import { DEFAULT_RULE, limitIntensity } from './policy/otpPolicy.js';
+import { replayDecisions } from './replay.js';
+import { type ChainEnv, type Verdict, runChain } from './ruleChain.js';
 import type {
   DecisionLimits,
   DecisionQuery,
@@ -59,8 +70,8 @@ import type {
   DirectiveType,
   FailureReport,
   IntensityLimit,
+  ReplayDifference,
   Rule,
-  RuleAnswer,
   RuleContext,
 } from './types.js';
 
@@ -94,9 +105,7 @@ const LIMITS: Readonly<Record<IntensityLimit, DecisionLimits>> = {
   bypassed: Object.freeze({ intensity: 'bypassed' }),
 };
 
-function isThenable(v: unknown): v is PromiseLike<unknown> {
-  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
-}
+const NO_RULES: readonly Rule[] = Object.freeze([]);
 
 export class RecoveryCoordinator {
   /** The coordinator's actor (Check/Status). */
@@ -109,6 +118,7 @@ export class RecoveryCoordinator {
   private readonly byDirective: Record<DirectiveType, number> = { restart: 0, 'restart-after': 0, stop: 0, escalate: 0, ignore: 0 };
   private readonly byRule = new Map<string, number>();
   private ruleErrors = 0;
+  private readonly chain: ChainEnv;
 
   constructor(system: ActorSystem, options: CoordinatorOptions = {}) {
     const size = options.decisionLogSize ?? DEFAULT_DECISION_LOG_SIZE;
@@ -121,6 +131,7 @@ export class RecoveryCoordinator {
     this.decisionLog = new DecisionLog(size);
     this.ruleTimeout = timeout;
     this.log = system.logger.child({ node: system.node, component: 'coordinator' });
+    this.chain = { clock: system.clock, timeout, context: () => this.context() };
     for (const rule of options.rules ?? []) this.addRule(rule);
     this.ref = system.spawn(coordinatorLogic, {
       name: options.name ?? COORDINATOR_NAME,
@@ -158,11 +169,43 @@ export class RecoveryCoordinator {
    * answers synchronously. Never throws, never rejects.
    */
   decide(report: FailureReport): Directive | Promise<Directive> {
-    const rules = this.ruleList;
-    if (rules.length === 0) return this.record(report, otpAnswer(report), DEFAULT_RULE, undefined);
     // A snapshot: a rule added or removed while an async rule is pending
     // does not shift which rule is consulted next.
-    return this.consult(report, rules.slice(), 0, undefined);
+    const verdict = runChain(report, this.ruleList.length === 0 ? NO_RULES : this.ruleList.slice(), this.chain);
+    return verdict instanceof Promise ? verdict.then((v) => this.record(report, v)) : this.record(report, verdict as Verdict);
+  }
+
+  /**
+   * Run rules again on the inputs of logged `decisions` (oldest first, as
+   * {@link decisions} or `parseDecisionLines` give them) and return each
+   * decision whose directive comes out differently, with the new answer.
+   * `rules` defaults to the rules installed now; the default policy and the
+   * intensity limit always apply, as they did live. Stateful rules decide
+   * through their `replica()`, so a replay leaves the live rules as they
+   * were (replay.ts). An empty result: these rules would have decided
+   * exactly as logged.
+   */
+  replay(decisions: readonly DecisionRecord[], rules: readonly Rule[] = this.ruleList): Promise<ReplayDifference[]> {
+    if (!Array.isArray(decisions)) return Promise.reject(new InvalidArgumentError('decisions', 'must be an array of decision records'));
+    if (!Array.isArray(rules)) return Promise.reject(new InvalidArgumentError('rules', 'must be an array of rules { name, decide }'));
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i] as Partial<Rule> | null;
+      if (typeof r !== 'object' || r === null || typeof r.name !== 'string' || typeof r.decide !== 'function') {
+        return Promise.reject(new InvalidArgumentError(`rules[${i}]`, 'must be a rule { name, decide }'));
+      }
+    }
+    const log = this.log.child({ replay: true });
+    return replayDecisions(decisions, rules.slice(), {
+      clock: this.system.clock,
+      timeout: this.ruleTimeout,
+      logger: log,
+      context: (now) => ({ system: this.system, now, logger: log }),
+    });
+  }
+
+  /** The decisions matching `query` as JSON lines, one record per line (read back with `parseDecisionLines`). */
+  exportDecisions(query?: DecisionQuery): string {
+    return toDecisionLines(this.decisionLog.query(query));
   }
 
   /** Recorded decisions matching `query`, oldest first. */
@@ -194,78 +237,16 @@ export class RecoveryCoordinator {
     return { system: this.system, now: this.system.clock.now(), logger: this.log };
   }
 
-  private consult(report: FailureReport, rules: readonly Rule[], from: number, ctx: RuleContext | undefined): Directive | Promise<Directive> {
-    for (let i = from; i < rules.length; i++) {
-      const rule = rules[i]!;
-      ctx ??= this.context();
-      let answer: RuleAnswer | Promise<RuleAnswer>;
-      try {
-        answer = rule.decide(report, ctx);
-      } catch (err) {
-        return this.fallback(report, rule, err);
-      }
-      if (isThenable(answer)) return this.awaitRule(report, rules, i, ctx, answer);
-      if (answer === undefined) continue;
-      const directive = toDirective(answer);
-      if (!directive) return this.fallback(report, rule, notADirective(rule, answer));
-      return this.record(report, directive, rule.name, undefined);
+  /** Apply the limits to the chain's verdict, log the decision and return what the supervisor is to do. */
+  private record(report: FailureReport, verdict: Verdict): Directive {
+    const { answer, rule, failed } = verdict;
+    let fallback: DecisionRecord['fallback'];
+    if (failed !== undefined) {
+      this.ruleErrors++;
+      const error = toWireError(failed.error);
+      this.log.error({ rule: failed.rule, err: error, report: { supervisor: report.supervisor, childId: report.childId } }, 'rule failed; default policy decides');
+      fallback = { rule: failed.rule, error };
     }
-    return this.record(report, otpAnswer(report), DEFAULT_RULE, undefined);
-  }
-
-  private async awaitRule(
-    report: FailureReport,
-    rules: readonly Rule[],
-    i: number,
-    ctx: RuleContext,
-    pending: PromiseLike<RuleAnswer>,
-  ): Promise<Directive> {
-    const rule = rules[i]!;
-    let answer: unknown;
-    try {
-      answer = await this.withTimeout(rule, pending);
-    } catch (err) {
-      return this.fallback(report, rule, err);
-    }
-    if (answer === undefined) return this.consult(report, rules, i + 1, ctx);
-    const directive = toDirective(answer);
-    if (!directive) return this.fallback(report, rule, notADirective(rule, answer));
-    return this.record(report, directive, rule.name, undefined);
-  }
-
-  private withTimeout<T>(rule: Rule, pending: PromiseLike<T>): Promise<T> {
-    const clock = this.system.clock;
-    return new Promise<T>((resolve, reject) => {
-      let timer: TimerHandle | undefined = clock.setTimer(() => {
-        timer = undefined;
-        reject(new TimeoutError(`rule ${rule.name}`, this.ruleTimeout));
-      }, this.ruleTimeout);
-      const done = (): void => {
-        if (timer !== undefined) clock.clearTimer(timer);
-        timer = undefined;
-      };
-      pending.then(
-        (v) => {
-          done();
-          resolve(v);
-        },
-        (err) => {
-          done();
-          reject(err);
-        },
-      );
-    });
-  }
-
-  private fallback(report: FailureReport, rule: Rule, err: unknown): Directive {
-    this.ruleErrors++;
-    const error = toWireError(err);
-    this.log.error({ rule: rule.name, err: error, report: { supervisor: report.supervisor, childId: report.childId } }, 'rule failed; default policy decides');
-    return this.record(report, otpAnswer(report), DEFAULT_RULE, { rule: rule.name, error });
-  }
-
-  /** Apply the limits to `answer`, log the decision and return what the supervisor is to do. */
-  private record(report: FailureReport, answer: Directive, rule: string, fallback: DecisionRecord['fallback']): Directive {
     const { directive, intensity } = limitIntensity(report, answer);
     const seq = this.decisionLog.nextSeq;
     const at = this.system.clock.now();
@@ -273,6 +254,8 @@ export class RecoveryCoordinator {
     if (fallback !== undefined) entry.fallback = fallback;
     if (intensity !== undefined) entry.limits = LIMITS[intensity];
     if (directive !== answer) entry.overridden = answer;
+    // Rules read `now` from their context; kept only when it is not the report's own time, so replay gives them the same.
+    if (verdict.now !== undefined && verdict.now !== report.at) entry.now = verdict.now;
     this.decisionLog.append(entry);
     this.byDirective[directive.type]++;
     this.byRule.set(rule, (this.byRule.get(rule) ?? 0) + 1);
@@ -286,14 +269,4 @@ export class RecoveryCoordinator {
       this.log.error({ rule: rule.name, err: toLogError(err) }, 'rule close failed');
     }
   }
-}
-
-function notADirective(rule: Rule, answer: unknown): InvalidArgumentError {
-  let shown: string;
-  try {
-    shown = JSON.stringify(answer) ?? describe(answer);
-  } catch {
-    shown = describe(answer);
-  }
-  return new InvalidArgumentError('directive', `rule ${rule.name} answered ${shown.slice(0, 200)}, which is not a directive`);
 }

@@ -30,6 +30,8 @@
  * | `significant` | no        | false                                | for `autoShutdown`; only transient/temporary children, only when `autoShutdown` is not `never` |
  * | `name`        | no        | none                                 | registered name on the node (taken again by each restart) |
  * | `mailbox`     | no        | node default                         | mailbox options |
+ * | `monitor`     | no        | none                                 | `{ every, level?, timeout? }`: a recurring Check on the clock. 190 is reported as `degraded` (default: log only); a failure code or no answer by `timeout` stops the child and reports a failure (childMonitor.ts) |
+ * | `check`       | no        | none                                 | the child's own Check function (spawn option `check`) |
  *
  * Specs are validated in full (nested trees included) before anything starts;
  * errors are `InvalidSpecError` naming the field (childSpec.ts).
@@ -119,6 +121,7 @@ import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
 import { type ChildRecord, ChildTable, type Detached, inputOf } from './children.js';
+import { type MonitorVerdict, checkFailure, checkReport, startChildMonitor } from './childMonitor.js';
 import { OperationQueue } from './OperationQueue.js';
 import { addRestart, inWindow, wouldExceed } from './policy/intensity.js';
 import { otpPolicy } from './policy/otpPolicy.js';
@@ -129,6 +132,7 @@ import { SUPERVISOR_TERMINATED, type SupervisorHooks, supervisorLogic } from './
 import type {
   ChildCounts,
   ChildInfo,
+  CheckReport,
   Directive,
   FailureReason,
   FailureReport,
@@ -496,7 +500,7 @@ export class SupervisorImpl implements Supervisor {
         const exit = ref.exit;
         if (exit !== undefined && exit.reason === 'error') return new StartFailure(exit.error);
       } else {
-        ref = this.system.spawn(s.start.logic, { name: s.name, input: rec.input, mailbox: s.mailbox });
+        ref = this.system.spawn(s.start.logic, s.check === undefined ? { name: s.name, input: rec.input, mailbox: s.mailbox } : { name: s.name, input: rec.input, mailbox: s.mailbox, check: s.check });
         // A throw in the initial state's entry is a failed start (OTP: init/1 crashed).
         const exit = ref.exit;
         if (exit !== undefined && exit.reason === 'error') return new StartFailure(exit.error);
@@ -505,6 +509,12 @@ export class SupervisorImpl implements Supervisor {
       return new StartFailure(err);
     }
     this.children.started(rec, ref, nested, this.onChildExit);
+    if (s.monitor !== undefined) {
+      const epoch = rec.epoch;
+      rec.stopMonitor = startChildMonitor(this.system.clock, ref, s.monitor, {
+        verdict: (v) => this.queue.run(() => this.checkVerdict(rec, epoch, ref, v)).catch((err) => this.log.error({ err: toLogError(err) }, 'monitor verdict failed')),
+      });
+    }
     return undefined;
   }
 
@@ -534,9 +544,9 @@ export class SupervisorImpl implements Supervisor {
   }
 
   /** Report an end to the coordinator and carry out the directive. */
-  private reportAndApply(rec: ChildRecord, reason: FailureReason, error: unknown, context: string): void | Promise<void> {
+  private reportAndApply(rec: ChildRecord, reason: FailureReason, error: unknown, context: string, check?: CheckReport): void | Promise<void> {
     const at = this.system.clock.now();
-    const report = failureReport(this.reporter, rec, reason, error, inWindow(this.history, at, this.spec.period), at);
+    const report = failureReport(this.reporter, rec, reason, error, inWindow(this.history, at, this.spec.period), at, check);
     logChildEnd(this.log, this.label, rec, report, error, context);
     let answer: Directive | Promise<Directive>;
     try {
@@ -673,6 +683,36 @@ export class SupervisorImpl implements Supervisor {
 
   // ── stopping ────────────────────────────────────────────────────────────
 
+  /**
+   * What the child's recurring monitor heard (childMonitor.ts). A failed
+   * check is a failure of the child: it is stopped (so it is not left
+   * running beside its replacement) and reported like a crash. A degraded
+   * one is reported while the child runs; only a directive other than
+   * `ignore` stops it before carrying the directive out.
+   */
+  private async checkVerdict(rec: ChildRecord, epoch: number, ref: LocalActorRef, v: MonitorVerdict): Promise<void> {
+    if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch) || rec.ref !== ref) return;
+    const monitor = rec.spec.monitor!;
+    const check = checkReport(v, monitor);
+    if (v.kind === 'failed') {
+      await this.stopChild(rec);
+      return this.reportAndApply(rec, 'error', checkFailure(ref, v, monitor), 'monitor_failed', check);
+    }
+    const at = this.system.clock.now();
+    const report = failureReport(this.reporter, rec, 'degraded', undefined, inWindow(this.history, at, this.spec.period), at, check);
+    this.log.warn({ childId: rec.id, check }, 'child degraded');
+    let d: Directive;
+    try {
+      d = await (this.direct ? otpPolicy(report) : this.coordinator.decide(report));
+    } catch (err) {
+      this.log.error({ err: toLogError(err) }, 'coordinator threw; default policy decides');
+      d = otpPolicy(report);
+    }
+    if (d.type === 'ignore' || this.phase_ !== 'running' || rec.epoch !== epoch || rec.ref !== ref) return;
+    await this.stopChild(rec);
+    return this.apply(rec, rec.epoch, report, d);
+  }
+
   /** Stop one child, unwatched first so that its exit is not reported. */
   private async stopChild(rec: ChildRecord): Promise<void> {
     const { ref, nested } = this.children.detach(rec);
@@ -799,8 +839,6 @@ export class SupervisorImpl implements Supervisor {
     else for (let i = detached.length - 1; i >= 0; i--) await stop(detached[i]!);
     await Promise.all([...killed, ...this.cleanup]);
   }
-
-
 
   // ── helpers ─────────────────────────────────────────────────────────────
 

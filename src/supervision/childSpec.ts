@@ -15,9 +15,11 @@ import type { AnyActorLogic } from 'xstate';
 import { resolveMailbox } from '../actors/ActorSystem.js';
 import type { MailboxOptions } from '../actors/Mailbox.js';
 import { assertName } from '../actors/names.js';
+import { CHECK_LEVELS, type CheckFn } from '../actors/ocf.js';
 import type { Shutdown } from '../actors/types.js';
 import { InvalidSpecError, describe } from '../errors.js';
 import { assertKnownKeys, at, isPlainObject } from '../options.js';
+import type { ChildMonitorSpec } from './childMonitor.js';
 import type { AutoShutdown, ChildSpec, ChildType, RemoteStart, RestartType, Strategy, SupervisorSpec } from './types.js';
 
 export const DEFAULT_STRATEGY: Strategy = 'one_for_one';
@@ -44,6 +46,10 @@ export interface ResolvedChildSpec {
   readonly significant: boolean;
   readonly name: string | undefined;
   readonly mailbox: MailboxOptions | undefined;
+  /** The recurring Check, when the spec asks for one (childMonitor.ts). */
+  readonly monitor: ChildMonitorSpec | undefined;
+  /** How the child answers Check beyond the built-in answer. */
+  readonly check: CheckFn | undefined;
 }
 
 /** Supervisor flags and children with every default filled in. */
@@ -59,7 +65,8 @@ const STRATEGIES: ReadonlySet<string> = new Set(['one_for_one', 'one_for_all', '
 const RESTARTS: ReadonlySet<string> = new Set(['permanent', 'transient', 'temporary']);
 const AUTO_SHUTDOWNS: ReadonlySet<string> = new Set(['never', 'any_significant', 'all_significant']);
 const SUPERVISOR_KEYS = ['strategy', 'intensity', 'period', 'autoShutdown', 'children'];
-const CHILD_KEYS = ['id', 'start', 'restart', 'shutdown', 'type', 'significant', 'name', 'mailbox', 'node', 'placement'];
+const CHILD_KEYS = ['id', 'start', 'restart', 'shutdown', 'type', 'significant', 'name', 'mailbox', 'node', 'placement', 'monitor', 'check'];
+const MONITOR_KEYS = ['every', 'level', 'timeout'];
 const REMOTE_START_KEYS = ['type', 'input'];
 const START_KEYS = ['logic', 'input'];
 const NODE_NAME = /^[A-Za-z0-9_-]{1,64}$/;
@@ -184,6 +191,11 @@ function resolveChild(spec: unknown, autoShutdown: AutoShutdown, strategy: Strat
     resolveMailbox(c.mailbox, MAILBOX_DEFAULTS, at(prefix, 'mailbox'));
   }
 
+  const monitor = c.monitor === undefined ? undefined : resolveMonitor(c.monitor, at(prefix, 'monitor'));
+  if (c.check !== undefined && typeof c.check !== 'function') {
+    throw new InvalidSpecError(at(prefix, 'check'), 'must be a function ({ snapshot, level, mailbox }) => code | { code, reason }');
+  }
+
   let start = resolveStart(c.start, type, at(prefix, 'start'), names);
   if (c.node !== undefined || c.placement !== undefined) {
     if (start.kind !== 'remote') {
@@ -199,7 +211,24 @@ function resolveChild(spec: unknown, autoShutdown: AutoShutdown, strategy: Strat
     if (c.placement === 'pinned' && c.node === undefined) throw new InvalidSpecError(at(prefix, 'node'), "is required with placement 'pinned'");
     start = { ...start, node: c.node, placement: c.placement ?? (c.node !== undefined ? 'pinned' : 'any') };
   }
-  return { id: c.id, start, restart, shutdown, type, significant, name, mailbox: c.mailbox };
+  if (c.check !== undefined && start.kind !== 'logic') {
+    throw new InvalidSpecError(at(prefix, 'check'), 'only a child started from logic answers Check with its own function');
+  }
+  return { id: c.id, start, restart, shutdown, type, significant, name, mailbox: c.mailbox, monitor, check: c.check };
+}
+
+/** `monitor: { every, level?, timeout? }`: ms intervals as integers, level an OCF depth. */
+function resolveMonitor(monitor: unknown, field: string): ChildMonitorSpec {
+  if (!isPlainObject(monitor)) throw new InvalidSpecError(field, 'must be an object { every, level?, timeout? }');
+  rejectUnknownKeys(monitor, MONITOR_KEYS, field);
+  const m = monitor as { every?: unknown; level?: unknown; timeout?: unknown };
+  if (m.every === undefined) throw new InvalidSpecError(at(field, 'every'), 'is required (ms between checks)');
+  if (!Number.isSafeInteger(m.every) || (m.every as number) < 1) throw new InvalidSpecError(at(field, 'every'), 'must be an integer >= 1 (ms)');
+  const level = m.level ?? 0;
+  if (!(CHECK_LEVELS as readonly unknown[]).includes(level)) throw new InvalidSpecError(at(field, 'level'), `must be one of ${CHECK_LEVELS.join(', ')}`);
+  const timeout = m.timeout ?? m.every;
+  if (!Number.isSafeInteger(timeout) || (timeout as number) < 1) throw new InvalidSpecError(at(field, 'timeout'), 'must be an integer >= 1 (ms)');
+  return { every: m.every as number, level: level as ChildMonitorSpec['level'], timeout: timeout as number };
 }
 
 function resolveStart(start: unknown, type: ChildType, field: string, names: Set<string>): ResolvedStart {

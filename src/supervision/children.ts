@@ -34,6 +34,8 @@ export interface ChildRecord {
   epoch: number;
   /** A delayed restart (`restart-after`) waiting on the clock. */
   timer: TimerHandle | undefined;
+  /** Ends the recurring Check of the current incarnation (childMonitor.ts). */
+  stopMonitor: (() => void) | undefined;
 }
 
 /** What a detached record was running: the caller stops it. */
@@ -72,7 +74,7 @@ export class ChildTable {
 
   /** Append a record for `spec` (not started). */
   add(id: string, spec: ResolvedChildSpec, input: unknown = inputOf(spec)): ChildRecord {
-    const rec: ChildRecord = { id, spec, input, ref: undefined, nested: undefined, unwatch: undefined, status: 'terminated', epoch: 0, timer: undefined };
+    const rec: ChildRecord = { id, spec, input, ref: undefined, nested: undefined, unwatch: undefined, status: 'terminated', epoch: 0, timer: undefined, stopMonitor: undefined };
     this.records.set(id, rec);
     return rec;
   }
@@ -116,6 +118,7 @@ export class ChildTable {
 
   /** The child ended by itself: its incarnation is gone, its epoch stays (the exit being handled is current). */
   ended(rec: ChildRecord): void {
+    this.stopMonitor(rec);
     rec.ref = undefined;
     rec.nested = undefined;
     rec.unwatch = undefined;
@@ -132,6 +135,7 @@ export class ChildTable {
     const nested = rec.nested;
     rec.unwatch?.();
     rec.unwatch = undefined;
+    this.stopMonitor(rec);
     this.cancelTimer(rec);
     rec.epoch++;
     rec.ref = undefined;
@@ -159,6 +163,11 @@ export class ChildTable {
       rec.timer = undefined;
       fire();
     }, ms);
+  }
+
+  private stopMonitor(rec: ChildRecord): void {
+    rec.stopMonitor?.();
+    rec.stopMonitor = undefined;
   }
 
   cancelTimer(rec: ChildRecord): void {

@@ -161,7 +161,7 @@ export class Supervision {
 export { RecoveryCoordinator, COORDINATOR_NAME, DEFAULT_RULE_TIMEOUT, type CoordinatorOptions } from './RecoveryCoordinator.js';
 export { SupervisorImpl, type SuperviseOptions } from './Supervisor.js';
 export { monitor, DOWN_TYPE } from './monitor.js';
-export { machineRule, FAILURE_EVENT, type FailureEvent, type MachineRuleOptions } from './policy/machineRule.js';
+export { machineRule, FAILURE_EVENT, type FailureEvent, type MachineRule, type MachineRuleOptions } from './policy/machineRule.js';
 export {
   exponentialBackoff,
   giveUpAfter,
@@ -173,7 +173,7 @@ export {
   type StartOnFailureOptions,
 } from './policy/rules.js';
 export { DEFAULT_RULE, otpPolicy, otpAnswer, limitIntensity, wouldRestart, type Limited } from './policy/otpPolicy.js';
-export { RESTART, RESTART_BYPASS, STOP, ESCALATE, IGNORE, restartAfter, toDirective } from './policy/directive.js';
+export { RESTART, RESTART_BYPASS, STOP, ESCALATE, IGNORE, restartAfter, toDirective, directivesEqual } from './policy/directive.js';
 export { addRestart, wouldExceed, inWindow, type RestartCheck } from './policy/intensity.js';
 export { planRestart, type RestartPlan } from './policy/strategy.js';
 export {
@@ -192,4 +192,7 @@ export {
   type ResolvedStart,
 } from './childSpec.js';
 export { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
+export { toDecisionLines, parseDecisionLines, parseDecisionLine } from './decisionLines.js';
+export { replayDecisions, type ReplayEnv } from './replay.js';
+export { runChain, type Verdict, type ChainEnv } from './ruleChain.js';
 export * from './types.js';

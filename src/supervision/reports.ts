@@ -17,7 +17,7 @@
 import { toLogError, toWireError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ChildRecord } from './children.js';
-import type { AutoShutdown, ChildInfo, FailureReason, FailureReport, Strategy, SupervisorPhase } from './types.js';
+import type { AutoShutdown, CheckReport, ChildInfo, FailureReason, FailureReport, Strategy, SupervisorPhase } from './types.js';
 
 /** The reporting supervisor, as every report names it. */
 export interface Reporter {
@@ -42,7 +42,13 @@ export function failureReport(
   error: unknown,
   history: readonly number[],
   at: number,
+  check?: CheckReport,
 ): FailureReport {
+  const report = baseReport(sup, rec, reason, error, history, at);
+  return check === undefined ? report : { ...report, check };
+}
+
+function baseReport(sup: Reporter, rec: ChildRecord, reason: FailureReason, error: unknown, history: readonly number[], at: number): FailureReport {
   const spec = rec.spec;
   // Literal objects with a fixed shape: this runs on every restart.
   if (reason !== 'error') {

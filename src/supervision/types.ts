@@ -24,6 +24,8 @@
  * | `mailbox`     | no        | node default                     | mailbox options for the child |
  * | `node`        | no        | none                             | cluster: the node the child runs on; needs `start: { type, input? }` |
  * | `placement`   | no        | `pinned` with `node`, else `any` | cluster: `pinned` (only `node`) or `any` (`node` preferred, else the coordinator picks a live node) |
+ * | `monitor`     | no        | none                             | `{ every, level?, timeout? }`: a recurring Check (ms; level 0, 10 or 20, default 0; timeout default `every`). 190 is reported as `degraded`, a failure code or no answer as a failure (childMonitor.ts) |
+ * | `check`       | no        | none                             | the child's own Check function (spawn option `check`); logic children only |
  *
  * A remote child (`start: { type, input? }`, a service type registered by
  * name on the nodes that can run it) is supervised like a local one; if its
@@ -33,6 +35,7 @@
 import type { AnyActorLogic } from 'xstate';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import type { MailboxOptions } from '../actors/Mailbox.js';
+import type { CheckFn, CheckLevel } from '../actors/ocf.js';
 import type { ActorRef, ExitReason, LocalActorRef, Shutdown } from '../actors/types.js';
 import type { WireError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -90,6 +93,18 @@ export interface ChildSpec {
   readonly mailbox?: MailboxOptions;
   readonly node?: string;
   readonly placement?: ChildPlacement;
+  readonly monitor?: ChildMonitor;
+  readonly check?: CheckFn;
+}
+
+/** A recurring Check of a child (Pacemaker's recurring monitor). */
+export interface ChildMonitor {
+  /** ms between checks (from one answer to the next check). */
+  readonly every: number;
+  /** OCF depth asked: 0, 10 or 20. Default 0. */
+  readonly level?: CheckLevel;
+  /** ms to wait for an answer before the check counts as failed. Default `every`. */
+  readonly timeout?: number;
 }
 
 export type ChildStatus = 'running' | 'restarting' | 'terminated';
@@ -115,8 +130,13 @@ export interface SupervisorExit {
   readonly error?: unknown;
 }
 
-/** Why a child ended, as a supervisor reports it: an actor exit reason, or `nodedown` for a remote child whose node was lost. */
-export type FailureReason = ExitReason | 'nodedown';
+/**
+ * Why a child ended, as a supervisor reports it: an actor exit reason,
+ * `nodedown` for a remote child whose node was lost, or `degraded`: the
+ * child's recurring Check answered 190 and it is still running (the default
+ * policy leaves it so; a rule may restart or stop it).
+ */
+export type FailureReason = ExitReason | 'nodedown' | 'degraded';
 
 /** What a supervisor reports to the Recovery Coordinator (OTP's supervisor, context, reason, offender). */
 export interface FailureReport {
@@ -140,6 +160,17 @@ export interface FailureReport {
   readonly period: number;
   /** Clock time of the report. */
   readonly at: number;
+  /** Set when the child's recurring monitor reported this (a `degraded` answer, or a failed check). */
+  readonly check?: CheckReport;
+}
+
+/** What a child's recurring monitor heard. */
+export interface CheckReport {
+  readonly level: CheckLevel;
+  /** The OCF code answered; absent when the check timed out. */
+  readonly code?: number;
+  readonly reason: string;
+  readonly timedOut?: boolean;
 }
 
 /**
@@ -249,6 +280,13 @@ export interface Rule {
   decide(report: FailureReport, ctx: RuleContext): RuleAnswer | Promise<RuleAnswer>;
   /** Release what the rule holds (actors, timers). Called when it is removed or the coordinator closes. */
   close?(): void | Promise<void>;
+  /**
+   * A fresh copy of this rule: same options, no remembered state, no side
+   * effects beyond deciding. `coordinator.replay()` decides with replicas so
+   * that replaying never changes the live rule. A rule without one is used
+   * as it is, which is right for a rule that keeps no state.
+   */
+  replica?(): Rule;
 }
 
 /**
@@ -270,6 +308,23 @@ export interface DecisionRecord extends Decision {
   readonly limits?: DecisionLimits;
   /** What `rule` answered, when a limit replaced it with `directive`. */
   readonly overridden?: Directive;
+  /** The `now` rules were given, when it was not `input.at` (so replay gives them the same). */
+  readonly now?: number;
+}
+
+/** A logged decision that comes out differently when replayed (`coordinator.replay`). */
+export interface ReplayDifference {
+  /** The decision as it was logged. */
+  readonly decision: DecisionRecord;
+  /** What the replayed rules decided, limits applied. */
+  readonly directive: Directive;
+  /** The rule that answered in the replay. */
+  readonly rule: string;
+  readonly limits?: DecisionLimits;
+  /** What `rule` answered in the replay, when a limit replaced it. */
+  readonly overridden?: Directive;
+  /** Set when a rule failed in the replay and the default policy answered instead. */
+  readonly failedRule?: string;
 }
 
 export interface DecisionQuery {

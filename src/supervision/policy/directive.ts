@@ -65,3 +65,12 @@ export function toDirective(value: unknown): Directive | undefined {
       return undefined;
   }
 }
+
+/** Same directive: type, delay and intensity opt-out (`bypassIntensity: false` and absent are the same). */
+export function directivesEqual(a: Directive, b: Directive): boolean {
+  if (a.type !== b.type) return false;
+  if (a.type === 'restart-after' && a.ms !== (b as { ms?: number }).ms) return false;
+  const bypassA = (a as { bypassIntensity?: boolean }).bypassIntensity === true;
+  const bypassB = (b as { bypassIntensity?: boolean }).bypassIntensity === true;
+  return bypassA === bypassB;
+}

@@ -41,12 +41,18 @@ export interface MachineRuleOptions {
   readonly timeout?: number;
 }
 
-export function machineRule(name: string, logic: AnyActorLogic, options: MachineRuleOptions = {}): Rule {
+/** A rule built from a machine; `logic` is the machine, for tools that walk it (`halyard/rule-paths`). */
+export interface MachineRule extends Rule {
+  readonly logic: AnyActorLogic;
+}
+
+export function machineRule(name: string, logic: AnyActorLogic, options: MachineRuleOptions = {}): MachineRule {
   if (typeof name !== 'string' || name.length === 0) throw new InvalidArgumentError('name', 'must be a non-empty string');
   if (!isActorLogic(logic)) throw new InvalidArgumentError('logic', 'must be XState v5 actor logic');
   const actors = new Map<ActorSystem, LocalActorRef>();
   return {
     name,
+    logic,
     decide(report, ctx) {
       let ref = actors.get(ctx.system);
       if (ref === undefined || ref.exit !== undefined) {
@@ -61,5 +67,7 @@ export function machineRule(name: string, logic: AnyActorLogic, options: Machine
       actors.clear();
       await Promise.all(refs.map((r) => r.stop()));
     },
+    // A fresh actor from the machine's initial state, so a replay counts from zero and leaves the live one's context alone.
+    replica: () => machineRule(name, logic, options),
   };
 }

@@ -7,6 +7,7 @@
  * | `transient` | `normal`, `shutdown`        | `ignore` (spec kept, child terminated)    |
  * | `transient` | `error`, `killed`           | `restart`, or `escalate` past intensity   |
  * | `permanent` | any                         | `restart`, or `escalate` past intensity   |
+ * | any         | `degraded` (still running)  | `ignore`: logged, the child keeps running |
  *
  * `killed` (someone else brutally stopped the child, or it overran its
  * shutdown time) is abnormal, as OTP treats `killed`.
@@ -20,6 +21,8 @@ export const DEFAULT_RULE = 'otp-default';
 
 /** Does OTP restart a child of this restart type that ended with this reason (before intensity)? */
 export function wouldRestart(report: Pick<FailureReport, 'restart' | 'reason'>): boolean {
+  // A degraded child has not ended: there is nothing to restart unless a rule says so.
+  if (report.reason === 'degraded') return false;
   switch (report.restart) {
     case 'permanent':
       return true;

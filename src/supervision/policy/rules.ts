@@ -16,6 +16,9 @@
  * `{ type: 'restart', bypassIntensity: true }` (`exponentialBackoff` has the
  * option); the decision log's `limits` says which happened.
  *
+ * Each rule's `replica()` is a fresh copy (same options, no state), which
+ * `coordinator.replay()` decides with; `startOnFailure`'s starts nothing.
+ *
  * Rules hold per-child state keyed by node, supervisor label and child id.
  * Entries that can no longer change an answer are pruned as decisions go by,
  * so churn does not grow them.
@@ -98,6 +101,7 @@ export function exponentialBackoff(options: ExponentialBackoffOptions): Rule {
       state.set(key, { failures, restartedAt: report.at + delay });
       return restartAfter(delay, { bypassIntensity });
     },
+    replica: () => exponentialBackoff(options),
   };
 }
 
@@ -143,6 +147,7 @@ export function giveUpAfter(options: GiveUpAfterOptions): Rule {
       state.set(key, times);
       return undefined;
     },
+    replica: () => giveUpAfter(options),
   };
 }
 
@@ -162,7 +167,10 @@ export interface OcfClassRuleOptions {
  * Map the OCF class of the error's exit code (`error.ocf`, see `ocfClass`) to
  * a directive, as Pacemaker treats soft, hard and fatal failures differently:
  * e.g. `{ soft: 'restart', hard: 'stop', fatal: 'escalate' }`. Passes when the
- * report has no OCF code, the class is `success`, or its entry is unset.
+ * report has no OCF code, the class is `success`, or its entry is unset, and
+ * for `degraded` reports (a degraded child is running, not failed). A failed
+ * recurring monitor reports the code its Check answered, so the table applies
+ * to monitor failures as Pacemaker's `on-fail` does.
  */
 export function ocfClassRule(options: OcfClassRuleOptions): Rule {
   const table = new Map<OcfClass, Directive>();
@@ -176,9 +184,10 @@ export function ocfClassRule(options: OcfClassRuleOptions): Rule {
   return {
     name: options.name ?? 'ocf-class',
     decide(report) {
-      if (report.ocf === undefined) return undefined;
+      if (report.ocf === undefined || report.reason === 'degraded') return undefined;
       return table.get(ocfClass(report.ocf));
     },
+    replica: () => ocfClassRule(options),
   };
 }
 
@@ -194,8 +203,9 @@ export interface StartOnFailureOptions {
 export function startOnFailure(options: StartOnFailureOptions): Rule {
   if (typeof options?.start !== 'function') throw new InvalidArgumentError('start', 'must be a function');
   const when = options.when ?? ((r: FailureReport) => r.reason === 'error' || r.reason === 'killed');
+  const name = options.name ?? 'start-on-failure';
   return {
-    name: options.name ?? 'start-on-failure',
+    name,
     decide(report) {
       if (!when(report)) return undefined;
       const started = options.start(report);
@@ -204,5 +214,7 @@ export function startOnFailure(options: StartOnFailureOptions): Rule {
       }
       return undefined;
     },
+    // Starting a service is a side effect, not a decision: a replay must not repeat it.
+    replica: () => ({ name, decide: () => undefined }),
   };
 }
