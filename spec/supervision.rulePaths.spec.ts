@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { reply } from '../src/actors/reply.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { exponentialBackoff, giveUpAfter, machineRule, ocfClassRule, startOnFailure, wouldRestart } from '../src/supervision/index.js';
-import { type RulePath, rulePaths } from '../src/supervision/rulePaths.js';
+import { type RulePath, rulePaths } from '../src/supervision/policy/rulePaths.js';
 import type { FailureReport } from '../src/supervision/types.js';
 
 function report(over: Partial<FailureReport> = {}): FailureReport {
@@ -248,7 +248,7 @@ describe('rule paths - input and packaging', () => {
     expect(seen.size).toBeGreaterThan(20);
     expect(graphUsers).toEqual([]);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { exports: Record<string, { import: string }>; dependencies: Record<string, string> };
-    expect(pkg.exports['./rule-paths']?.import).toBe('./dist/supervision/rulePaths.js');
+    expect(pkg.exports['./rule-paths']?.import).toBe('./dist/supervision/policy/rulePaths.js');
     expect(pkg.dependencies['@xstate/graph']).toBeDefined();
   });
 });

@@ -60,7 +60,7 @@ import { toDecisionLines } from './decisionLines.js';
 import { DIRECTIVE_TYPES } from './policy/directive.js';
 import { DEFAULT_RULE, limitIntensity } from './policy/otpPolicy.js';
 import { replayDecisions } from './replay.js';
-import { type ChainEnv, type Verdict, runChain } from './ruleChain.js';
+import { type ChainEnv, type Verdict, runChain } from './policy/ruleChain.js';
 import type {
   DecisionLimits,
   DecisionQuery,

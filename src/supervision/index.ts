@@ -194,5 +194,5 @@ export {
 export { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
 export { toDecisionLines, parseDecisionLines, parseDecisionLine } from './decisionLines.js';
 export { replayDecisions, type ReplayEnv } from './replay.js';
-export { runChain, type Verdict, type ChainEnv } from './ruleChain.js';
+export { runChain, type Verdict, type ChainEnv } from './policy/ruleChain.js';
 export * from './types.js';

@@ -22,7 +22,7 @@ import { toLogError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { directivesEqual } from './policy/directive.js';
 import { limitIntensity } from './policy/otpPolicy.js';
-import { type ChainEnv, type Verdict, runChain } from './ruleChain.js';
+import { type ChainEnv, type Verdict, runChain } from './policy/ruleChain.js';
 import type { DecisionRecord, ReplayDifference, Rule, RuleContext } from './types.js';
 
 export interface ReplayEnv extends Omit<ChainEnv, 'context'> {

@@ -10,11 +10,11 @@
  * default policy answers instead. Limits (intensity) are not applied here:
  * the caller applies them to the verdict (otpPolicy.ts `limitIntensity`).
  */
-import type { Clock, TimerHandle } from '../clock.js';
-import { InvalidArgumentError, TimeoutError, describe } from '../errors.js';
-import { toDirective } from './policy/directive.js';
-import { DEFAULT_RULE, otpAnswer } from './policy/otpPolicy.js';
-import type { Directive, FailureReport, Rule, RuleAnswer, RuleContext } from './types.js';
+import type { Clock, TimerHandle } from '../../clock.js';
+import { InvalidArgumentError, TimeoutError, describe } from '../../errors.js';
+import { toDirective } from './directive.js';
+import { DEFAULT_RULE, otpAnswer } from './otpPolicy.js';
+import type { Directive, FailureReport, Rule, RuleAnswer, RuleContext } from '../types.js';
 
 /** What the chain answered, before limits. */
 export interface Verdict {

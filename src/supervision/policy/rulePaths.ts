@@ -49,13 +49,13 @@
  */
 import { getShortestPaths, getSimplePaths } from '@xstate/graph';
 import { type AnyActorLogic, type AnyActorScope, type AnyEventObject, type Snapshot, createEmptyActor, fromTransition } from 'xstate';
-import { REPLY, type ReplyHandle } from '../actors/reply.js';
-import { InvalidArgumentError } from '../errors.js';
-import { nullLogger } from '../log.js';
-import { isActorLogic } from './childSpec.js';
-import { toDirective } from './policy/directive.js';
-import { FAILURE_EVENT } from './policy/machineRule.js';
-import type { Directive, FailureReport, Rule, RuleAnswer, RuleContext } from './types.js';
+import { REPLY, type ReplyHandle } from '../../actors/reply.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { nullLogger } from '../../log.js';
+import { isActorLogic } from '../childSpec.js';
+import { toDirective } from './directive.js';
+import { FAILURE_EVENT } from './machineRule.js';
+import type { Directive, FailureReport, Rule, RuleAnswer, RuleContext } from '../types.js';
 
 export type RuleStepOutcome = 'directive' | 'pass' | 'no-reply' | 'not-a-directive' | 'threw' | 'async';
 
