@@ -109,7 +109,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
       node._attachCluster(
         await Cluster.start({
           node: node.name,
-          transport: transport as NatsTransport,
+          transport,
           prefix: subjects.prefix,
           system: node.system,
           supervision: node.supervision,

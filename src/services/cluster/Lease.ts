@@ -239,7 +239,7 @@ export class Lease {
     if (!wasHeld) return;
     this.#lost.emit(LostReason.Released);
     try {
-      await this.#kv.delete(this.name, { previousSeq: revision });
+      await this.#kv.delete(this.name, { revision });
     } catch (err) {
       // Already superseded, or unreachable: either way it will expire for the others.
       this.#logger.debug({ reason: describe(err) }, 'cannot delete lease on release');
@@ -328,7 +328,7 @@ export class Lease {
     }
     if (this.#state !== LeaseState.Contending) {
       // Stopped while the write was in flight: give it straight back.
-      await this.#kv.delete(this.name, { previousSeq: revision }).catch(() => {});
+      await this.#kv.delete(this.name, { revision }).catch(() => {});
       return;
     }
     this.#epoch = revision;

@@ -166,7 +166,7 @@ export class Registry {
     if (!Number.isSafeInteger(epoch) || epoch <= 0) throw new InvalidSpecError('epoch', 'must be a positive integer');
     try {
       this.#ops++;
-      await this.#kv.delete(key, { previousSeq: epoch });
+      await this.#kv.delete(key, { revision: epoch });
       return true;
     } catch (err) {
       if (isCasConflict(err)) return false;
@@ -223,7 +223,7 @@ export class Registry {
     const key = keyOf(kind, name);
     try {
       this.#ops++;
-      await this.#kv.delete(key, options.expect === undefined ? undefined : { previousSeq: options.expect });
+      await this.#kv.delete(key, options.expect === undefined ? undefined : { revision: options.expect });
       return true;
     } catch (err) {
       if (isCasConflict(err)) return false;

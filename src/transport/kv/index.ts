@@ -1,0 +1,17 @@
+/**
+ * The key-value seam (`KvStore.ts`) and its two implementations: JetStream KV
+ * and the in-process store.
+ */
+export {
+  KvOperation,
+  type KvBucket,
+  type KvDeleteOptions,
+  type KvEntry,
+  type KvStore,
+  type KvWatch,
+  type KvWatchEntry,
+  type KvWatchOptions,
+} from './KvStore.js';
+export { MAX_BUCKET_NAME_LENGTH, MAX_KV_KEY_LENGTH, assertBucketName, assertFilter, assertKey, matchesFilter } from './keys.js';
+export { LocalKvServer, LocalKvStore, type LocalKvStoreOptions } from './LocalKvStore.js';
+export { DEFAULT_KV_TIMEOUT_MS, JetStreamKvStore, type JetStreamKvStoreOptions } from './JetStreamKvStore.js';
