@@ -38,7 +38,7 @@ export {
 export type { Transport, Msg, Subscription, TransportStatus } from './transport/Transport.js';
 export { LocalBus, LocalTransport } from './transport/LocalTransport.js';
 export { NatsTransport, type NatsTransportOptions } from './transport/NatsTransport.js';
-export { LocalKvServer, LocalKvStore, KvOperation, type KvStore, type KvBucket, type KvEntry, type KvWatch, type KvWatchEntry } from './transport/kv/index.js';
+export { LocalKvServer, LocalKvStore, KvOperation, type KvStore, type KvBucket, type KvEntry, type KvWatch } from './transport/kv/index.js';
 export {
   Supervision,
   type SupervisionOptions,

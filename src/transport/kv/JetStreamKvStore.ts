@@ -29,7 +29,6 @@ import {
   KvOperation,
   type KvStore,
   type KvWatch,
-  type KvWatchEntry,
   type KvWatchOptions,
 } from './KvStore.js';
 
@@ -226,11 +225,11 @@ class JetStreamWatch implements KvWatch {
     this.#iter.stop();
   }
 
-  async *[Symbol.asyncIterator](): AsyncIterator<KvWatchEntry> {
+  async *[Symbol.asyncIterator](): AsyncIterator<KvEntry> {
     try {
       for await (const e of this.#iter) {
         if (this.#stopped) return;
-        yield { ...entryOf(e), isUpdate: e.isUpdate };
+        yield entryOf(e);
       }
     } finally {
       this.stop();

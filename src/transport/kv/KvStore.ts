@@ -52,10 +52,16 @@
  *
  * ## Watch
  * - First the current entry of every matching key, in revision order, delete
- *   and purge markers included (`isUpdate: false`): a watcher that restarts
- *   learns what was deleted while it was away. Then every later write to a
- *   matching key, in revision order (`isUpdate: true`). Nothing is missed or
- *   repeated between the two.
+ *   and purge markers included: a watcher that restarts learns what was
+ *   deleted while it was away. Then later writes to matching keys, in
+ *   revision order. Revisions seen only ever increase, and every key's latest
+ *   entry always arrives.
+ * - Writes awaited one after another arrive one by one. A burst of writes
+ *   in flight together may arrive coalesced: a JetStream watch (an ordered
+ *   push consumer) that falls behind restarts from each key's last value, so
+ *   intermediate revisions of a key can be skipped (seen with nats.js 3.4 on
+ *   nats-server 2.9.10). Treat a watch as "the state converges", not as a log.
+ *   The in-process store delivers every write.
  * - Delivery is asynchronous, never inside the writer's call. Entries queue
  *   without bound until read: a watcher that stops reading should `stop()`.
  * - `stop()` ends the iteration (idempotent); closing the store ends every
@@ -85,12 +91,7 @@ export interface KvEntry {
   readonly operation: KvOperation;
 }
 
-export interface KvWatchEntry extends KvEntry {
-  /** False for the current entries replayed when the watch opened, true for writes after. */
-  readonly isUpdate: boolean;
-}
-
-export interface KvWatch extends AsyncIterable<KvWatchEntry> {
+export interface KvWatch extends AsyncIterable<KvEntry> {
   /** End the iteration. Idempotent. */
   stop(): void;
 }

@@ -22,7 +22,6 @@ import {
   KvOperation,
   type KvStore,
   type KvWatch,
-  type KvWatchEntry,
   type KvWatchOptions,
 } from './KvStore.js';
 
@@ -53,7 +52,7 @@ class BucketState {
     }
     const stored: Stored = { key, value: operation === KvOperation.Put ? value.slice() : EMPTY, revision: ++this.revision, operation };
     this.entries.set(key, stored);
-    for (const w of this.watchers) w._offer(stored, true);
+    for (const w of this.watchers) w._offer(stored);
     return stored.revision;
   }
 }
@@ -199,7 +198,7 @@ class LocalKvBucket implements KvBucket {
     this.#check('watch');
     const w = new LocalWatch(this.store, this.state, filter);
     const initial = [...this.state.entries.values()].filter((s) => matchesFilter(filter, s.key)).sort((a, b) => a.revision - b.revision);
-    for (const s of initial) w._offer(s, false);
+    for (const s of initial) w._offer(s);
     this.state.watchers.add(w);
     this.store._track(w);
     return w;
@@ -223,8 +222,8 @@ function entryOf(bucket: string, s: Stored): KvEntry {
 }
 
 class LocalWatch implements KvWatch {
-  readonly #queue: KvWatchEntry[] = [];
-  #waiting: ((r: IteratorResult<KvWatchEntry>) => void) | undefined;
+  readonly #queue: KvEntry[] = [];
+  #waiting: ((r: IteratorResult<KvEntry>) => void) | undefined;
   #stopped = false;
 
   constructor(
@@ -234,9 +233,9 @@ class LocalWatch implements KvWatch {
   ) {}
 
   /** @internal Called by the bucket during a write (or while opening, for the current entries). */
-  _offer(s: Stored, isUpdate: boolean): void {
+  _offer(s: Stored): void {
     if (this.#stopped || !matchesFilter(this.filter, s.key)) return;
-    const entry: KvWatchEntry = { ...entryOf(this.state.name, s), isUpdate };
+    const entry = entryOf(this.state.name, s);
     const waiting = this.#waiting;
     if (waiting === undefined) {
       this.#queue.push(entry);
@@ -257,7 +256,7 @@ class LocalWatch implements KvWatch {
     waiting?.({ value: undefined, done: true });
   }
 
-  [Symbol.asyncIterator](): AsyncIterator<KvWatchEntry> {
+  [Symbol.asyncIterator](): AsyncIterator<KvEntry> {
     return {
       next: () => {
         const entry = this.#queue.shift();

@@ -9,7 +9,6 @@ export {
   type KvEntry,
   type KvStore,
   type KvWatch,
-  type KvWatchEntry,
   type KvWatchOptions,
 } from './KvStore.js';
 export { MAX_BUCKET_NAME_LENGTH, MAX_KV_KEY_LENGTH, assertBucketName, assertFilter, assertKey, matchesFilter } from './keys.js';
