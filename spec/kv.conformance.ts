@@ -401,6 +401,19 @@ export function describeKvConformance(label: string, factory: () => Promise<KvSt
       expect(await x.keys()).toEqual([]);
     });
 
+    it('kv - a value that is not bytes, or larger than the store takes, is refused with InvalidArgumentError naming value; nothing is written', async () => {
+      const [x] = await open();
+      const big = new Uint8Array(a.maxValueBytes + 1);
+      const r = await x.put('k', bytes('small'));
+      for (const op of [() => x.put('k', big), () => x.create('n', big), () => x.update('k', big, r), () => x.put('k', 'text' as never)]) {
+        await expect(op()).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'value' });
+      }
+      expect(await x.keys()).toEqual(['k']);
+      expect((await x.get('k'))?.revision).toBe(r);
+      // The limit itself is a value the store takes (less a little, on NATS, for the write's headers).
+      await expect(x.put('k', new Uint8Array(a.maxValueBytes - 512))).resolves.toBeGreaterThan(r);
+    });
+
     it('kv - destroy removes a bucket and its entries; destroying a missing bucket is false', async () => {
       const name = fresh();
       const x = await a.bucket(name);

@@ -21,7 +21,7 @@ import { JetStreamApiCodes, JetStreamApiError, type JetStreamClient, jetstream }
 import { type KV, type KvEntry as JsKvEntry, Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { describe, InvalidArgumentError, KvClosedError, KvConflictError, KvUnavailableError } from '../../errors.js';
-import { assertBucketName, assertFilter, assertKey, assertRevision } from './keys.js';
+import { assertBucketName, assertFilter, assertKey, assertRevision, assertValue } from './keys.js';
 import {
   type KvBucket,
   type KvDeleteOptions,
@@ -55,6 +55,7 @@ function isWrongLastSequence(err: unknown): boolean {
 export class JetStreamKvStore implements KvStore {
   readonly kind = 'jetstream' as const;
   readonly timeoutMs: number;
+  readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #watches = new Set<JetStreamWatch>();
   #closed = false;
@@ -63,11 +64,17 @@ export class JetStreamKvStore implements KvStore {
     const timeout = options.timeoutMs ?? DEFAULT_KV_TIMEOUT_MS;
     if (!Number.isFinite(timeout) || timeout <= 0) throw new InvalidArgumentError('timeoutMs', 'must be a positive number of ms');
     this.timeoutMs = timeout;
+    this.#nc = nc;
     this.#js = jetstream(nc, { timeout });
   }
 
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /** The server's `max_payload` (headers take a little of it too: a value right at the limit may still be refused). */
+  get maxValueBytes(): number {
+    return this.#nc.info?.max_payload ?? 1024 * 1024;
   }
 
   async bucket(name: string): Promise<KvBucket> {
@@ -143,17 +150,20 @@ class JetStreamBucket implements KvBucket {
 
   async put(key: string, value: Uint8Array): Promise<number> {
     assertKey(key);
+    assertValue(value, this.store.maxValueBytes);
     return this.#run('put', key, undefined, () => this.kv.put(key, value.slice()));
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
     assertKey(key);
+    assertValue(value, this.store.maxValueBytes);
     return this.#run('create', key, 0, () => this.kv.create(key, value.slice()));
   }
 
   async update(key: string, value: Uint8Array, revision: number, timeoutMs?: number): Promise<number> {
     assertKey(key);
     assertRevision(revision);
+    assertValue(value, this.store.maxValueBytes);
     return this.#run('update', key, revision, () => this.kv.update(key, value.slice(), revision, timeoutMs));
   }
 

@@ -48,7 +48,9 @@
  * | `watch({ key? })`              | see below                                            | |
  * Writes resolve to the revision they took (`delete`/`purge` to nothing).
  * Values are bytes, copied on the way in and out: changing a buffer after a
- * write or a read changes nothing stored.
+ * write or a read changes nothing stored. A value is at most
+ * `store.maxValueBytes` (JetStream: the server's `max_payload`, 1 MiB by
+ * default; in-process: 1 MiB unless configured).
  *
  * ## Watch
  * - First the current entry of every matching key, in revision order, delete
@@ -70,7 +72,9 @@
  * ## Errors
  * - A bad key, filter or bucket name rejects with `InvalidKvKeyError`
  *   (`field`: `key`, `filter` or `bucket`), a revision that is not a positive
- *   integer with `InvalidArgumentError` (`revision`), before the store is asked.
+ *   integer with `InvalidArgumentError` (`revision`), a value that is not a
+ *   `Uint8Array` or is over `maxValueBytes` with `InvalidArgumentError`
+ *   (`value`): all before the store is asked, so nothing is written.
  * - A lost compare-and-set rejects with `KvConflictError`: a result to handle,
  *   not a failure.
  * - After `close()` (or the providing transport's), every operation rejects
@@ -123,6 +127,8 @@ export interface KvStore {
   readonly kind: 'local' | 'jetstream';
   /** True once `close()` was called (or the providing transport closed). */
   readonly isClosed: boolean;
+  /** Largest value a write takes, in bytes. */
+  readonly maxValueBytes: number;
   /** Open the bucket `name`, creating it when missing. */
   bucket(name: string): Promise<KvBucket>;
   /** Remove the bucket `name` and its entries. False when there was none. */

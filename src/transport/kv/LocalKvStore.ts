@@ -13,8 +13,8 @@
  * Watchers are told during the write and read the entry from their queue
  * later, so delivery is never inside the writer's call.
  */
-import { KvClosedError, KvConflictError, KvUnavailableError } from '../../errors.js';
-import { assertBucketName, assertFilter, assertKey, assertRevision, matchesFilter } from './keys.js';
+import { InvalidArgumentError, KvClosedError, KvConflictError, KvUnavailableError } from '../../errors.js';
+import { assertBucketName, assertFilter, assertKey, assertRevision, assertValue, matchesFilter } from './keys.js';
 import {
   type KvBucket,
   type KvDeleteOptions,
@@ -57,9 +57,24 @@ class BucketState {
   }
 }
 
+/** Default largest value, bytes: nats-server's default `max_payload`, so nothing fits locally that NATS would refuse by default. */
+export const DEFAULT_MAX_VALUE_BYTES = 1024 * 1024;
+
+export interface LocalKvServerOptions {
+  /** Largest value a write takes, bytes. Default {@link DEFAULT_MAX_VALUE_BYTES}. */
+  readonly maxValueBytes?: number;
+}
+
 /** The buckets of one process (or one bus): what a nats-server's JetStream would hold. */
 export class LocalKvServer {
+  readonly maxValueBytes: number;
   readonly #buckets = new Map<string, BucketState>();
+
+  constructor(options: LocalKvServerOptions = {}) {
+    const max = options.maxValueBytes ?? DEFAULT_MAX_VALUE_BYTES;
+    if (!Number.isSafeInteger(max) || max <= 0) throw new InvalidArgumentError('maxValueBytes', 'must be a positive integer');
+    this.maxValueBytes = max;
+  }
 
   /** Names of the buckets that exist, sorted. */
   get buckets(): string[] {
@@ -104,6 +119,10 @@ export class LocalKvStore implements KvStore {
 
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  get maxValueBytes(): number {
+    return this.server.maxValueBytes;
   }
 
   async bucket(name: string): Promise<KvBucket> {
@@ -159,12 +178,14 @@ class LocalKvBucket implements KvBucket {
 
   async put(key: string, value: Uint8Array): Promise<number> {
     assertKey(key);
+    assertValue(value, this.store.maxValueBytes);
     this.#check('put');
     return this.state.write(key, KvOperation.Put, value, undefined);
   }
 
   async create(key: string, value: Uint8Array): Promise<number> {
     assertKey(key);
+    assertValue(value, this.store.maxValueBytes);
     this.#check('create');
     return this.state.write(key, KvOperation.Put, value, 0);
   }
@@ -172,6 +193,7 @@ class LocalKvBucket implements KvBucket {
   async update(key: string, value: Uint8Array, revision: number, _timeoutMs?: number): Promise<number> {
     assertKey(key);
     assertRevision(revision);
+    assertValue(value, this.store.maxValueBytes);
     this.#check('update');
     return this.state.write(key, KvOperation.Put, value, revision);
   }

@@ -11,6 +11,6 @@ export {
   type KvWatch,
   type KvWatchOptions,
 } from './KvStore.js';
-export { MAX_BUCKET_NAME_LENGTH, MAX_KV_KEY_LENGTH, assertBucketName, assertFilter, assertKey, matchesFilter } from './keys.js';
-export { LocalKvServer, LocalKvStore, type LocalKvStoreOptions } from './LocalKvStore.js';
+export { MAX_BUCKET_NAME_LENGTH, MAX_KV_KEY_LENGTH, assertBucketName, assertFilter, assertKey, assertValue, matchesFilter } from './keys.js';
+export { DEFAULT_MAX_VALUE_BYTES, LocalKvServer, LocalKvStore, type LocalKvServerOptions, type LocalKvStoreOptions } from './LocalKvStore.js';
 export { DEFAULT_KV_TIMEOUT_MS, JetStreamKvStore, type JetStreamKvStoreOptions } from './JetStreamKvStore.js';

@@ -1,5 +1,5 @@
 /**
- * Key, filter, bucket and revision rules of the `KvStore` seam (see
+ * Key, filter, bucket, revision and value rules of the `KvStore` seam (see
  * `KvStore.ts`). JetStream KV maps a key to the subject `$KV.<bucket>.<key>`,
  * so keys follow subject tokens, restricted to the characters nats.js accepts
  * in keys; the in-process store applies the same rules so that nothing works
@@ -47,6 +47,12 @@ export function assertRevision(revision: unknown): asserts revision is number {
   if (typeof revision !== 'number' || !Number.isSafeInteger(revision) || revision <= 0) {
     throw new InvalidArgumentError('revision', 'must be a positive integer');
   }
+}
+
+/** Throws `InvalidArgumentError` (field `value`) unless `value` is a `Uint8Array` of at most `max` bytes. */
+export function assertValue(value: unknown, max: number): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new InvalidArgumentError('value', 'must be a Uint8Array');
+  if (value.byteLength > max) throw new InvalidArgumentError('value', `is ${value.byteLength} bytes; the store takes at most ${max}`);
 }
 
 /** True when `key` (valid) matches `filter` (valid), with subject wildcard rules. */
