@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node, type TransportConfig } from '../src/index.js';
 import { bucketName, Lease, openKv } from '../src/services/cluster/index.js';
+import { decodeJson } from '../src/services/cluster/kv.js';
 import { type ClaimResult, Registry } from '../src/services/cluster/Registry.js';
 import { LocalBus } from '../src/transport/LocalBus.js';
 import { LocalTransport } from '../src/transport/LocalTransport.js';
@@ -59,8 +60,9 @@ describe.each([localTier(), natsTier()])('kv cluster on $label', (tier) => {
     await Promise.allSettled(transports.splice(0).map((t) => t.close()));
   });
 
+  let prefix = '';
   async function cluster(names: string[]): Promise<Node[]> {
-    const prefix = uniquePrefix('kvc');
+    prefix = uniquePrefix('kvc');
     const transport = tier.config();
     const out: Node[] = [];
     for (const name of names) {
@@ -76,8 +78,9 @@ describe.each([localTier(), natsTier()])('kv cluster on $label', (tier) => {
     return out;
   }
 
-  async function connectAll(n: number, tag: string): Promise<Transport[]> {
-    tier.config();
+  /** `n` bare transports; `fresh`: on a new bus (or the server), else on the bus of the last `cluster()`. */
+  async function connectAll(n: number, tag: string, fresh = true): Promise<Transport[]> {
+    if (fresh) tier.config();
     const out: Transport[] = [];
     for (let i = 0; i < n; i++) out.push(await tier.connect(`${tag}-${i}`));
     transports.push(...out);
@@ -119,6 +122,30 @@ describe.each([localTier(), natsTier()])('kv cluster on $label', (tier) => {
       { timeout: 5000, message: 'the decision recorded' },
     );
     expect(decisions.map((d) => [d.name, d.action, d.reason])).toEqual([['p1', 'restart', 'nodedown']]);
+  });
+
+  it('kv cluster - a node that falls silent (connection closed, no leave) is judged down by compare-and-set in the store, and its instance restarts on a survivor', async () => {
+    const [a, b, c] = await cluster(['a', 'b', 'c']);
+    for (const n of [a, b, c]) n!.register('counter', counterMachine);
+    await waitFor(() => [a, b, c].every((x) => ['a', 'b', 'c'].every((n) => x!.cluster!.typesOf(n)?.counter !== undefined)), {
+      timeout: 5000,
+      message: 'types seen everywhere',
+    });
+    const coordinator = await waitFor(() => [a, b, c].find((n) => n!.cluster!.isCoordinator), { timeout: 5000, message: 'a coordinator' });
+    const victim = [a, b, c].find((n) => n !== coordinator)!;
+    await coordinator.cluster!.start({ name: 'quiet', type: 'counter', node: victim.name, placement: 'any', restart: 'permanent' });
+    await waitFor(() => victim.whereis('quiet'), { timeout: 5000, message: 'quiet runs on the victim' });
+    await victim.transport.close();
+    const survivors = [a, b, c].filter((n) => n !== victim);
+    await waitFor(() => survivors.every((n) => n!.nodes().find((m) => m.node === victim.name)?.status === 'down'), {
+      timeout: 10_000,
+      message: 'the victim down on every survivor',
+    });
+    const [t] = await connectAll(1, 'members-reader', false);
+    const record = decodeJson((await (await openKv(t!, bucketName(prefix, 'members'))).get(victim.name))!.value);
+    expect(record).toMatchObject({ node: victim.name, status: 'down', by: expect.stringMatching(/^[abc]$/) });
+    expect((record as { by: string }).by).not.toBe(victim.name);
+    await waitFor(() => survivors.some((n) => n!.whereis('quiet')), { timeout: 10_000, message: 'quiet restarted on a survivor' });
   });
 
   it('kv cluster - registry: concurrent claims of one name from many clients have exactly one winner, which the losers see', async () => {
