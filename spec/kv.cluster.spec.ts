@@ -99,6 +99,18 @@ describe.each([localTier(), natsTier()])('kv cluster on $label', (tier) => {
     expect(b!.cluster!.instances()).toMatchObject([{ name: 'rc', type: 'counter', supervisor: 'a' }]);
   });
 
+  it('kv cluster - singleton: a second instance anywhere is refused, the store’s claim deciding', async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    a!.register('leader', counterMachine, { cardinality: 'singleton' });
+    b!.register('leader', counterMachine, { cardinality: 'singleton' });
+    await waitFor(() => a!.cluster!.typesOf('b')?.leader !== undefined && b!.cluster!.typesOf('a')?.leader !== undefined, { timeout: 5000, message: 'types seen' });
+    await a!.cluster!.start({ name: 'leader1', type: 'leader', node: 'a' });
+    const err = await b!.cluster!.start({ name: 'leader2', type: 'leader', node: 'b' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: expect.stringMatching(/ERR_SERVICE_LOCKED|ERR_NO_NODE_AVAILABLE/) });
+    expect(b!.cluster!.instances()).toEqual([]);
+    expect(a!.cluster!.instances().map((i) => i.name)).toEqual(['leader1']);
+  });
+
   it('kv cluster - a cluster-supervised instance fails over when its node leaves, and the decision is in the store', async () => {
     const [a, b, c] = await cluster(['a', 'b', 'c']);
     for (const n of [a, b, c]) n!.register('counter', counterMachine);
