@@ -3,6 +3,7 @@
  * (buckets shared through a LocalBus, private servers isolated).
  */
 import { describe, expect, it } from 'vitest';
+import { openKv } from '../src/services/cluster/kv.js';
 import { LocalKvServer, LocalKvStore } from '../src/transport/kv/LocalKvStore.js';
 import { LocalBus } from '../src/transport/LocalBus.js';
 import { LocalTransport } from '../src/transport/LocalTransport.js';
@@ -55,6 +56,13 @@ describe('LocalKvStore', () => {
     await expect(x.get('k')).rejects.toMatchObject({ name: 'KvClosedError' });
     expect(await (await t2.kv().bucket('b')).get('k')).not.toBeNull();
     await t2.close();
+  });
+
+  it('kv local - the cluster opening a bucket with a bad name gets InvalidKvKeyError naming bucket, not "unavailable"', async () => {
+    const store = new LocalKvStore();
+    await expect(openKv(store, 'bad.name')).rejects.toMatchObject({ name: 'InvalidKvKeyError', field: 'bucket' });
+    await store.close();
+    await expect(openKv(store, 'good')).rejects.toMatchObject({ name: 'KvClosedError' });
   });
 
   it('kv local - a store made without a server has a private one', async () => {

@@ -7,7 +7,7 @@
  * cluster relies on nothing more, so it runs on JetStream KV and on the
  * in-process store alike.
  */
-import { ClusterUnavailableError, describe, KvConflictError } from '../../errors.js';
+import { ClusterUnavailableError, describe, InvalidKvKeyError, KvClosedError, KvConflictError } from '../../errors.js';
 import type { KvBucket, KvEntry, KvStore } from '../../transport/kv/KvStore.js';
 import type { Transport } from '../../transport/Transport.js';
 
@@ -23,13 +23,15 @@ function isKvStore(source: Transport | KvStore): source is KvStore {
 /**
  * Open (creating if needed) the bucket `bucket` in the store of `source`: a
  * transport (`transport.kv()`) or a store. Rejects with
- * `ClusterUnavailableError` when the store cannot be reached.
+ * `ClusterUnavailableError` when the store cannot be reached; a bad bucket
+ * name (`InvalidKvKeyError`) or a closed store (`KvClosedError`) is said as such.
  */
 export async function openKv(source: Transport | KvStore, bucket: string): Promise<KvBucket> {
   const store = isKvStore(source) ? source : source.kv();
   try {
     return await store.bucket(bucket);
   } catch (err) {
+    if (err instanceof InvalidKvKeyError || err instanceof KvClosedError) throw err;
     throw new ClusterUnavailableError(`cannot open bucket ${bucket}: ${describe(err)}`, err);
   }
 }
