@@ -4,7 +4,7 @@
  * locks, and failover of a remote child when its node leaves.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { createNode, type Node } from '../src/index.js';
+import { createNode, LocalTransport, type Node } from '../src/index.js';
 import { uniquePrefix } from './cluster/harness.js';
 import { counterMachine } from './support/machines.js';
 import { waitFor } from './support/wait.js';
@@ -32,8 +32,11 @@ async function cluster(prefix: string, names: string[]): Promise<Node[]> {
 }
 
 describe('cluster - node options', () => {
-  it('cluster - needs NATS: with the local transport it is an InvalidSpecError naming cluster', async () => {
-    await expect(createNode({ name: 'solo', cluster: true })).rejects.toMatchObject({ name: 'InvalidSpecError', field: 'cluster' });
+  it('cluster - a hand-made Transport without a key-value store is an InvalidSpecError naming transport; bad cluster keys name the key', async () => {
+    const t = new LocalTransport({ name: 'bare' });
+    const bare = new Proxy(t, { get: (target, key) => (key === 'kv' ? undefined : Reflect.get(target, key, target)) });
+    await expect(createNode({ name: 'solo', transport: bare, cluster: true })).rejects.toMatchObject({ name: 'InvalidSpecError', field: 'transport' });
+    await t.close();
     await expect(createNode({ name: 'solo', transport: { kind: 'nats', servers: 'nats://x' }, cluster: { beat: 1 } as never })).rejects.toMatchObject({
       field: 'cluster.beat',
     });

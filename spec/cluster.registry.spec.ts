@@ -1,33 +1,42 @@
 import fc from 'fast-check';
-import { Kvm } from '@nats-io/kv';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { isStale } from '../src/services/cluster/fencing.js';
 import { bucketName, openKv } from '../src/services/cluster/index.js';
 import { type ClaimResult, Registry } from '../src/services/cluster/Registry.js';
-import type { NatsTransport } from '../src/transport/NatsTransport.js';
+import { LocalBus } from '../src/transport/LocalBus.js';
+import { LocalTransport } from '../src/transport/LocalTransport.js';
+import type { Transport } from '../src/transport/Transport.js';
 import { connect, uniquePrefix } from './cluster/harness.js';
 
 const NODES = 8;
-const prefix = uniquePrefix('r');
-const bucket = bucketName(prefix, 'registry');
-const transports: NatsTransport[] = [];
-/** One registry per node, each on its own connection: claims race for real at the server. */
-const registries: Registry[] = [];
 
-beforeAll(async () => {
-  for (let i = 0; i < NODES; i++) {
-    const t = await connect(inject('natsUrl'), `${prefix}-n${i}`);
-    transports.push(t);
-    registries.push(new Registry({ kv: await openKv(t, bucket) }));
-  }
-});
+/** The same scenarios on both stores: JetStream KV on the shared nats-server, and the in-process store of one LocalBus. */
+const tiers: Array<{ label: string; connect: (name: string) => Promise<Transport> }> = [
+  { label: 'JetStream KV', connect: (name) => connect(inject('natsUrl'), name) },
+  { label: 'the in-process store', connect: async (name) => new LocalTransport({ name, bus: localBus }) },
+];
+const localBus = new LocalBus();
 
-afterAll(async () => {
-  if (transports[0]) await new Kvm(transports[0]._connection).open(bucket).then((kv) => kv.destroy()).catch(() => {});
-  await Promise.allSettled(transports.map((t) => t.close()));
-});
+describe.each(tiers)('cluster - registry on $label', (tier) => {
+  const prefix = uniquePrefix('r');
+  const bucket = bucketName(prefix, 'registry');
+  const transports: Transport[] = [];
+  /** One registry per node, each on its own connection: claims race for real at the server. */
+  const registries: Registry[] = [];
 
-describe('cluster - registry', () => {
+  beforeAll(async () => {
+    for (let i = 0; i < NODES; i++) {
+      const t = await tier.connect(`${prefix}-n${i}`);
+      transports.push(t);
+      registries.push(new Registry({ kv: await openKv(t, bucket) }));
+    }
+  });
+
+  afterAll(async () => {
+    if (transports[0]) await transports[0].kv().destroy(bucket).catch(() => {});
+    await Promise.allSettled(transports.map((t) => t.close()));
+  });
+
   it('cluster - concurrent claims of one name from many nodes: exactly one winner, and the losers see it', async () => {
     for (let round = 0; round < 20; round++) {
       const name = `svc.race${round}`;

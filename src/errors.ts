@@ -467,6 +467,67 @@ export function fromWireError(w: WireError): RemoteError {
   return new RemoteError(String(w.name).slice(0, 200), String(w.message).slice(0, 2000), String(w.code).slice(0, 100));
 }
 
+/** Codes of the key-value store errors below (the `KvStore` seam, `src/transport/kv/`). */
+export const KvErrorCode = {
+  KvConflict: 'ERR_KV_CONFLICT',
+  KvClosed: 'ERR_KV_CLOSED',
+  KvUnavailable: 'ERR_KV_UNAVAILABLE',
+  InvalidKvKey: 'ERR_INVALID_KV_KEY',
+} as const;
+export type KvErrorCode = (typeof KvErrorCode)[keyof typeof KvErrorCode];
+
+/**
+ * A compare-and-set lost: `key` in `bucket` is no longer at revision
+ * `expected` (0: the write required the key to be absent or deleted).
+ */
+export class KvConflictError extends HalyardError {
+  override readonly name = 'KvConflictError';
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    readonly expected: number,
+    cause?: unknown,
+  ) {
+    super(
+      KvErrorCode.KvConflict,
+      expected === 0 ? `${bucket}: key ${key} exists` : `${bucket}: key ${key} is no longer at revision ${expected}`,
+      { cause },
+    );
+  }
+}
+
+/** The store (or the transport that provides it) was closed; `bucket` is set when a bucket's operation was refused. */
+export class KvClosedError extends HalyardError {
+  override readonly name = 'KvClosedError';
+  constructor(readonly bucket?: string) {
+    super(KvErrorCode.KvClosed, bucket === undefined ? 'key-value store is closed' : `key-value store is closed (bucket ${bucket})`);
+  }
+}
+
+/** The store could not carry out `operation` (server unreachable, timeout, refused); `cause` holds the store's own error. */
+export class KvUnavailableError extends HalyardError {
+  override readonly name = 'KvUnavailableError';
+  constructor(
+    readonly operation: string,
+    detail: string,
+    cause?: unknown,
+  ) {
+    super(KvErrorCode.KvUnavailable, `key-value store unavailable: ${operation}: ${detail}`, { cause });
+  }
+}
+
+/** A bad key, key filter or bucket name; `field` says which (`key`, `filter` or `bucket`). */
+export class InvalidKvKeyError extends HalyardError {
+  override readonly name = 'InvalidKvKeyError';
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(KvErrorCode.InvalidKvKey, `invalid ${field} ${JSON.stringify(String(value)).slice(0, 200)}: ${reason}`);
+  }
+}
+
 /** Codes of the cluster errors below (kept apart so {@link ErrorCode} stays as it is). */
 export const ClusterErrorCode = {
   LeaseLost: 'ERR_LEASE_LOST',

@@ -44,6 +44,7 @@ export {
 export type { Transport, Msg, Subscription, TransportStats, TransportStatus } from './transport/Transport.js';
 export { LocalBus, LocalTransport } from './transport/LocalTransport.js';
 export { NatsTransport, type NatsTransportOptions } from './transport/NatsTransport.js';
+export { LocalKvServer, LocalKvStore, KvOperation, type KvStore, type KvBucket, type KvEntry, type KvWatch } from './transport/kv/index.js';
 export {
   Supervision,
   type SupervisionOptions,

@@ -2,6 +2,7 @@
  * A `Transport` decorator that counts messages by kind, for the traffic
  * tests: what one node publishes, and what its handlers receive.
  */
+import type { KvStore } from '../../src/transport/kv/KvStore.js';
 import type { Msg, MsgHandler, PublishOptions, RequestOptions, StatusListener, SubscribeOptions, Subscription, Transport } from '../../src/transport/Transport.js';
 
 export interface Counts {
@@ -85,6 +86,9 @@ export class CountingTransport implements Transport {
   }
   onStatus(listener: StatusListener): () => void {
     return this.#inner.onStatus(listener);
+  }
+  kv(): KvStore {
+    return this.#inner.kv();
   }
   close(): Promise<void> {
     return this.#inner.close();

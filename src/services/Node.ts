@@ -72,7 +72,7 @@ export interface NodeOptions {
   readonly limits?: Partial<CodecLimits>;
   /** Rules for the Recovery Coordinator (ahead of the OTP default), decision log size. */
   readonly supervision?: SupervisionOptions;
-  /** Join the cluster of nodes on the same NATS server and prefix (see cluster/Cluster.ts). */
+  /** Join the cluster of nodes on the same NATS server (or the same LocalBus) and prefix (see cluster/Cluster.ts). */
   readonly cluster?: true | ClusterOptions;
 }
 
@@ -109,7 +109,7 @@ export async function createNode(options: NodeOptions): Promise<Node> {
       node._attachCluster(
         await Cluster.start({
           node: node.name,
-          transport: transport as NatsTransport,
+          transport,
           prefix: subjects.prefix,
           system: node.system,
           supervision: node.supervision,

@@ -22,7 +22,7 @@ import {
 import { assertSupervisionOptions } from '../supervision/index.js';
 import { type CodecLimits, DEFAULT_LIMITS } from '../transport/codec.js';
 import { LocalBus } from '../transport/LocalTransport.js';
-import { NatsTransport, type NatsTransportOptions } from '../transport/NatsTransport.js';
+import type { NatsTransportOptions } from '../transport/NatsTransport.js';
 import type { Transport } from '../transport/Transport.js';
 import type { ClusterOptions } from './cluster/Cluster.js';
 import { resolveClusterOptions } from './cluster/options.js';
@@ -189,9 +189,12 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   assertSupervisionOptions(o.supervision);
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
+    // The cluster keeps its records in the transport's key-value store; both
+    // built-in transports have one, a hand-made Transport may not.
     const t = o.transport;
-    const nats = isTransport(t) ? t instanceof NatsTransport : t?.kind === 'nats';
-    if (!nats) throw new InvalidSpecError('cluster', 'needs a NATS transport ({ kind: "nats", servers } or a NatsTransport)');
+    if (isTransport(t) && typeof (t as Partial<Transport>).kv !== 'function') {
+      throw new InvalidSpecError('transport', 'a cluster needs a transport with a key-value store (kv()), such as LocalTransport or NatsTransport');
+    }
   }
   return { subjects: new Subjects(prefix), limits, cluster };
 }

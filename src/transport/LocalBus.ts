@@ -25,6 +25,7 @@
  *   publish ──► match (trie, cached) ──► ready queue ──(microtask)──► drain ──► handlers
  * ```
  */
+import { LocalKvServer } from './kv/LocalKvStore.js';
 import { type QueueGroupMatch, SubjectTrie } from './subject.js';
 import type { Msg, MsgHeaders } from './Transport.js';
 
@@ -74,6 +75,8 @@ export class LocalBus {
     return LocalBus.#default;
   }
 
+  /** The bus's key-value buckets: every `LocalTransport.kv()` on this bus shares them, as clients of one nats-server share its JetStream. */
+  readonly kvServer = new LocalKvServer();
   readonly #trie = new SubjectTrie<BusSubscription>();
   readonly #random: boolean;
   // The ready queue: parallel arrays drained from #head, reset when empty.

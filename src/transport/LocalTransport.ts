@@ -38,6 +38,7 @@ import type { Logger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
 import { StatusListeners } from './StatusListeners.js';
 import { assertFrameFits, RecordHeaders } from './headers.js';
+import { LocalKvStore } from './kv/LocalKvStore.js';
 import { type BusSubscription, LocalBus, LocalMsg } from './LocalBus.js';
 import { RequestMux } from './RequestMux.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
@@ -118,6 +119,7 @@ export class LocalTransport implements Transport {
   #state: State = State.Open;
   #mux: RequestMux | undefined;
   #closing: Promise<void> | undefined;
+  #kv: LocalKvStore | undefined;
 
   constructor(options: LocalTransportOptions) {
     if (typeof options?.name !== 'string' || options.name.length === 0) {
@@ -189,9 +191,19 @@ export class LocalTransport implements Transport {
     return this.#status.add(listener);
   }
 
+  /** A store on this bus's buckets (`LocalBus.kvServer`), shared with every transport on the bus. */
+  kv(): LocalKvStore {
+    if (this.#kv === undefined) {
+      this.#kv = new LocalKvStore({ server: this.bus.kvServer });
+      if (this.#state !== State.Open) void this.#kv.close();
+    }
+    return this.#kv;
+  }
+
   close(): Promise<void> {
     if (this.#closing !== undefined) return this.#closing;
     this.#state = State.Draining;
+    void this.#kv?.close();
     for (const sub of this.#subs) this.bus._remove(sub);
     this.#closing = this.bus._barrier().then(() => {
       this.#state = State.Closed;

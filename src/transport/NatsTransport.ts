@@ -100,6 +100,7 @@ import { type Logger, nullLogger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
 import { assertFrameFits } from './headers.js';
 import { LoopStallWatch } from './LoopStallWatch.js';
+import { JetStreamKvStore } from './kv/JetStreamKvStore.js';
 import { RequestMux } from './RequestMux.js';
 import { StatusListeners } from './StatusListeners.js';
 import { splitServerCredentials } from './serverCredentials.js';
@@ -321,6 +322,7 @@ export class NatsTransport implements Transport {
   #disconnects = 0;
   #reconnects = 0;
   #slowConsumers = 0;
+  #kv: JetStreamKvStore | undefined;
 
   /** Connect to NATS. Rejects with `TransportError` (credentials scrubbed) when the connection fails. */
   static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
@@ -425,9 +427,9 @@ export class NatsTransport implements Transport {
   }
 
   /**
-   * @internal The nats.js connection underneath, for JetStream KV
-   * (`src/services/cluster/kv.ts`). Not part of the transport seam: nothing
-   * else may publish or subscribe through it.
+   * @internal The nats.js connection underneath, for tests and tools that
+   * manage JetStream directly. Not part of the transport seam: Halyard's own
+   * key-value use goes through {@link kv}.
    */
   get _connection(): NatsConnection {
     return this.#nc;
@@ -516,6 +518,15 @@ export class NatsTransport implements Transport {
     };
   }
 
+  /** JetStream KV on this connection (buckets on the server, shared with every client of its JetStream domain). */
+  kv(): JetStreamKvStore {
+    if (this.#kv === undefined) {
+      this.#kv = new JetStreamKvStore(this.#nc);
+      if (this.#state !== State.Open) void this.#kv.close();
+    }
+    return this.#kv;
+  }
+
   close(): Promise<void> {
     this.#closing ??= this.#drain();
     return this.#closing;
@@ -541,6 +552,8 @@ export class NatsTransport implements Transport {
 
   async #drain(): Promise<void> {
     if (this.#state === State.Open) this.#state = State.Draining;
+    // Watches end before their consumers are drained away underneath them.
+    void this.#kv?.close();
     if (!this.#nc.isClosed()) {
       let timer: ReturnType<typeof setTimeout> | undefined;
       const timedOut = new Promise<'timeout'>((resolve) => {
@@ -571,6 +584,7 @@ export class NatsTransport implements Transport {
     this.#state = State.Closed;
     this.#connected = false;
     this.#stall.stop();
+    void this.#kv?.close();
     this.#mux?.rejectAll(this.#closedError());
     const detail = err === undefined ? undefined : this.#scrub(err.message);
     if (detail === undefined) this.#logger.info('closed');

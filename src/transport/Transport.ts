@@ -27,6 +27,11 @@
  * - Using a closed transport throws / rejects with `TransportClosedError`.
  * - `request()` rejects with `NoRespondersError` or `TimeoutError`.
  *
+ * ## Key-value store
+ * `kv()` gives the store that comes with the connection (`kv/KvStore.ts`):
+ * JetStream KV over NATS, the bus's in-process buckets locally. It closes
+ * with the transport, so the cluster needs no knowledge of which it is.
+ *
  * ## Lifecycle
  * ```
  *   connect() ──► connected ◄──► disconnected/reconnecting ──► reconnected
@@ -34,6 +39,8 @@
  *   close()  ──► draining (subscriptions drained, pending publishes flushed) ──► closed
  * ```
  */
+
+import type { KvStore } from './kv/KvStore.js';
 
 export interface MsgHeaders {
   get(key: string): string | undefined;
@@ -149,6 +156,8 @@ export interface Transport {
   onStatus(listener: StatusListener): () => void;
   /** Connection counters, where the transport keeps them (NATS). */
   stats?(): TransportStats;
+  /** The key-value store this connection provides; the same object on every call, closed with the transport. */
+  kv(): KvStore;
   /** Drain subscriptions, flush, and close. Idempotent. */
   close(): Promise<void>;
 }

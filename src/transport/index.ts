@@ -34,3 +34,4 @@ export type { HandlerErrorListener } from './guardHandler.js';
 export { DRAIN_BUDGET, LocalBus, type LocalBusOptions } from './LocalBus.js';
 export { DEFAULT_MAX_PAYLOAD, LocalTransport, type LocalTransportOptions } from './LocalTransport.js';
 export { DRAIN_TIMEOUT_MS, NatsTransport, type NatsTransportOptions } from './NatsTransport.js';
+export * from './kv/index.js';

@@ -125,8 +125,7 @@ import {
 import type { Logger } from '../../log.js';
 import type { Supervision } from '../../supervision/index.js';
 import type { RemoteStart, RemoteStarter, RestartType } from '../../supervision/types.js';
-import type { NatsTransport } from '../../transport/NatsTransport.js';
-import type { Msg, Subscription } from '../../transport/Transport.js';
+import type { Msg, Subscription, Transport } from '../../transport/Transport.js';
 import { decodeJson, encodeJson, isRecord, type KV, openKv } from './kv.js';
 import { Lease } from './Lease.js';
 import { type Member, Membership, type MembershipChange } from './Membership.js';
@@ -309,7 +308,7 @@ function parseRecord(v: unknown): InstanceRecord | undefined {
 
 export interface ClusterDeps {
   readonly node: string;
-  readonly transport: NatsTransport;
+  readonly transport: Transport;
   readonly prefix: string;
   readonly system: ActorSystem;
   readonly supervision: Supervision;

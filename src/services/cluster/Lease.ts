@@ -1,5 +1,5 @@
 /**
- * A lease with a fencing token, in JetStream KV: who may run a cluster
+ * A lease with a fencing token, in the cluster's key-value store: who may run a cluster
  * singleton (the coordinator, or any singleton actor) right now.
  *
  * ```ts
@@ -65,7 +65,7 @@ import { type Clock, monotonicClock, type TimerHandle } from '../../clock.js';
 import { describe, InvalidSpecError, LeaseLostError } from '../../errors.js';
 import { type Logger, nullLogger } from '../../log.js';
 import { assertFresh, isStale } from './fencing.js';
-import { encodeJson, entryJson, isCasConflict, isRecord, type KV, type KvEntry } from './kv.js';
+import { encodeJson, entryJson, isCasConflict, isRecord, type KvBucket, type KvEntry } from './kv.js';
 import { Listeners } from './listeners.js';
 import { assertKvKey } from './subjects.js';
 
@@ -87,7 +87,7 @@ export const LostReason = {
 export type LostReason = (typeof LostReason)[keyof typeof LostReason];
 
 export interface LeaseOptions {
-  readonly kv: KV;
+  readonly kv: KvBucket;
   readonly name: string;
   readonly holder: string;
   readonly incarnation?: number;
@@ -140,7 +140,7 @@ export class Lease {
   readonly safetyMs: number;
   readonly timeoutMs: number;
 
-  readonly #kv: KV;
+  readonly #kv: KvBucket;
   readonly #clock: Clock;
   readonly #logger: Logger;
   readonly #acquired: Listeners<[number]>;
@@ -159,7 +159,7 @@ export class Lease {
   #lastStepAt = 0;
 
   /** The current tenure of lease `name`, as stored (for receivers checking epochs). */
-  static async current(kv: KV, name: string): Promise<LeaseInfo | undefined> {
+  static async current(kv: KvBucket, name: string): Promise<LeaseInfo | undefined> {
     assertKvKey(name);
     return parseLease(name, await kv.get(name));
   }
@@ -239,7 +239,7 @@ export class Lease {
     if (!wasHeld) return;
     this.#lost.emit(LostReason.Released);
     try {
-      await this.#kv.delete(this.name, { previousSeq: revision });
+      await this.#kv.delete(this.name, { revision });
     } catch (err) {
       // Already superseded, or unreachable: either way it will expire for the others.
       this.#logger.debug({ reason: describe(err) }, 'cannot delete lease on release');
@@ -328,7 +328,7 @@ export class Lease {
     }
     if (this.#state !== LeaseState.Contending) {
       // Stopped while the write was in flight: give it straight back.
-      await this.#kv.delete(this.name, { previousSeq: revision }).catch(() => {});
+      await this.#kv.delete(this.name, { revision }).catch(() => {});
       return;
     }
     this.#epoch = revision;

@@ -1,5 +1,6 @@
 /**
- * The resource graph in JetStream KV: nodes, service types, instances,
+ * The resource graph in the cluster's key-value store (JetStream KV or the
+ * in-process store, `transport/kv/`): nodes, service types, instances,
  * configs, and who owns each name.
  *
  * ```ts
@@ -40,7 +41,7 @@
  * (`{ ok: false }`), not an error.
  */
 import { ClusterUnavailableError, describe, InvalidSpecError } from '../../errors.js';
-import { entryJson, encodeJson, isCasConflict, isRecord, type KV, type KvEntry } from './kv.js';
+import { entryJson, encodeJson, isCasConflict, isRecord, type KvBucket, type KvEntry } from './kv.js';
 import { assertKvKey } from './subjects.js';
 
 export { isStale } from './fencing.js';
@@ -95,7 +96,7 @@ export interface RegistryChange {
 
 export interface RegistryOptions {
   /** The registry bucket (`openKv(transport, bucketName(prefix, 'registry'))`). */
-  readonly kv: KV;
+  readonly kv: KvBucket;
   /** Deadline of one KV write, ms. Default: the bucket's. */
   readonly timeoutMs?: number;
 }
@@ -120,7 +121,7 @@ function ownerOf(name: string, entry: KvEntry | null): OwnerRecord | undefined {
 }
 
 export class Registry {
-  readonly #kv: KV;
+  readonly #kv: KvBucket;
   readonly #timeoutMs: number | undefined;
   #ops = 0;
 
@@ -166,7 +167,7 @@ export class Registry {
     if (!Number.isSafeInteger(epoch) || epoch <= 0) throw new InvalidSpecError('epoch', 'must be a positive integer');
     try {
       this.#ops++;
-      await this.#kv.delete(key, { previousSeq: epoch });
+      await this.#kv.delete(key, { revision: epoch });
       return true;
     } catch (err) {
       if (isCasConflict(err)) return false;
@@ -223,7 +224,7 @@ export class Registry {
     const key = keyOf(kind, name);
     try {
       this.#ops++;
-      await this.#kv.delete(key, options.expect === undefined ? undefined : { previousSeq: options.expect });
+      await this.#kv.delete(key, options.expect === undefined ? undefined : { revision: options.expect });
       return true;
     } catch (err) {
       if (isCasConflict(err)) return false;
@@ -257,7 +258,7 @@ export class Registry {
       assertKvKey(trimmed);
       filter = `${trimmed}.>`;
     }
-    let iter: Awaited<ReturnType<KV['watch']>>;
+    let iter: Awaited<ReturnType<KvBucket['watch']>>;
     try {
       iter = await this.#kv.watch({ key: filter });
     } catch (err) {

@@ -27,7 +27,7 @@ export {
 } from './Registry.js';
 export { Lease, LeaseState, LostReason, DEFAULT_LEASE_MS, type LeaseInfo, type LeaseOptions } from './Lease.js';
 export { isStale, assertFresh } from './fencing.js';
-export { openKv, isCasConflict, DEFAULT_KV_TIMEOUT_MS, type KV, type OpenKvOptions } from './kv.js';
+export { openKv, isCasConflict, DEFAULT_KV_TIMEOUT_MS, type KV, type KvBucket, type KvStore } from './kv.js';
 export { ClusterSubjects, bucketName } from './subjects.js';
 export { watchTargets, merge as mergeReport, Report } from './view.js';
 export {
