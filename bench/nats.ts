@@ -33,7 +33,7 @@ import { Packr } from 'msgpackr';
 import { type AnyEventObject, type Actor, createActor, type EventFromLogic } from 'xstate';
 import { startNatsServer } from '../spec/support/natsServer.js';
 import { createNode, type Node } from '../src/index.js';
-import { encodeEnvelope } from '../src/transport/codec.js';
+import { encodeEnvelope } from '../src/services/remote/envelope.js';
 import {
   type BenchOptions,
   type BenchResult,

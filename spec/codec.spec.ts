@@ -24,7 +24,7 @@ import {
   encodeJson,
   guardFrame,
   isEnvelopeKind,
-} from '../src/transport/codec.js';
+} from '../src/services/remote/envelope.js';
 
 // ─── helpers ─────────────────────────────────────────────────────────────────
 

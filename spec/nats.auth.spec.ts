@@ -20,7 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, PermissionDeniedError, TransportError } from '../src/errors.js';
 import { DeadLetterReason } from '../src/actors/DeadLetters.js';
 import { waitFor } from './support/wait.js';
-import { createNode, type Node, type NodeOptions } from '../src/services/Node.js';
+import { createNode, type Node, type NodeOptions } from '../src/services/node/Node.js';
 import { splitServerCredentials } from '../src/transport/serverCredentials.js';
 import { counterMachine } from './support/machines.js';
 import { type NatsServerHandle, startNatsServer } from './support/natsServer.js';

@@ -26,11 +26,11 @@
  * share it through a queue group. See subjects.ts for the whole scheme.
  */
 import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
-import { askTimeoutOf, assertEvent } from '../actors/ActorCell.js';
-import { ActorSystem, type SpawnOptions } from '../actors/ActorSystem.js';
-import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
-import type { MailboxOptions } from '../actors/Mailbox.js';
-import { assertName } from '../actors/names.js';
+import { askTimeoutOf, assertEvent } from '../../actors/ActorCell.js';
+import { ActorSystem, type SpawnOptions } from '../../actors/ActorSystem.js';
+import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
+import type { MailboxOptions } from '../../actors/Mailbox.js';
+import { assertName } from '../../actors/names.js';
 import {
   type CheckLevel,
   type CheckResult,
@@ -38,28 +38,28 @@ import {
   makeCheckResult,
   OCF,
   type StatusReport,
-} from '../actors/ocf.js';
-import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '../actors/types.js';
-import { type Clock, monotonicClock } from '../clock.js';
-import { EncodeError, InvalidArgumentError, InvalidSpecError, NoSuchActorError, NodeClosedError, PermissionDeniedError, TransportError, describe } from '../errors.js';
-import { type Logger, nullLogger } from '../log.js';
-import { assertShutdownArg } from '../options.js';
-import { type CodecLimits, encodeEnvelope } from '../transport/codec.js';
-import { LocalBus, LocalTransport } from '../transport/LocalTransport.js';
-import { NatsTransport } from '../transport/NatsTransport.js';
-import type { Subscription, Transport } from '../transport/Transport.js';
-import { Supervision, type SupervisionOptions } from '../supervision/index.js';
-import type { RecoveryCoordinator } from '../supervision/RecoveryCoordinator.js';
-import type { SuperviseOptions } from '../supervision/Supervisor.js';
-import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../supervision/types.js';
-import { Cluster, type ClusterOptions, type RegisterOptions } from './cluster/Cluster.js';
-import type { Member } from './cluster/Membership.js';
-import { Inbound, type InboundTarget } from './Inbound.js';
-import { Requester } from './Requester.js';
-import { isTransport, resolveNodeOptions, type TransportConfig } from './nodeOptions.js';
-import { type Subjects, assertNodeName } from './subjects.js';
+} from '../../actors/ocf.js';
+import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '../../actors/types.js';
+import { type Clock, monotonicClock } from '../../clock.js';
+import { EncodeError, InvalidArgumentError, InvalidSpecError, NoSuchActorError, NodeClosedError, PermissionDeniedError, TransportError, describe } from '../../errors.js';
+import { type Logger, nullLogger } from '../../log.js';
+import { assertShutdownArg } from '../../options.js';
+import { type CodecLimits, encodeEnvelope } from '../remote/envelope.js';
+import { LocalBus, LocalTransport } from '../../transport/LocalTransport.js';
+import { NatsTransport } from '../../transport/NatsTransport.js';
+import type { Subscription, Transport } from '../../transport/Transport.js';
+import { Supervision, type SupervisionOptions } from '../../supervision/index.js';
+import type { RecoveryCoordinator } from '../../supervision/RecoveryCoordinator.js';
+import type { SuperviseOptions } from '../../supervision/Supervisor.js';
+import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../../supervision/types.js';
+import { Cluster, type ClusterOptions, type RegisterOptions } from '../cluster/Cluster.js';
+import type { Member } from '../cluster/Membership.js';
+import { Inbound, type InboundTarget } from '../remote/Inbound.js';
+import { Requester } from '../remote/Requester.js';
+import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
+import { type Subjects, assertNodeName } from '../remote/subjects.js';
 
-export type { TransportConfig } from './nodeOptions.js';
+export type { TransportConfig } from './options.js';
 
 export interface NodeOptions {
   readonly name: string;

@@ -6,7 +6,7 @@
  * and, when the sender gave a reply subject, answered with a typed error.
  *
  * Two encodings arrive here:
- * - msgpack envelopes from Halyard nodes (see codec.ts);
+ * - msgpack envelopes from Halyard nodes (see envelope.ts);
  * - JSON from plain NATS clients, marked by the header
  *   `content-type: application/json`. The body is the event; a message with a
  *   reply subject is an ask and gets its answer back as JSON. The optional
@@ -14,11 +14,11 @@
  *   `{"level": 10}` or empty). Errors come back as JSON `{name, message, code}`
  *   with the header `halyard-error: 1`.
  */
-import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
-import type { ActorCell } from '../actors/ActorCell.js';
-import { EventFault, eventError, eventFault, faultReason } from '../actors/events.js';
-import { isCheckLevel, type CheckLevel, type CheckResult, type StatusReport } from '../actors/ocf.js';
-import { REPLY, type ReplyHandle } from '../actors/reply.js';
+import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
+import type { ActorCell } from '../../actors/ActorCell.js';
+import { EventFault, eventError, eventFault, faultReason } from '../../actors/events.js';
+import { isCheckLevel, type CheckLevel, type CheckResult, type StatusReport } from '../../actors/ocf.js';
+import { REPLY, type ReplyHandle } from '../../actors/reply.js';
 import {
   DecodeError,
   DecodeReason,
@@ -27,8 +27,8 @@ import {
   NoSuchActorError,
   toLogError,
   toWireError,
-} from '../errors.js';
-import type { Logger } from '../log.js';
+} from '../../errors.js';
+import type { Logger } from '../../log.js';
 import {
   type CodecLimits,
   type Envelope,
@@ -36,8 +36,8 @@ import {
   decodeJsonBody,
   encodeEnvelope,
   encodeJson,
-} from '../transport/codec.js';
-import type { Msg, Transport } from '../transport/Transport.js';
+} from './envelope.js';
+import type { Msg, Transport } from '../../transport/Transport.js';
 
 /** What a frame can be addressed to: an actor, or the node itself. */
 export interface InboundTarget {

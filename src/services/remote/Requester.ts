@@ -12,9 +12,9 @@
  *
  * A reply that arrives after its deadline is counted as a `late-reply` dead letter.
  */
-import type { DeadLetters } from '../actors/DeadLetters.js';
-import { DeadLetterReason } from '../actors/DeadLetters.js';
-import type { Clock, TimerHandle } from '../clock.js';
+import type { DeadLetters } from '../../actors/DeadLetters.js';
+import { DeadLetterReason } from '../../actors/DeadLetters.js';
+import type { Clock, TimerHandle } from '../../clock.js';
 import {
   DecodeError,
   DecodeReason,
@@ -24,9 +24,9 @@ import {
   TimeoutError,
   fromWireError,
   isWireError,
-} from '../errors.js';
-import { type CodecLimits, type EnvelopeKind, decodeEnvelope, encodeEnvelope } from '../transport/codec.js';
-import type { Msg, Subscription, Transport } from '../transport/Transport.js';
+} from '../../errors.js';
+import { type CodecLimits, type EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import type { Msg, Subscription, Transport } from '../../transport/Transport.js';
 
 /** The transport's no-copy publish for frames we own, or plain publish when it has none. */
 export function ownedPublisher(transport: Transport): (subject: string, frame: Uint8Array, reply?: string) => void {

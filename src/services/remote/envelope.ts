@@ -101,7 +101,7 @@ import {
   isWireError,
   toWireError,
   type WireError,
-} from '../errors.js';
+} from '../../errors.js';
 
 // ─── Contract ────────────────────────────────────────────────────────────────
 

@@ -11,7 +11,7 @@
  * Names may contain dots (`orders.eu` → `halyard.svc.orders.eu`); node names
  * and the prefix may not contain wildcards, and node names are one token.
  */
-import { InvalidNameError } from '../errors.js';
+import { InvalidNameError } from '../../errors.js';
 
 const TOKEN = /^[A-Za-z0-9_-]+$/;
 const PREFIX = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
