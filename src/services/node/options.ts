@@ -20,7 +20,7 @@ import {
   kindOf,
 } from '../../options.js';
 import { assertSupervisionOptions } from '../../supervision/index.js';
-import { type CodecLimits, DEFAULT_LIMITS } from '../remote/envelope.js';
+import { type CodecLimits, DEFAULT_LIMITS } from '../remote/frameGuard.js';
 import { LocalBus } from '../../transport/LocalTransport.js';
 import { NatsTransport, type NatsTransportOptions } from '../../transport/NatsTransport.js';
 import type { Transport } from '../../transport/Transport.js';

@@ -29,14 +29,9 @@ import {
   toWireError,
 } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import {
-  type CodecLimits,
-  type Envelope,
-  decodeEnvelope,
-  decodeJsonBody,
-  encodeEnvelope,
-  encodeJson,
-} from './envelope.js';
+import { type Envelope, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import type { CodecLimits } from './frameGuard.js';
+import { decodeJsonBody, encodeJson } from './json.js';
 import type { Msg, Transport } from '../../transport/Transport.js';
 
 /** What a frame can be addressed to: an actor, or the node itself. */

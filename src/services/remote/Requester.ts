@@ -25,7 +25,8 @@ import {
   fromWireError,
   isWireError,
 } from '../../errors.js';
-import { type CodecLimits, type EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { type EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import type { CodecLimits } from './frameGuard.js';
 import type { Msg, Subscription, Transport } from '../../transport/Transport.js';
 
 /** The transport's no-copy publish for frames we own, or plain publish when it has none. */
