@@ -18,7 +18,7 @@ import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js'
 import type { ActorCell } from '../../actors/ActorCell.js';
 import { EventFault, eventError, eventFault, faultReason } from '../../actors/events.js';
 import { isCheckLevel, type CheckLevel, type CheckResult, type StatusReport } from '../../actors/ocf.js';
-import { REPLY, type ReplyHandle } from '../../actors/reply.js';
+import { REPLY } from '../../actors/reply.js';
 import {
   DecodeError,
   DecodeReason,
@@ -26,12 +26,12 @@ import {
   InvalidArgumentError,
   NoSuchActorError,
   toLogError,
-  toWireError,
 } from '../../errors.js';
 import type { Logger } from '../../log.js';
-import { type Envelope, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { Answerer, RemoteReply } from './Answerer.js';
+import { type Envelope, decodeEnvelope } from './envelope.js';
 import type { CodecLimits } from './frameGuard.js';
-import { decodeJsonBody, encodeJson } from './json.js';
+import { decodeJsonBody } from './json.js';
 import type { Msg, Transport } from '../../transport/Transport.js';
 
 /** What a frame can be addressed to: an actor, or the node itself. */
@@ -60,37 +60,11 @@ export interface InboundStats {
   readonly deadLettered: number;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-const JSON_ERROR_HEADERS = { 'content-type': 'application/json', 'halyard-error': '1' } as const;
-// Error frames are marked in both encodings, so any client can tell it got an error without decoding.
-const MSGPACK_ERROR_HEADERS = { 'halyard-error': '1' } as const;
-
 function isJson(msg: Msg): boolean {
   const h = msg.headers;
   if (!h) return false;
   const ct = h.get('content-type') ?? h.get('Content-Type');
   return ct?.startsWith('application/json') === true;
-}
-
-/** Answers one remote ask, once, in the encoding it was asked in. */
-class RemoteReply implements ReplyHandle {
-  private done = false;
-  constructor(
-    private readonly inbound: Inbound,
-    private readonly subject: string,
-    private readonly json: boolean,
-    private readonly epoch: number | undefined,
-  ) {}
-  resolve(value: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.inbound.send(this.subject, this.json, 'reply', value, this.epoch);
-  }
-  reject(error: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.inbound.send(this.subject, this.json, 'error', toWireError(error), this.epoch);
-  }
 }
 
 /** The epoch (fencing token) of a cluster instance hosted here, stamped on its replies. */
@@ -102,14 +76,17 @@ export class Inbound {
   private answered = 0;
   private refused = 0;
   private deadLettered = 0;
+  private readonly answerer: Answerer;
 
   constructor(
-    private readonly transport: Transport,
+    transport: Transport,
     private readonly deadLetters: DeadLetters,
     private readonly limits: CodecLimits,
     private readonly log: Logger,
     private readonly epochOf: EpochOf = () => undefined,
-  ) {}
+  ) {
+    this.answerer = new Answerer(transport, log);
+  }
 
   /** Where the frames received so far ended (see {@link InboundStats}). */
   stats(): InboundStats {
@@ -202,7 +179,7 @@ export class Inbound {
           target._enqueue(env.b, undefined);
           return;
         }
-        const handle = new RemoteReply(this, reply, json, this.epochOf(label));
+        const handle = new RemoteReply(this.answerer, reply, json, this.epochOf(label));
         const event = env.b as Record<string | symbol, unknown>;
         event[REPLY] = handle;
         target._enqueue(event, handle);
@@ -233,8 +210,8 @@ export class Inbound {
           answer = Promise.reject(err);
         }
         answer.then(
-          (v) => this.send(reply, json, 'reply', v),
-          (err) => this.sendError(reply, json, err),
+          (v) => this.answerer.reply(reply, json, v),
+          (err) => this.answerer.error(reply, json, err),
         );
         return;
       }
@@ -244,29 +221,7 @@ export class Inbound {
     }
   }
 
-  private sendError(subject: string, json: boolean, err: unknown, epoch?: number): void {
-    this.send(subject, json, 'error', toWireError(err), epoch);
-  }
-
-  /** @internal Publish a reply or error; never throws. */
-  send(subject: string, json: boolean, kind: 'reply' | 'error', body: unknown, epoch?: number): void {
-    try {
-      if (json) {
-        this.transport.publish(subject, encodeJson(body), { headers: kind === 'error' ? JSON_ERROR_HEADERS : JSON_HEADERS });
-      } else if (kind === 'error') {
-        const env: Envelope = epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch };
-        this.transport.publish(subject, encodeEnvelope(env), { headers: MSGPACK_ERROR_HEADERS });
-      } else {
-        const env: Envelope = epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch };
-        this.transport.publish(subject, encodeEnvelope(env, undefined, 'reply'));
-      }
-    } catch (err) {
-      if (kind === 'reply') {
-        // The answer itself could not be encoded or sent: tell the asker why.
-        this.sendError(subject, json, err, epoch);
-        return;
-      }
-      this.log.warn({ err: toLogError(err) }, 'could not send reply');
-    }
+  private sendError(subject: string, json: boolean, err: unknown): void {
+    this.answerer.error(subject, json, err);
   }
 }

@@ -18,14 +18,16 @@ import type { Clock, TimerHandle } from '../../clock.js';
 import {
   DecodeError,
   DecodeReason,
+  EncodeError,
   NoSuchActorError,
   NodeClosedError,
   StaleEpochError,
   TimeoutError,
+  TransportError,
   fromWireError,
   isWireError,
 } from '../../errors.js';
-import { type EnvelopeKind, decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { decodeEnvelope, type RequestKind, requestFrame, tellFrame } from './envelope.js';
 import type { CodecLimits } from './frameGuard.js';
 import type { Msg, Subscription, Transport } from '../../transport/Transport.js';
 
@@ -68,7 +70,7 @@ export class Requester {
   }
 
   /** Publish a frame we encoded, to subjects we built from validated names. */
-  readonly publishOwned: (subject: string, frame: Uint8Array, reply?: string) => void;
+  private readonly publishOwned: (subject: string, frame: Uint8Array, reply?: string) => void;
 
   /** Reply subject for a tell to `name`. */
   tellReply(name: string): string {
@@ -79,11 +81,31 @@ export class Requester {
     return this.pending.size;
   }
 
-  request(subject: string, kind: EnvelopeKind, target: string, body: unknown, timeout: number): Promise<unknown> {
+  /**
+   * Tell `event` to `name` over the transport, on `subject` with the reply
+   * subject {@link tellReply}. Throws `EncodeError` for a body that cannot be
+   * sent; a transport that cannot take it now (disconnected, reconnect buffer
+   * full) costs a `transport-down` dead letter instead, as a tell is at-most-once.
+   */
+  tell(subject: string, reply: string, name: string, event: unknown): void {
+    let frame: Uint8Array;
+    try {
+      frame = tellFrame(name, event);
+    } catch (err) {
+      throw err instanceof EncodeError ? err : new EncodeError('event', err);
+    }
+    try {
+      this.publishOwned(subject, frame, reply);
+    } catch (err) {
+      if (!(err instanceof TransportError)) throw err;
+      this.deadLetters.record(name, event, DeadLetterReason.TransportDown);
+    }
+  }
+
+  request(subject: string, kind: RequestKind, target: string, body: unknown, timeout: number): Promise<unknown> {
     if (this.closedBy !== undefined) return Promise.reject(new NodeClosedError(this.closedBy));
     const c = (++this.seq).toString(36);
-    // A body error names the field as the caller knows it: `event.items[2]`, not `env.b.items[2]`.
-    const frame = encodeEnvelope({ v: 1, k: kind, t: target, c, b: body }, undefined, kind === 'ask' ? 'event' : kind);
+    const frame = requestFrame(kind, target, c, body);
     return new Promise((resolve, reject) => {
       const p: Pending = { target, subject, resolve, reject, timer: undefined };
       // Kept alive: a pending request holds the process until it settles.

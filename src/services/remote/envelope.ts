@@ -323,6 +323,31 @@ export function encodeBody(value: unknown, limits: CodecLimits = DEFAULT_LIMITS)
   return pack(value, withUndefined, limits);
 }
 
+// ─── Builders: the one place each kind of envelope is made ─────────────────
+
+/** The kinds a node sends as requests, answered on a reply subject. */
+export type RequestKind = typeof EnvelopeKind.Ask | typeof EnvelopeKind.Check | typeof EnvelopeKind.Status;
+/** The kinds that answer a request. */
+export type AnswerKind = typeof EnvelopeKind.Reply | typeof EnvelopeKind.Error;
+
+/** A tell of `event` to the name or id `target`. A body error names the field `event`, as the sender knows it. */
+export function tellFrame(target: string, event: unknown): Uint8Array {
+  return encodeEnvelope({ v: WIRE_VERSION, k: EnvelopeKind.Tell, t: target, b: event }, undefined, 'event');
+}
+
+/** An ask, check or status request to `target`, with correlation id `c` (also the tail of its reply subject). */
+export function requestFrame(kind: RequestKind, target: string, c: string, body: unknown): Uint8Array {
+  // A body error names the field as the caller knows it: `event.items[2]`, not `env.b.items[2]`.
+  return encodeEnvelope({ v: WIRE_VERSION, k: kind, t: target, c, b: body }, undefined, kind === EnvelopeKind.Ask ? 'event' : kind);
+}
+
+/** A reply or error answer; `epoch` is the answering cluster instance's, when it is one. */
+export function answerFrame(kind: AnswerKind, body: unknown, epoch: number | undefined): Uint8Array {
+  const env: Envelope =
+    epoch === undefined ? { v: WIRE_VERSION, k: kind, t: '', b: body } : { v: WIRE_VERSION, k: kind, t: '', b: body, e: epoch };
+  return encodeEnvelope(env, undefined, kind === EnvelopeKind.Reply ? 'reply' : 'env.b');
+}
+
 // ─── Decoding ────────────────────────────────────────────────────────────────
 
 function withCause<E extends Error>(err: E, cause: unknown): E {
