@@ -84,6 +84,7 @@ import {
   TransportClosedError,
   TransportError,
 } from '../errors.js';
+import { type Clock, monotonicClock } from '../clock.js';
 import { type Logger, nullLogger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
 import { assertFrameFits } from './headers.js';
@@ -119,6 +120,8 @@ export interface NatsTransportOptions {
   readonly timeout?: number;
   readonly logger?: Logger;
   readonly onError?: HandlerErrorListener;
+  /** Time source for `request()` deadlines. Default {@link monotonicClock}. */
+  readonly clock?: Clock;
 }
 
 /** Used for `maxPayload` before the server's INFO is known (nats-server's default). */
@@ -258,6 +261,7 @@ export class NatsTransport implements Transport {
   #offlineBytes = 0;
   readonly #offlineLimit: number;
   #mux: RequestMux | undefined;
+  readonly #clock: Clock;
   #closing: Promise<void> | undefined;
 
   /** Connect to NATS. Rejects with `TransportError` (credentials scrubbed) when the connection fails. */
@@ -312,6 +316,7 @@ export class NatsTransport implements Transport {
       logger,
       handlerErrorReporter(options.onError, logger),
       options.reconnectBufferBytes ?? DEFAULT_RECONNECT_BUFFER,
+      options.clock ?? monotonicClock,
     );
   }
 
@@ -323,8 +328,10 @@ export class NatsTransport implements Transport {
     logger: Logger,
     report: HandlerErrorListener,
     offlineLimit: number,
+    clock: Clock,
   ) {
     this.#nc = nc;
+    this.#clock = clock;
     this.#offlineLimit = offlineLimit;
     this.name = name;
     this.#servers = servers;
@@ -594,7 +601,7 @@ export class NatsTransport implements Transport {
   }
 
   #startMux(): RequestMux {
-    const mux = new RequestMux(createInbox());
+    const mux = new RequestMux(createInbox(), this.#clock);
     this.#nc.subscribe(mux.filter, {
       callback: (err, m) => {
         if (err !== null) this.#subscriptionError(mux.filter, err);

@@ -13,7 +13,7 @@
  * | `transport`  | no       | `{ kind: 'local' }`     | `{ kind: 'local', bus? }`, `{ kind: 'nats', servers, token?, user?, pass?, authenticator?, tls?, ... }`, or a `Transport` |
  * | `prefix`     | no       | `'halyard'`             | subject prefix |
  * | `logger`     | no       | silent                  | a pino logger; each actor gets a child with `{node, actor}` |
- * | `clock`      | no       | monotonic               | injected time source |
+ * | `clock`      | no       | monotonic               | injected time source: actors, ask deadlines, the transport's request deadlines, the cluster |
  * | `mailbox`    | no       | `{ capacity: 4096, overflow: 'reject' }` | default mailbox |
  * | `askTimeout` | no       | 5000                    | default ask deadline, ms |
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
@@ -77,12 +77,13 @@ export interface NodeOptions {
   readonly cluster?: true | ClusterOptions;
 }
 
-async function openTransport(config: NodeOptions['transport'], nodeName: string, logger: Logger): Promise<{ transport: Transport; owned: boolean }> {
-  if (config === undefined) return { transport: new LocalTransport({ name: nodeName }), owned: true };
+/** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
+async function openTransport(config: NodeOptions['transport'], nodeName: string, logger: Logger, clock: Clock): Promise<{ transport: Transport; owned: boolean }> {
+  if (config === undefined) return { transport: new LocalTransport({ name: nodeName, clock }), owned: true };
   if (isTransport(config)) return { transport: config, owned: false };
-  if (config.kind === 'local') return { transport: new LocalTransport({ name: nodeName, bus: config.bus ?? LocalBus.default }), owned: true };
+  if (config.kind === 'local') return { transport: new LocalTransport({ name: nodeName, bus: config.bus ?? LocalBus.default, clock }), owned: true };
   const { kind: _kind, name, ...rest } = config;
-  const transport = await NatsTransport.connect({ ...rest, name: name ?? `halyard-${nodeName}`, logger });
+  const transport = await NatsTransport.connect({ ...rest, name: name ?? `halyard-${nodeName}`, logger, clock });
   return { transport, owned: true };
 }
 
@@ -95,7 +96,7 @@ async function openTransport(config: NodeOptions['transport'], nodeName: string,
 export async function createNode(options: NodeOptions): Promise<Node> {
   const { subjects, limits, cluster: clusterOptions } = resolveNodeOptions(options);
   const logger = (options.logger ?? nullLogger()).child({ node: options.name });
-  const { transport, owned } = await openTransport(options.transport, options.name, logger);
+  const { transport, owned } = await openTransport(options.transport, options.name, logger, options.clock ?? monotonicClock);
   let node: Node;
   try {
     node = new Node(options, transport, owned, subjects, limits, options.logger ?? nullLogger(), logger);

@@ -29,8 +29,8 @@ import { resolveClusterOptions } from '../cluster/options.js';
 import type { NodeOptions } from './Node.js';
 import { assertNodeName, assertPrefix, Subjects } from '../remote/subjects.js';
 
-/** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name`. */
-export type NatsTransportConfig = { readonly kind: 'nats' } & Omit<NatsTransportOptions, 'name' | 'logger'> & { readonly name?: string };
+/** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name` (the node's `logger` and `clock` are passed on). */
+export type NatsTransportConfig = { readonly kind: 'nats' } & Omit<NatsTransportOptions, 'name' | 'logger' | 'clock'> & { readonly name?: string };
 
 export type TransportConfig = { readonly kind: 'local'; readonly bus?: LocalBus } | NatsTransportConfig;
 

@@ -1,7 +1,9 @@
 /**
- * Outgoing request/reply over the transport, hand-rolled: one wildcard inbox
- * subscription per node and a correlation map, never `nc.request()` (which
- * builds an Error object per call and is about 3x slower).
+ * Everything a node sends to other nodes: tells, and requests (ask, check,
+ * status) with their answers. Hand-rolled over one wildcard inbox
+ * subscription per node and the transport layer's {@link RequestMux} (a
+ * correlation map and one deadline timer on the node's clock), never
+ * `nc.request()` (which builds an Error object per call and is about 3x slower).
  *
  * Reply subjects:
  * - `<inbox>.r.<corr>` for asks, checks and statuses;
@@ -10,11 +12,13 @@
  *   name. Such tells are counted as dead letters (`no-such-actor`) instead of
  *   vanishing. No responder ever answers a tell.
  *
- * A reply that arrives after its deadline is counted as a `late-reply` dead letter.
+ * A reply that arrives after its deadline is counted as a `late-reply` dead
+ * letter; one stamped with an epoch older than the newest known for its
+ * target is refused (`StaleEpochError`, dead letter `stale-epoch`).
  */
 import type { DeadLetters } from '../../actors/DeadLetters.js';
 import { DeadLetterReason } from '../../actors/DeadLetters.js';
-import type { Clock, TimerHandle } from '../../clock.js';
+import type { Clock } from '../../clock.js';
 import {
   DecodeError,
   DecodeReason,
@@ -22,13 +26,13 @@ import {
   NoSuchActorError,
   NodeClosedError,
   StaleEpochError,
-  TimeoutError,
   TransportError,
   fromWireError,
   isWireError,
 } from '../../errors.js';
 import { decodeEnvelope, type RequestKind, requestFrame, tellFrame } from './envelope.js';
 import type { CodecLimits } from './frameGuard.js';
+import { RequestMux } from '../../transport/RequestMux.js';
 import type { Msg, Subscription, Transport } from '../../transport/Transport.js';
 
 /** The transport's no-copy publish for frames we own, or plain publish when it has none. */
@@ -37,40 +41,30 @@ export function ownedPublisher(transport: Transport): (subject: string, frame: U
   return (subject, frame, reply) => transport.publish(subject, frame, reply === undefined ? undefined : { reply });
 }
 
-interface Pending {
-  readonly target: string;
-  readonly subject: string;
-  readonly resolve: (v: unknown) => void;
-  readonly reject: (e: unknown) => void;
-  timer: TimerHandle | undefined;
-}
-
 export class Requester {
-  private readonly pending = new Map<string, Pending>();
-  private readonly inbox: string;
+  private readonly mux: RequestMux<unknown>;
   private readonly askPrefix: string;
   private readonly tellPrefix: string;
   private readonly sub: Subscription;
-  private seq = 0;
+  /** Publish a frame we encoded, to subjects we built from validated names. */
+  private readonly publishOwned: (subject: string, frame: Uint8Array, reply?: string) => void;
   private closedBy: string | undefined;
 
   constructor(
     transport: Transport,
-    private readonly clock: Clock,
+    clock: Clock,
     private readonly deadLetters: DeadLetters,
     private readonly limits: CodecLimits,
     /** Newest epoch known for a target name: replies stamped older are stale. */
     private readonly knownEpoch: (target: string) => number | undefined = () => undefined,
   ) {
-    this.inbox = transport.newInbox();
-    this.askPrefix = `${this.inbox}.r.`;
-    this.tellPrefix = `${this.inbox}.t.`;
-    this.sub = transport.subscribe(`${this.inbox}.>`, (msg) => this.onMessage(msg));
+    const inbox = transport.newInbox();
+    this.mux = new RequestMux<unknown>(`${inbox}.r`, clock);
+    this.askPrefix = `${inbox}.r.`;
+    this.tellPrefix = `${inbox}.t.`;
+    this.sub = transport.subscribe(`${inbox}.>`, (msg) => this.onMessage(msg));
     this.publishOwned = ownedPublisher(transport);
   }
-
-  /** Publish a frame we encoded, to subjects we built from validated names. */
-  private readonly publishOwned: (subject: string, frame: Uint8Array, reply?: string) => void;
 
   /** Reply subject for a tell to `name`. */
   tellReply(name: string): string {
@@ -78,7 +72,7 @@ export class Requester {
   }
 
   get inFlight(): number {
-    return this.pending.size;
+    return this.mux.size;
   }
 
   /**
@@ -102,48 +96,25 @@ export class Requester {
     }
   }
 
+  /**
+   * Send a request to `target` on `subject`; resolves with the answer's body,
+   * rejects with its error (`RemoteError`), `TimeoutError` at the deadline,
+   * `NoSuchActorError` when nobody serves the subject, or `NodeClosedError`.
+   */
   request(subject: string, kind: RequestKind, target: string, body: unknown, timeout: number): Promise<unknown> {
     if (this.closedBy !== undefined) return Promise.reject(new NodeClosedError(this.closedBy));
-    const c = (++this.seq).toString(36);
-    const frame = requestFrame(kind, target, c, body);
-    return new Promise((resolve, reject) => {
-      const p: Pending = { target, subject, resolve, reject, timer: undefined };
-      // Kept alive: a pending request holds the process until it settles.
-      p.timer = this.clock.setTimer(
-        () => {
-          if (this.pending.delete(c)) reject(new TimeoutError(target, timeout));
-        },
-        timeout,
-        true,
-      );
-      this.pending.set(c, p);
-      try {
-        this.publishOwned(subject, frame, this.askPrefix + c);
-      } catch (err) {
-        this.settle(c);
-        reject(err);
-      }
-    });
+    const { token, reply, promise } = this.mux.add(subject, timeout, target);
+    try {
+      this.publishOwned(subject, requestFrame(kind, target, token, body), reply);
+    } catch (err) {
+      this.mux.cancel(reply, err);
+    }
+    return promise;
   }
 
   /** Reject every pending request published to `subject` (the server refused it); returns how many. */
   failSubject(subject: string, error: unknown): number {
-    let n = 0;
-    for (const [c, p] of this.pending) {
-      if (p.subject !== subject) continue;
-      this.settle(c);
-      p.reject(error);
-      n++;
-    }
-    return n;
-  }
-
-  private settle(c: string): Pending | undefined {
-    const p = this.pending.get(c);
-    if (!p) return undefined;
-    this.pending.delete(c);
-    if (p.timer !== undefined) this.clock.clearTimer(p.timer);
-    return p;
+    return this.mux.failSubject(subject, error);
   }
 
   private onMessage(msg: Msg): void {
@@ -158,13 +129,13 @@ export class Requester {
       this.deadLetters.record(subject, undefined, DeadLetterReason.Unroutable);
       return;
     }
-    const p = this.settle(subject.slice(this.askPrefix.length));
+    const p = this.mux.take(this.mux.tokenOf(subject));
     if (!p) {
       this.deadLetters.record(subject, undefined, DeadLetterReason.LateReply);
       return;
     }
     if (msg.noResponders) {
-      p.reject(new NoSuchActorError(p.target));
+      p.reject(new NoSuchActorError(p.label));
       return;
     }
     let env: ReturnType<typeof decodeEnvelope>;
@@ -177,22 +148,22 @@ export class Requester {
     // A reply from an instance that has since been replaced (a paused node
     // waking up, a reply stuck in a socket buffer) carries its old epoch.
     if (env.e !== undefined) {
-      const current = this.knownEpoch(p.target);
+      const current = this.knownEpoch(p.label);
       if (current !== undefined && env.e < current) {
-        this.deadLetters.record(p.target, undefined, DeadLetterReason.StaleEpoch);
-        p.reject(new StaleEpochError(p.target, env.e, current));
+        this.deadLetters.record(p.label, undefined, DeadLetterReason.StaleEpoch);
+        p.reject(new StaleEpochError(p.label, env.e, current));
         return;
       }
     }
     if (env.k === 'reply') p.resolve(env.b);
     else if (env.k === 'error' && isWireError(env.b)) p.reject(fromWireError(env.b));
-    else p.reject(new DecodeError(DecodeReason.NotEnvelope, `unexpected ${env.k} frame in reply to ${p.target}`));
+    else p.reject(new DecodeError(DecodeReason.NotEnvelope, `unexpected ${env.k} frame in reply to ${p.label}`));
   }
 
   /** Reject everything in flight and stop listening. */
   close(nodeName: string): void {
     this.closedBy = nodeName;
     this.sub.unsubscribe();
-    for (const c of [...this.pending.keys()]) this.settle(c)?.reject(new NodeClosedError(nodeName));
+    this.mux.rejectAll(new NodeClosedError(nodeName));
   }
 }
