@@ -12,7 +12,8 @@
  *   reply subject is an ask and gets its answer back as JSON. The optional
  *   header `halyard-op: check | status` asks for health instead (body
  *   `{"level": 10}` or empty). Errors come back as JSON `{name, message, code}`
- *   with the header `halyard-error: 1`.
+ *   with the header `halyard-error: 1`; answers from a cluster instance carry
+ *   its epoch in the header `halyard-epoch` (see Answerer.ts).
  */
 import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
 import type { ActorCell } from '../../actors/ActorCell.js';
