@@ -19,9 +19,11 @@
 import type { ReplyHandle } from '../../actors/reply.js';
 import { toLogError, toWireError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { assertPublishSubject } from '../../transport/subject.js';
 import type { Transport } from '../../transport/Transport.js';
 import { answerFrame } from './envelope.js';
 import { encodeJson } from './json.js';
+import { type OwnedPublish, ownedPublisher } from './ownedPublisher.js';
 
 const JSON_HEADERS = { 'content-type': 'application/json' } as const;
 const JSON_ERROR_HEADERS = { 'content-type': 'application/json', 'halyard-error': '1' } as const;
@@ -31,16 +33,24 @@ const MSGPACK_ERROR_HEADERS = { 'halyard-error': '1' } as const;
 export const EPOCH_HEADER = 'halyard-epoch';
 
 export class Answerer {
+  private readonly publishOwned: OwnedPublish;
+
   constructor(
     private readonly transport: Transport,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.publishOwned = ownedPublisher(transport);
+  }
 
   /** Answer `value` to `subject`; an answer that cannot be sent becomes an error answer. */
   reply(subject: string, json: boolean, value: unknown, epoch?: number): void {
     try {
       if (json) this.transport.publish(subject, encodeJson(value), { headers: jsonHeaders(JSON_HEADERS, epoch) });
-      else this.transport.publish(subject, answerFrame('reply', value, epoch));
+      else {
+        // The reply subject came from the wire; the frame is ours, fresh, so it needs no copy.
+        assertPublishSubject(subject);
+        this.publishOwned(subject, answerFrame('reply', value, epoch));
+      }
     } catch (err) {
       // The answer itself could not be encoded or sent: tell the asker why.
       this.error(subject, json, err, epoch);

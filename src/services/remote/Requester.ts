@@ -33,13 +33,8 @@ import {
 import { decodeEnvelope, type RequestKind, requestFrame, tellFrame } from './envelope.js';
 import type { CodecLimits } from './frameGuard.js';
 import { RequestMux } from '../../transport/RequestMux.js';
+import { type OwnedPublish, ownedPublisher } from './ownedPublisher.js';
 import type { Msg, Subscription, Transport } from '../../transport/Transport.js';
-
-/** The transport's no-copy publish for frames we own, or plain publish when it has none. */
-export function ownedPublisher(transport: Transport): (subject: string, frame: Uint8Array, reply?: string) => void {
-  if (transport._publishOwned) return transport._publishOwned.bind(transport);
-  return (subject, frame, reply) => transport.publish(subject, frame, reply === undefined ? undefined : { reply });
-}
 
 export class Requester {
   private readonly mux: RequestMux<unknown>;
@@ -47,7 +42,7 @@ export class Requester {
   private readonly tellPrefix: string;
   private readonly sub: Subscription;
   /** Publish a frame we encoded, to subjects we built from validated names. */
-  private readonly publishOwned: (subject: string, frame: Uint8Array, reply?: string) => void;
+  private readonly publishOwned: OwnedPublish;
   private closedBy: string | undefined;
 
   constructor(
