@@ -43,8 +43,7 @@ import { InvalidArgumentError, NoRespondersError, TimeoutError } from '../errors
 import type { Msg } from './Transport.js';
 
 /** One request in flight. */
-export interface PendingRequest<T = Msg> {
-  readonly token: string;
+export interface PendingRequest<T = Msg> extends RequestSlot<T> {
   /** Where the request was published. */
   readonly subject: string;
   /** What a `TimeoutError` names: the subject, or the actor name asked. */
@@ -66,6 +65,10 @@ export interface RequestSlot<T = Msg> {
   readonly token: string;
   readonly reply: string;
   readonly promise: Promise<T>;
+}
+
+interface Entry<T> extends PendingRequest<T> {
+  promise: Promise<T>;
 }
 
 /** Heap order: earlier deadline first, then earlier arrival. */
@@ -113,14 +116,17 @@ export class RequestMux<T = Msg> {
     const seq = this.#seq++;
     const token = seq.toString(36);
     const deadline = this.#clock.now() + timeout;
-    let p!: PendingRequest<T>;
+    const reply = this.prefix + '.' + token;
+    let p!: Entry<T>;
+    // The entry is also the slot handed back: one object per request, not two.
     const promise = new Promise<T>((resolve, reject) => {
-      p = { token, subject, label, resolve, reject, _timeout: timeout, _deadline: deadline, _seq: seq, _index: -1 };
+      p = { token, reply, promise: undefined as unknown as Promise<T>, subject, label, resolve, reject, _timeout: timeout, _deadline: deadline, _seq: seq, _index: -1 };
     });
+    p.promise = promise;
     this.#pending.set(token, p);
     this.#push(p);
     if (deadline < this.#armedFor) this.#arm(deadline);
-    return { token, reply: this.prefix + '.' + token, promise };
+    return p;
   }
 
   /** The request waiting on `token`, removed from the mux (so it is its caller's to settle), or `undefined`. */
