@@ -9,7 +9,7 @@ import { type Clock, ManualClock, type TimerHandle } from '../src/clock.js';
 import { NoRespondersError, TimeoutError } from '../src/errors.js';
 import { LocalBus, LocalTransport } from '../src/transport/LocalTransport.js';
 import { NatsTransport } from '../src/transport/NatsTransport.js';
-import { RequestMux } from '../src/transport/RequestMux.js';
+import { MAX_TIMER_MS, RequestMux } from '../src/transport/RequestMux.js';
 import type { Msg } from '../src/transport/Transport.js';
 
 /** A ManualClock that records how each timer was armed. */
@@ -87,6 +87,20 @@ describe('mux - deadlines on the injected clock', () => {
     mux.dispatch(reply(b.reply));
     expect(clock.inner.pendingTimers).toBe(0);
     return Promise.all([a.promise, b.promise]);
+  });
+
+  it('mux - a deadline beyond what one Node timer can hold (24.8 days) is reached in steps, never early', async () => {
+    const clock = new RecordingClock();
+    const mux = new RequestMux('_INBOX.t', clock);
+    const timeout = 3 * MAX_TIMER_MS;
+    const r = track(mux.add('svc.far', timeout).promise);
+    clock.inner.advance(timeout - 1);
+    await settled();
+    expect(r.outcome.kind).toBe('pending');
+    expect(clock.armed.every((t) => t.ms <= MAX_TIMER_MS)).toBe(true);
+    clock.inner.advance(1);
+    await settled();
+    expect(r.outcome.kind).toBe('rejected');
   });
 
   it('mux - a shorter deadline added later re-arms the timer earlier', async () => {

@@ -71,6 +71,12 @@ interface Entry<T> extends PendingRequest<T> {
   promise: Promise<T>;
 }
 
+/**
+ * Longest delay a Node timer takes: a longer one overflows and fires after
+ * 1 ms. A farther deadline is reached in steps of at most this.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** Heap order: earlier deadline first, then earlier arrival. */
 function earlier(a: { readonly _deadline: number; readonly _seq: number }, b: { readonly _deadline: number; readonly _seq: number }): boolean {
   return a._deadline < b._deadline || (a._deadline === b._deadline && a._seq < b._seq);
@@ -189,8 +195,10 @@ export class RequestMux<T = Msg> {
 
   #arm(deadline: number): void {
     if (this.#timer !== undefined) this.#clock.clearTimer(this.#timer);
-    this.#armedFor = deadline;
-    this.#timer = this.#clock.setTimer(this.#fire, Math.max(0, deadline - this.#clock.now()), true);
+    const now = this.#clock.now();
+    const delay = Math.min(Math.max(0, deadline - now), MAX_TIMER_MS);
+    this.#armedFor = delay === MAX_TIMER_MS ? now + delay : deadline;
+    this.#timer = this.#clock.setTimer(this.#fire, delay, true);
   }
 
   #disarm(): void {
