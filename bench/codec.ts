@@ -8,7 +8,7 @@
  * Halyard does 80% of the bare operations per second.
  */
 import { pack, unpack } from 'msgpackr';
-import { decodeEnvelope, type Envelope, encodeEnvelope } from '../src/transport/codec.js';
+import { decodeEnvelope, type Envelope, encodeEnvelope } from '../src/services/remote/envelope.js';
 
 export interface CodecBenchResult {
   name: string;

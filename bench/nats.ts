@@ -9,6 +9,7 @@
  * | tell, 128 B frame            | `a.ref('sink').tell(ev)`, sink on node b      | `pack(ev)` → publish; sub: `unpack` → `send`  | >= 0.8 |
  * | tell vs raw pub/sub          | the same Halyard figure                       | publish fixed bytes; the sub only counts      | none   |
  * | ask, 64 in flight            | `a.ref('sink').ask(GET)`                      | one inbox sub + correlation map + timer; responder `unpack` → `send`, the machine publishes `pack(n)` | >= 0.8 |
+ * | ask, 64 in flight, vs no timers | the same Halyard figure                    | the same, with no deadline timer at all (issue 7's leanest baseline) | >= 0.8 |
  * | ask, one at a time, p50, p99 | the same, sequential                          | the same hand-written request/reply           | <= 1.1 |
  *
  * Both nodes, both baseline connections and the receiving actors live in
@@ -21,8 +22,11 @@
  * count), so what is measured is delivery, not the client's write buffer.
  *
  * The hand-written requester arms a deadline timer per request, as any
- * request/reply must (and as `nc.request()` and Halyard do); it does not use
- * `nc.request()`, which builds an Error per call.
+ * request/reply must (and as `nc.request()` does); it does not use
+ * `nc.request()`, which builds an Error per call. Halyard shares one timer
+ * among all asks in flight (RequestMux), so issue 7 also asks for the ratio
+ * against the leanest request/reply, which has no deadline timer at all: the
+ * `vs no timers` row, measured in the same interleaved rounds.
  *
  * Latency: the two sides alternate ask by ask within each round (ABBA), and
  * the percentiles are taken over all rounds' samples; the table's `rounds`
@@ -33,7 +37,7 @@ import { Packr } from 'msgpackr';
 import { type AnyEventObject, type Actor, createActor, type EventFromLogic } from 'xstate';
 import { startNatsServer } from '../spec/support/natsServer.js';
 import { createNode, type Node } from '../src/index.js';
-import { encodeEnvelope } from '../src/transport/codec.js';
+import { encodeEnvelope } from '../src/services/remote/envelope.js';
 import {
   type BenchOptions,
   type BenchResult,
@@ -60,6 +64,7 @@ const CASES = {
   tell: 'tell, 128 B frame',
   tellRaw: 'tell vs raw pub/sub (no decode, no actor)',
   ask64: 'ask, 64 in flight',
+  ask64NoTimer: 'ask, 64 in flight, vs no timers',
   askP50: 'ask, one at a time, p50',
   askP99: 'ask, one at a time, p99',
 } as const;
@@ -157,20 +162,26 @@ async function askLatencyPaired(
 
 interface PendingAsk {
   readonly resolve: (value: unknown) => void;
-  readonly timer: ReturnType<typeof setTimeout>;
+  readonly timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/** Request/reply the way Halyard does it, by hand: one inbox subscription, a correlation map. */
+/**
+ * Request/reply by hand: one inbox subscription, a correlation map, and a
+ * deadline timer per request unless `timers` is false (then a request nobody
+ * answers waits forever: fine for a baseline, not for a runtime).
+ */
 class HandRequester {
   readonly #nc: NatsConnection;
   readonly #packr: Packr;
   readonly #prefix: string;
+  readonly #timers: boolean;
   readonly #pending = new Map<string, PendingAsk>();
   #seq = 0;
 
-  constructor(nc: NatsConnection, packr: Packr) {
+  constructor(nc: NatsConnection, packr: Packr, timers = true) {
     this.#nc = nc;
     this.#packr = packr;
+    this.#timers = timers;
     this.#prefix = `${createInbox()}.`;
     const skip = this.#prefix.length;
     nc.subscribe(`${this.#prefix}*`, {
@@ -180,7 +191,7 @@ class HandRequester {
         const p = this.#pending.get(token);
         if (p === undefined) return;
         this.#pending.delete(token);
-        clearTimeout(p.timer);
+        if (p.timer !== undefined) clearTimeout(p.timer);
         p.resolve(this.#packr.unpack(m.data));
       },
     });
@@ -190,10 +201,13 @@ class HandRequester {
     const token = (++this.#seq).toString(36);
     const data = this.#packr.pack(event);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        if (this.#pending.delete(token)) reject(new Error(`ask ${subject} timed out`));
-      }, ASK_TIMEOUT);
-      timer.unref();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      if (this.#timers) {
+        timer = setTimeout(() => {
+          if (this.#pending.delete(token)) reject(new Error(`ask ${subject} timed out`));
+        }, ASK_TIMEOUT);
+        timer.unref();
+      }
       this.#pending.set(token, { resolve, timer });
       this.#nc.publish(subject, data, { reply: this.#prefix + token });
     });
@@ -206,6 +220,8 @@ interface Baseline {
   readonly probe: Probe;
   readonly rawProbe: Probe;
   readonly requester: HandRequester;
+  /** The same, without deadline timers. */
+  readonly lean: HandRequester;
   readonly actor: Actor<ReturnType<typeof bareSink>>;
   readonly packr: Packr;
   readonly tellSubject: string;
@@ -251,9 +267,10 @@ async function openBaseline(servers: string, prefix: string): Promise<Baseline> 
     },
   });
   const requester = new HandRequester(sender, packr);
+  const lean = new HandRequester(sender, packr, false);
   await receiver.flush();
   await sender.flush();
-  return { sender, receiver, probe, rawProbe, requester, actor, packr, tellSubject, rawSubject, askSubject };
+  return { sender, receiver, probe, rawProbe, requester, lean, actor, packr, tellSubject, rawSubject, askSubject };
 }
 
 // ─── Cases ───────────────────────────────────────────────────────────────────
@@ -317,13 +334,20 @@ export async function benchNats(options: BenchOptions): Promise<BenchResult[]> {
       }
     }
 
-    if (selected(options, GROUP, CASES.ask64)) {
+    if (selected(options, GROUP, CASES.ask64) || selected(options, GROUP, CASES.ask64NoTimer)) {
       progress(`nats ask 64 in flight: ${asks} asks x ${rounds} rounds`);
       const r = await interleave('nats ask x64', {
         baseline: () => askMany(asks, 64, () => base.requester.request(base.askSubject, { type: 'GET' })),
+        lean: () => askMany(asks, 64, () => base.lean.request(base.askSubject, { type: 'GET' })),
         halyard: () => askMany(asks, 64, () => sink.ask({ type: 'GET' }, { timeout: ASK_TIMEOUT })),
       }, rounds);
-      results.push(pairedResult(GROUP, CASES.ask64, 'ask/s', 'hand-written request/reply + bare XState', r.halyard, r.baseline, { op: '>=', ratio: 0.8 }));
+      if (selected(options, GROUP, CASES.ask64)) {
+        results.push(pairedResult(GROUP, CASES.ask64, 'ask/s', 'hand-written request/reply + bare XState', r.halyard, r.baseline, { op: '>=', ratio: 0.8 }));
+      }
+      if (selected(options, GROUP, CASES.ask64NoTimer)) {
+        const baseline = 'hand-written request/reply, no deadline timers, + bare XState';
+        results.push(pairedResult(GROUP, CASES.ask64NoTimer, 'ask/s', baseline, r.halyard, r.lean, { op: '>=', ratio: 0.8 }));
+      }
     }
 
     if (selected(options, GROUP, CASES.askP50) || selected(options, GROUP, CASES.askP99)) {

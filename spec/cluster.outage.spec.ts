@@ -20,8 +20,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { bucketName, Membership, type MembershipChange, openKv } from '../src/services/cluster/index.js';
-import { createNode, type Node } from '../src/services/Node.js';
-import { decodeEnvelope, encodeEnvelope } from '../src/transport/codec.js';
+import { createNode, type Node } from '../src/services/node/Node.js';
+import { decodeEnvelope, encodeEnvelope } from '../src/services/remote/envelope.js';
 import { NatsTransport } from '../src/transport/NatsTransport.js';
 import type { TransportStatusType } from '../src/transport/Transport.js';
 import { type NatsServerHandle, startNatsServer } from './support/natsServer.js';

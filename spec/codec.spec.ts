@@ -8,23 +8,23 @@ import {
   FrameTooDeepError,
   FrameTooLargeError,
   InvalidArgumentError,
+  RemoteError,
   TimeoutError,
   toWireError,
+  fromWireError,
+  type WireError,
 } from '../src/errors.js';
 import {
-  type CodecLimits,
-  DEFAULT_LIMITS,
   decodeBody,
   decodeEnvelope,
-  decodeJsonBody,
   type Envelope,
   EnvelopeKind,
   encodeBody,
   encodeEnvelope,
-  encodeJson,
-  guardFrame,
   isEnvelopeKind,
-} from '../src/transport/codec.js';
+} from '../src/services/remote/envelope.js';
+import { type CodecLimits, DEFAULT_LIMITS, guardFrame } from '../src/services/remote/frameGuard.js';
+import { decodeJsonBody, encodeJson } from '../src/services/remote/json.js';
 
 // ─── helpers ─────────────────────────────────────────────────────────────────
 
@@ -152,6 +152,15 @@ describe('codec - round trips', () => {
     expect(Object.getPrototypeOf(decoded.b)).toBe(Object.prototype);
     expect(decoded.b).toEqual({ name: 'TimeoutError', message: err.message, code: ErrorCode.Timeout });
     expect(decoded.b).toEqual(toWireError(err));
+  });
+
+  it('codec - an error from the wire is always a RemoteError that keeps the remote code and class name', () => {
+    const decoded = decodeEnvelope(encodeEnvelope({ v: 1, k: 'error', t: '', b: new TimeoutError('orders', 50) }));
+    const back = fromWireError(decoded.b as WireError);
+    expect(back).toBeInstanceOf(RemoteError);
+    expect(back).not.toBeInstanceOf(TimeoutError);
+    expect(back.code).toBe(ErrorCode.Timeout);
+    expect(back.remoteName).toBe('TimeoutError');
   });
 
   it('codec - other error bodies go through toWireError (field kept, thrown strings wrapped)', () => {

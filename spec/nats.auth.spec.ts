@@ -20,7 +20,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, PermissionDeniedError, TlsFailureReason, TlsHandshakeError, TransportError } from '../src/errors.js';
 import { DeadLetterReason } from '../src/actors/DeadLetters.js';
 import { waitFor } from './support/wait.js';
-import { createNode, type Node, type NodeOptions } from '../src/services/Node.js';
+import { createNode, type Node, type NodeOptions } from '../src/services/node/Node.js';
 import { splitServerCredentials } from '../src/transport/serverCredentials.js';
 import { tlsHandshakeFailure } from '../src/transport/tlsFailure.js';
 import { counterMachine } from './support/machines.js';

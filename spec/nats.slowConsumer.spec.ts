@@ -9,7 +9,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createNode, type Node } from '../src/services/Node.js';
+import { createNode, type Node } from '../src/services/node/Node.js';
 import { LoopStallWatch, TICK_MS, WINDOW_MS } from '../src/transport/LoopStallWatch.js';
 import { NatsTransport, SLOW_CONSUMER_STALL_MS } from '../src/transport/NatsTransport.js';
 import type { TransportStats, TransportStatus } from '../src/transport/Transport.js';

@@ -1,15 +1,18 @@
-import { describe, expect, it } from 'vitest';
+import { connect, headers as natsHeaders } from '@nats-io/transport-node';
+import { describe, expect, inject, it } from 'vitest';
 import type { ActorCell } from '../src/actors/ActorCell.js';
 import { ActorSystem } from '../src/actors/ActorSystem.js';
 import { DeadLetterReason, DeadLetters } from '../src/actors/DeadLetters.js';
 import { monotonicClock } from '../src/clock.js';
 import { StaleEpochError } from '../src/errors.js';
 import { nullLogger } from '../src/log.js';
-import { Inbound } from '../src/services/Inbound.js';
-import { Requester } from '../src/services/Requester.js';
-import { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope } from '../src/transport/codec.js';
+import { Inbound } from '../src/services/remote/Inbound.js';
+import { Requester } from '../src/services/remote/Requester.js';
+import { decodeEnvelope, encodeEnvelope } from '../src/services/remote/envelope.js';
+import { DEFAULT_LIMITS } from '../src/services/remote/frameGuard.js';
 import { LocalBus } from '../src/transport/LocalBus.js';
 import { LocalTransport } from '../src/transport/LocalTransport.js';
+import { NatsTransport } from '../src/transport/NatsTransport.js';
 import { counterMachine } from './support/machines.js';
 
 describe('fencing - epochs on replies', () => {
@@ -47,5 +50,36 @@ describe('fencing - epochs on replies', () => {
     expect(decodeEnvelope(r.data)).toMatchObject({ k: 'reply', b: 0, e: 42 });
     await host.close();
     await client.close();
+  });
+
+  it('fencing - a JSON reply to a plain NATS client carries the instance epoch in a halyard-epoch header', async () => {
+    const host = await NatsTransport.connect({ servers: inject('natsUrl'), name: 'epoch-host' });
+    const plain = await connect({ servers: inject('natsUrl'), name: 'epoch-plain-client' });
+    const system = new ActorSystem({ node: 'h' });
+    try {
+      const cell = system.spawn(counterMachine, { name: 'svc' });
+      const inbound = new Inbound(host, system.deadLetters, DEFAULT_LIMITS, nullLogger(), (name) => (name === 'svc' ? 42 : undefined));
+      const subject = `epoch${process.pid}.svc`;
+      host.subscribe(subject, (msg) => inbound.handle(msg, cell as ActorCell, 'svc'));
+      host.subscribe(`${subject}.node`, (msg) => inbound.handle(msg, system.get(cell.id), 'node-health'));
+      await host.flush();
+      const headers = natsHeaders();
+      headers.set('content-type', 'application/json');
+      const r = await plain.request(subject, JSON.stringify({ type: 'GET' }), { timeout: 5000, headers });
+      expect(r.json()).toBe(0);
+      expect(r.headers?.get('content-type')).toBe('application/json');
+      expect(r.headers?.get('halyard-epoch')).toBe('42');
+      expect(r.headers?.get('halyard-error')).toBe('');
+      // A Check of something that is not a cluster instance has no epoch to report.
+      const checkHeaders = natsHeaders();
+      checkHeaders.set('content-type', 'application/json');
+      checkHeaders.set('halyard-op', 'check');
+      const check = await plain.request(`${subject}.node`, new Uint8Array(0), { timeout: 5000, headers: checkHeaders });
+      expect(check.json()).toMatchObject({ code: 0 });
+      expect(check.headers?.get('halyard-epoch')).toBe('');
+    } finally {
+      await plain.close();
+      await host.close();
+    }
   });
 });

@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { OCF } from '../src/actors/ocf.js';
-import { createNode, type Node } from '../src/services/Node.js';
+import { createNode, type Node } from '../src/services/node/Node.js';
 import { counterMachine } from './support/machines.js';
 import { waitFor } from './support/wait.js';
 

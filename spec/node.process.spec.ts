@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { NoSuchActorError } from '../src/errors.js';
-import { createNode } from '../src/services/Node.js';
+import { createNode } from '../src/services/node/Node.js';
 
 const script = fileURLToPath(new URL('./support/remoteNode.ts', import.meta.url));
 const children: ChildProcess[] = [];

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { DeadLetterReason } from '../src/actors/DeadLetters.js';
-import { createNode, type Node } from '../src/services/Node.js';
+import { createNode, type Node } from '../src/services/node/Node.js';
 import { counterMachine } from './support/machines.js';
 import { waitFor } from './support/wait.js';
 

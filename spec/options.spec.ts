@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createNode, type Node, type NodeOptions } from '../src/services/Node.js';
+import { createNode, type Node, type NodeOptions } from '../src/services/node/Node.js';
 import { counterMachine } from './support/machines.js';
 import { freePort, type NatsServerHandle, startNatsServer } from './support/natsServer.js';
 import { waitFor } from './support/wait.js';

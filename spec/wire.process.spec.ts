@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createNode } from '../src/services/Node.js';
+import { createNode } from '../src/services/node/Node.js';
 import { counterMachine } from './support/machines.js';
 import { waitFor } from './support/wait.js';
 

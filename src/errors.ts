@@ -3,9 +3,10 @@
  *
  * Each class has a stable `name`, a stable string `code` and an optional
  * `cause`. Errors cross the wire as plain objects `{ name, message, code }`
- * ({@link toWireError}) and come back as {@link RemoteError} (or as the
- * matching local class when the code is one of ours, see {@link fromWireError}),
- * never as serialised class instances.
+ * ({@link toWireError}) and always come back as a {@link RemoteError} that keeps
+ * the remote's `code` and, as `remoteName`, its class name (see {@link fromWireError}):
+ * switch on `code`, which is the same on both sides; `instanceof` a local class
+ * holds only for errors raised in this process. Class instances are never serialised.
  *
  * This module imports nothing, so every layer may depend on it.
  */
@@ -279,7 +280,7 @@ export class NodeClosedError extends HalyardError {
   }
 }
 
-/** An error that came back over the wire whose code is not one of ours. */
+/** Any error that came back over the wire: `code` is the remote's, `remoteName` its class name. */
 export class RemoteError extends HalyardError {
   override readonly name: string = 'RemoteError';
   constructor(

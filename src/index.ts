@@ -2,7 +2,7 @@
  * Halyard: XState v5 actors with mailboxes, names reachable over NATS, and
  * Erlang/OTP supervision. This module is the public surface.
  */
-export { createNode, Node, type NodeOptions, type TransportConfig } from './services/Node.js';
+export { createNode, Node, type NodeOptions, type TransportConfig } from './services/node/Node.js';
 export {
   reply,
   replyTo,

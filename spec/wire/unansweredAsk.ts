@@ -1,7 +1,7 @@
 // Run as a child process by wire.process.spec.ts: an ask nobody answers must
 // keep the process alive until its TimeoutError, which this prints.
 import { fromCallback } from 'xstate';
-import { createNode } from '../../src/services/Node.js';
+import { createNode } from '../../src/services/node/Node.js';
 
 const silent = fromCallback(() => {});
 const node = await createNode({ name: 'lonely' });

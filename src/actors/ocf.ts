@@ -26,7 +26,7 @@
  * Both are answered out of band, ahead of queued user messages: they read the
  * actor's current snapshot and never wait behind its mailbox.
  *
- * On the wire they are envelope kinds `check` and `status` (see codec.ts).
+ * On the wire they are envelope kinds `check` and `status` (see services/remote/envelope.ts).
  */
 import type { WireError } from '../errors.js';
 

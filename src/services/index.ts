@@ -1,2 +1,2 @@
-export { createNode, Node, type NodeOptions, type TransportConfig } from './Node.js';
-export { Subjects, assertNodeName } from './subjects.js';
+export { createNode, Node, type NodeOptions, type TransportConfig } from './node/Node.js';
+export { Subjects, assertNodeName } from './remote/subjects.js';

@@ -202,7 +202,7 @@ function resolveChild(spec: unknown, autoShutdown: AutoShutdown, strategy: Strat
       throw new InvalidSpecError(at(prefix, c.node !== undefined ? 'node' : 'placement'), 'needs start: { type, input? } (logic cannot travel to another node)');
     }
     if (c.node !== undefined && (typeof c.node !== 'string' || !NODE_NAME.test(c.node))) {
-      // The node-name rule of services/subjects.ts, restated: supervision does not depend on services.
+      // The node-name rule of services/remote/subjects.ts, restated: supervision does not depend on services.
       throw new InvalidSpecError(at(prefix, 'node'), 'a node name is 1 to 64 letters, digits, "_" or "-"');
     }
     if (c.placement !== undefined && c.placement !== 'pinned' && c.placement !== 'any') {

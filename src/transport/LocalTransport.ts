@@ -33,6 +33,7 @@
  * rejects. Once closed, `publish` throws `TransportClosedError`.
  */
 import { randomBytes } from 'node:crypto';
+import { type Clock, monotonicClock } from '../clock.js';
 import { InvalidArgumentError, TransportClosedError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
@@ -64,6 +65,8 @@ export interface LocalTransportOptions {
   readonly maxPayload?: number;
   readonly onError?: HandlerErrorListener;
   readonly logger?: Logger;
+  /** Time source for `request()` deadlines. Default {@link monotonicClock}. */
+  readonly clock?: Clock;
 }
 
 // Unique per process: inboxes from two processes sharing a bridge must not collide.
@@ -118,6 +121,7 @@ export class LocalTransport implements Transport {
   readonly #status: StatusListeners;
   #state: State = State.Open;
   #mux: RequestMux | undefined;
+  readonly #clock: Clock;
   #closing: Promise<void> | undefined;
   #kv: LocalKvStore | undefined;
 
@@ -132,6 +136,7 @@ export class LocalTransport implements Transport {
     this.name = options.name;
     this.maxPayload = maxPayload;
     this.bus = options.bus ?? LocalBus.default;
+    this.#clock = options.clock ?? monotonicClock;
     this.#report = handlerErrorReporter(options.onError, options.logger);
     this.#status = new StatusListeners(this.#report);
   }
@@ -236,7 +241,7 @@ export class LocalTransport implements Transport {
   };
 
   #startMux(): RequestMux {
-    const mux = new RequestMux(this.newInbox());
+    const mux = new RequestMux(this.newInbox(), this.#clock);
     this.#subscribe(mux.filter, undefined, mux.dispatch);
     return mux;
   }

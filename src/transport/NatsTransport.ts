@@ -96,6 +96,7 @@ import {
   TransportClosedError,
   TransportError,
 } from '../errors.js';
+import { type Clock, monotonicClock } from '../clock.js';
 import { type Logger, nullLogger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
 import { assertFrameFits } from './headers.js';
@@ -135,6 +136,8 @@ export interface NatsTransportOptions {
   readonly timeout?: number;
   readonly logger?: Logger;
   readonly onError?: HandlerErrorListener;
+  /** Time source for `request()` deadlines. Default {@link monotonicClock}. */
+  readonly clock?: Clock;
 }
 
 /** Used for `maxPayload` before the server's INFO is known (nats-server's default). */
@@ -315,6 +318,7 @@ export class NatsTransport implements Transport {
   #offlineBytes = 0;
   readonly #offlineLimit: number;
   #mux: RequestMux | undefined;
+  readonly #clock: Clock;
   #closing: Promise<void> | undefined;
   readonly #stall = new LoopStallWatch();
   /** What the server or client said about the connection since it last came up; a disconnect after none is silent. */
@@ -390,6 +394,7 @@ export class NatsTransport implements Transport {
       logger,
       handlerErrorReporter(options.onError, logger),
       options.reconnectBufferBytes ?? DEFAULT_RECONNECT_BUFFER,
+      options.clock ?? monotonicClock,
     );
   }
 
@@ -401,8 +406,10 @@ export class NatsTransport implements Transport {
     logger: Logger,
     report: HandlerErrorListener,
     offlineLimit: number,
+    clock: Clock,
   ) {
     this.#nc = nc;
+    this.#clock = clock;
     this.#offlineLimit = offlineLimit;
     this.name = name;
     this.#servers = servers;
@@ -739,7 +746,7 @@ export class NatsTransport implements Transport {
   }
 
   #startMux(): RequestMux {
-    const mux = new RequestMux(createInbox());
+    const mux = new RequestMux(createInbox(), this.#clock);
     this.#nc.subscribe(mux.filter, {
       callback: (err, m) => {
         if (err !== null) this.#subscriptionError(mux.filter, err);

@@ -18,7 +18,7 @@
  * the same) are valid keys as they are.
  */
 import { InvalidNameError } from '../../errors.js';
-import { assertNodeName, assertPrefix } from '../subjects.js';
+import { assertNodeName, assertPrefix } from '../remote/subjects.js';
 
 export class ClusterSubjects {
   readonly events: string;

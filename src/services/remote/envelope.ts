@@ -1,9 +1,13 @@
 /**
- * The wire codec: the only module that touches msgpackr.
+ * The envelope: every remote message between Halyard nodes, and the only
+ * module that packs or unpacks one with msgpackr. Untrusted frames pass
+ * {@link guardFrame} (frameGuard.ts) first; plain clients' JSON is json.ts.
  *
  * Every remote message is one {@link Envelope}, written as one plain
  * MessagePack map (no msgpackr records, no msgpackr extensions), so any
- * MessagePack client can read and write it.
+ * MessagePack client can read and write it. Each kind has one builder in
+ * this folder: tells in Router.ts, ask / check / status requests in
+ * Requester.ts, reply and error answers in Inbound.ts.
  *
  * ## Envelope, version 1
  *
@@ -11,37 +15,33 @@
  * |-----|-------------|----------|----------|-------------------------------------------------------------|
  * | `v` | version     | yes      | `1`      | Wire version. Any other number: `DecodeError(unsupported-version)`. |
  * | `k` | kind        | yes      | string   | One of {@link EnvelopeKind}, see below.                     |
- * | `s` | sender      | no       | string   | Address of the sending actor, where replies may go.        |
- * | `t` | target      | yes      | string   | Address of the receiving actor (empty in answers, which go to an inbox). |
- * | `c` | correlation | no       | string   | Ties an `ask` / `check` to its `reply`, `error` or `status`. |
+ * | `s` | sender      | no       | string   | Address of the sending actor. Halyard writes none today; decoders accept and ignore it. |
+ * | `t` | target      | yes      | string   | Name or id of the receiving actor or node (empty in answers, which go to an inbox). |
+ * | `c` | correlation | no       | string   | Written on requests (`ask`, `check`, `status`) for logs and tracing; answers do not echo it, because the reply subject (`<inbox>.r.<c>`) already correlates them. |
  * | `b` | body        | per kind | any      | Payload (see "Bodies"). Absent means `undefined`.          |
- * | `e` | epoch       | no       | integer  | Owner epoch of the target name (safe integer >= 0), reserved for fencing. |
+ * | `e` | epoch       | no       | integer  | On `reply` and `error` answers from a cluster instance: the epoch (fencing token, safe integer >= 0) it holds its name under. An asker that knows a newer epoch for that name refuses the answer (`StaleEpochError`, dead letter `stale-epoch`). Requests do not carry it. |
  *
  * Kinds and their bodies:
  * - `tell`: fire and forget; `b` is the event.
  * - `ask`: request; `b` is the event; the answer goes to the NATS reply subject.
- * - `reply`: successful answer to an `ask`; `b` is the result (may be absent).
+ * - `check`: health request; `b` is absent or a map `{ level }` (OCF check depth 0, 10 or 20;
+ *   the health layer validates `level` and defaults it to 0). Answered with a `reply` whose `b` is the `CheckResult`.
+ * - `status`: status request; `b` is absent or `{}`. Answered with a `reply` whose `b` is the `StatusReport`.
+ * - `reply`: successful answer to an `ask`, `check` or `status`; `b` is the result (may be absent).
  * - `error`: failed answer; `b` is a `WireError` plain object `{ name, message, code, field? }`.
  *   {@link encodeEnvelope} turns any other body (an `Error` instance, a thrown string)
  *   into one with `toWireError` and trims a plain one to those fields, so class
  *   instances, stacks and causes never cross the wire.
- * - `check`: health probe; `b` is absent or a map `{ level }` (OCF check depth 0, 10 or 20;
- *   the health layer validates `level` and defaults it to 0).
- * - `status`: answer to a `check`; `b` is the status report (checked by the health layer).
  *
  * Keys are one letter because every remote message carries them. Unknown keys
  * are ignored on decode (room for additions within version 1); the encoder
  * never writes them.
  *
- * ## Subjects (assumed here, owned by the remote layer)
+ * ## Subjects (subjects.ts has the whole table)
  * ```
- *   tell / ask / check  ──► subject of the target name      (envelope `t` repeats it, so a frame is self-describing)
- *   reply / error       ──► the request's reply subject     (`_INBOX.…`, `c` = the ask's `c`)
- *   status              ──► the check's reply subject
+ *   tell / ask / check / status ──► subject of the target name or node (envelope `t` repeats it, so a frame is self-describing)
+ *   reply / error               ──► the request's reply subject        (`_INBOX.<unique>.r.<c>`)
  * ```
- * Plain NATS clients that cannot speak MessagePack send a JSON body instead
- * ({@link decodeJsonBody}) and get JSON back ({@link encodeJson}); how a frame is
- * recognised as JSON (a header) is the transport's business, not the codec's.
  *
  * ## Bodies: what can be encoded
  * Plain data only, checked before packing so that nothing is lost silently:
@@ -63,32 +63,11 @@
  * larger than `maxBytes`. So whatever {@link encodeEnvelope} accepts,
  * {@link decodeEnvelope} with the same limits decodes.
  *
- * ## Decoding untrusted frames
- * ```
- *   bytes ──► guardFrame (size, then one iterative pass: depth, truncation,
- *             │           0xc1, extension types, trailing bytes)
- *             ▼
- *           msgpackr unpack ──► shape check ──► Envelope
- * ```
- * Every failure is a `DecodeError` (`FrameTooLargeError` and `FrameTooDeepError`
- * are subclasses) with a `DecodeReason`; msgpackr's own exceptions are wrapped,
- * with the original as `cause`. The guard runs first so that msgpackr, which
- * recurses, never sees a frame nested deeper than `maxDepth`.
- *
- * Extensions: only type 0 (`undefined`, as msgpackr and notepack write it) and
- * type -1 (MessagePack timestamp) are accepted. Every other type is rejected by
- * the guard as `bad-type`, because msgpackr gives several types (0x42, 0x62, 0x65,
- * 0x69, 0x70, 0x72, 0x73, 0x74, 0x78) private meanings: some read the *next*
- * value as their payload or move the read position, so the structure msgpackr
- * decodes would no longer be the one the guard measured, and some build
- * cyclic graphs, `RegExp`s or record definitions from peer data.
- *
  * Map keys are decoded as object keys: strings stay, numbers, booleans and nil
  * become their string form, other key types are rejected (`bad-type`). msgpackr
  * renames a `__proto__` key to `__proto_` (prototype-pollution defence), so the
  * encoder rejects `__proto__` as a key rather than let it change on the way.
  */
-
 import { Packr } from 'msgpackr';
 import {
   DecodeError,
@@ -96,12 +75,11 @@ import {
   describe,
   EncodeError,
   ErrorCode,
-  FrameTooDeepError,
-  FrameTooLargeError,
   isWireError,
   toWireError,
   type WireError,
-} from '../errors.js';
+} from '../../errors.js';
+import { type CodecLimits, DEFAULT_LIMITS, guardFrame } from './frameGuard.js';
 
 // ─── Contract ────────────────────────────────────────────────────────────────
 
@@ -133,20 +111,6 @@ export interface Envelope {
   /** Epoch of the target's owner, for fencing. */
   readonly e?: number;
 }
-
-/**
- * Limits for untrusted input. `maxBytes` bounds the frame size; `maxDepth`
- * bounds how many containers (maps, arrays) may be open at once, counting the
- * envelope map itself: a scalar frame has depth 0, `[]` depth 1, `[[]]` depth 2.
- * The guard itself takes any depth, but msgpackr recurses, so a `maxDepth` in
- * the thousands only moves the failure to a stack overflow (still a `DecodeError`).
- */
-export interface CodecLimits {
-  readonly maxBytes: number;
-  readonly maxDepth: number;
-}
-
-export const DEFAULT_LIMITS: CodecLimits = Object.freeze({ maxBytes: 1024 * 1024, maxDepth: 32 });
 
 export function isEnvelopeKind(k: unknown): k is EnvelopeKind {
   return (
@@ -359,193 +323,29 @@ export function encodeBody(value: unknown, limits: CodecLimits = DEFAULT_LIMITS)
   return pack(value, withUndefined, limits);
 }
 
-// ─── Frame guard ─────────────────────────────────────────────────────────────
+// ─── Builders: the one place each kind of envelope is made ─────────────────
 
-/**
- * Remaining-element counts of the open containers. Module-level and grown on
- * demand: the guard is synchronous and calls no user code, so it cannot be
- * re-entered, and the hot path allocates nothing.
- */
-let counts = new Float64Array(64);
+/** The kinds a node sends as requests, answered on a reply subject. */
+export type RequestKind = typeof EnvelopeKind.Ask | typeof EnvelopeKind.Check | typeof EnvelopeKind.Status;
+/** The kinds that answer a request. */
+export type AnswerKind = typeof EnvelopeKind.Reply | typeof EnvelopeKind.Error;
 
-function truncated(pos: number, len: number): DecodeError {
-  return new DecodeError(DecodeReason.Truncated, `frame ends at byte ${len}, value at byte ${pos} needs more`);
+/** A tell of `event` to the name or id `target`. A body error names the field `event`, as the sender knows it. */
+export function tellFrame(target: string, event: unknown): Uint8Array {
+  return encodeEnvelope({ v: WIRE_VERSION, k: EnvelopeKind.Tell, t: target, b: event }, undefined, 'event');
 }
 
-function extensionAllowed(type: number): boolean {
-  // 0x00: undefined (msgpackr, notepack); 0xff = -1: MessagePack timestamp.
-  return type === 0x00 || type === 0xff;
+/** An ask, check or status request to `target`, with correlation id `c` (also the tail of its reply subject). */
+export function requestFrame(kind: RequestKind, target: string, c: string, body: unknown): Uint8Array {
+  // A body error names the field as the caller knows it: `event.items[2]`, not `env.b.items[2]`.
+  return encodeEnvelope({ v: WIRE_VERSION, k: kind, t: target, c, b: body }, undefined, kind === EnvelopeKind.Ask ? 'event' : kind);
 }
 
-function badExtension(type: number, pos: number): DecodeError {
-  const signed = type > 0x7f ? type - 0x100 : type;
-  return new DecodeError(DecodeReason.BadType, `extension type ${signed} at byte ${pos} is not accepted`);
-}
-
-/**
- * Check an untrusted frame before anything decodes it: size first
- * ({@link FrameTooLargeError}), then one iterative pass over the MessagePack
- * structure that skips payloads and checks nesting depth
- * ({@link FrameTooDeepError}), truncation, the never-used byte 0xc1 and
- * extension types (`bad-type`), and bytes after the single top-level value
- * (`trailing-bytes`). An empty frame is `empty`.
- *
- * A container header is accepted only if the bytes left can hold its declared
- * elements (each takes at least one byte; a map entry counts as two), so a
- * 10-byte frame declaring 2^32 elements fails at once as `truncated`.
- */
-export function guardFrame(bytes: Uint8Array, limits: CodecLimits): void {
-  const len = bytes.length;
-  if (len > limits.maxBytes) throw new FrameTooLargeError(len, limits.maxBytes);
-  if (len === 0) throw new DecodeError(DecodeReason.Empty, 'empty frame');
-  const maxDepth = limits.maxDepth;
-  let depth = 0; // containers open
-  let left = 1; // values still to read at this level; the top level holds exactly one
-  let pos = 0;
-  for (;;) {
-    while (left === 0) {
-      if (depth === 0) {
-        if (pos !== len) {
-          throw new DecodeError(DecodeReason.TrailingBytes, `${len - pos} bytes after the value ending at byte ${pos}`);
-        }
-        return;
-      }
-      left = counts[--depth]!;
-    }
-    if (pos >= len) throw truncated(pos, len);
-    const start = pos;
-    const b = bytes[pos]!;
-    left--;
-    let n: number; // elements of a container (map entries count twice)
-    if (b < 0x80 || b >= 0xe0) {
-      pos += 1; // positive / negative fixint
-      continue;
-    } else if (b < 0x90) {
-      n = (b & 0x0f) * 2; // fixmap
-      pos += 1;
-    } else if (b < 0xa0) {
-      n = b & 0x0f; // fixarray
-      pos += 1;
-    } else if (b < 0xc0) {
-      pos += 1 + (b & 0x1f); // fixstr
-      if (pos > len) throw truncated(start, len);
-      continue;
-    } else {
-      let head = 1; // bytes before the payload
-      let size = 0; // payload bytes
-      n = -1; // not a container
-      switch (b) {
-        case 0xc0: // nil
-        case 0xc2: // false
-        case 0xc3: // true
-          break;
-        case 0xc1:
-          throw new DecodeError(DecodeReason.BadType, `byte 0xc1 at ${pos} is never used in MessagePack`);
-        case 0xc4: // bin 8
-        case 0xd9: // str 8
-          head = 2;
-          if (pos + head > len) throw truncated(start, len);
-          size = bytes[pos + 1]!;
-          break;
-        case 0xc5: // bin 16
-        case 0xda: // str 16
-          head = 3;
-          if (pos + head > len) throw truncated(start, len);
-          size = (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
-          break;
-        case 0xc6: // bin 32
-        case 0xdb: // str 32
-          head = 5;
-          if (pos + head > len) throw truncated(start, len);
-          size = readU32(bytes, pos + 1);
-          break;
-        case 0xc7: // ext 8
-          head = 3;
-          if (pos + head > len) throw truncated(start, len);
-          size = bytes[pos + 1]!;
-          if (!extensionAllowed(bytes[pos + 2]!)) throw badExtension(bytes[pos + 2]!, start);
-          break;
-        case 0xc8: // ext 16
-          head = 4;
-          if (pos + head > len) throw truncated(start, len);
-          size = (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
-          if (!extensionAllowed(bytes[pos + 3]!)) throw badExtension(bytes[pos + 3]!, start);
-          break;
-        case 0xc9: // ext 32
-          head = 6;
-          if (pos + head > len) throw truncated(start, len);
-          size = readU32(bytes, pos + 1);
-          if (!extensionAllowed(bytes[pos + 5]!)) throw badExtension(bytes[pos + 5]!, start);
-          break;
-        case 0xd4: // fixext 1, 2, 4, 8, 16
-        case 0xd5:
-        case 0xd6:
-        case 0xd7:
-        case 0xd8:
-          head = 2;
-          if (pos + head > len) throw truncated(start, len);
-          size = 1 << (b - 0xd4);
-          if (!extensionAllowed(bytes[pos + 1]!)) throw badExtension(bytes[pos + 1]!, start);
-          break;
-        case 0xcc: // uint 8
-        case 0xd0: // int 8
-          size = 1;
-          break;
-        case 0xcd: // uint 16
-        case 0xd1: // int 16
-          size = 2;
-          break;
-        case 0xca: // float 32
-        case 0xce: // uint 32
-        case 0xd2: // int 32
-          size = 4;
-          break;
-        case 0xcb: // float 64
-        case 0xcf: // uint 64
-        case 0xd3: // int 64
-          size = 8;
-          break;
-        case 0xdc: // array 16
-          head = 3;
-          if (pos + head > len) throw truncated(start, len);
-          n = (bytes[pos + 1]! << 8) | bytes[pos + 2]!;
-          break;
-        case 0xdd: // array 32
-          head = 5;
-          if (pos + head > len) throw truncated(start, len);
-          n = readU32(bytes, pos + 1);
-          break;
-        case 0xde: // map 16
-          head = 3;
-          if (pos + head > len) throw truncated(start, len);
-          n = ((bytes[pos + 1]! << 8) | bytes[pos + 2]!) * 2;
-          break;
-        default: // 0xdf, map 32
-          head = 5;
-          if (pos + head > len) throw truncated(start, len);
-          n = readU32(bytes, pos + 1) * 2;
-          break;
-      }
-      pos += head + size;
-      if (pos > len) throw truncated(start, len);
-      if (n < 0) continue;
-    }
-    // A container header at `start` holding `n` elements.
-    if (depth >= maxDepth) throw new FrameTooDeepError(maxDepth);
-    if (n > len - pos) throw truncated(start, len);
-    if (n === 0) continue;
-    if (depth === counts.length) {
-      const grown = new Float64Array(depth * 2);
-      grown.set(counts);
-      counts = grown;
-    }
-    counts[depth++] = left;
-    left = n;
-  }
-}
-
-function readU32(bytes: Uint8Array, at: number): number {
-  return bytes[at]! * 0x1000000 + ((bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!);
+/** A reply or error answer; `epoch` is the answering cluster instance's, when it is one. */
+export function answerFrame(kind: AnswerKind, body: unknown, epoch: number | undefined): Uint8Array {
+  const env: Envelope =
+    epoch === undefined ? { v: WIRE_VERSION, k: kind, t: '', b: body } : { v: WIRE_VERSION, k: kind, t: '', b: body, e: epoch };
+  return encodeEnvelope(env, undefined, kind === EnvelopeKind.Reply ? 'reply' : 'env.b');
 }
 
 // ─── Decoding ────────────────────────────────────────────────────────────────
@@ -625,64 +425,3 @@ export function decodeBody(bytes: Uint8Array, limits: CodecLimits = DEFAULT_LIMI
   return unpack(bytes, limits);
 }
 
-// ─── JSON, for plain NATS clients ────────────────────────────────────────────
-
-const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
-const utf8Encoder = new TextEncoder();
-
-/**
- * Depth of a JSON text, measured on the bytes before parsing so that a deep
- * text is refused before `JSON.parse` allocates anything. Brackets inside
- * strings do not count. Malformed text is left for `JSON.parse` to reject.
- */
-function guardJsonDepth(bytes: Uint8Array, maxDepth: number): void {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0, n = bytes.length; i < n; i++) {
-    const b = bytes[i]!;
-    if (inString) {
-      if (b === 0x5c) i++; // backslash: skip the escaped byte
-      else if (b === 0x22) inString = false;
-    } else if (b === 0x22) {
-      inString = true;
-    } else if (b === 0x5b || b === 0x7b) {
-      if (++depth > maxDepth) throw new FrameTooDeepError(maxDepth);
-    } else if (b === 0x5d || b === 0x7d) {
-      depth--;
-    }
-  }
-}
-
-/**
- * Decode a UTF-8 JSON body from a plain NATS client. Size and depth are
- * checked on the bytes first (same limits and depth rule as MessagePack);
- * invalid UTF-8 or JSON is `DecodeError(bad-json)` with the parser's error as
- * `cause`. Throws only `DecodeError` and its subclasses.
- */
-export function decodeJsonBody(bytes: Uint8Array, limits: CodecLimits = DEFAULT_LIMITS): unknown {
-  if (bytes.length > limits.maxBytes) throw new FrameTooLargeError(bytes.length, limits.maxBytes);
-  if (bytes.length === 0) throw new DecodeError(DecodeReason.Empty, 'empty frame');
-  guardJsonDepth(bytes, limits.maxDepth);
-  try {
-    return JSON.parse(utf8Decoder.decode(bytes));
-  } catch (err) {
-    throw withCause(new DecodeError(DecodeReason.BadJson, describe(err).slice(0, 200)), err);
-  }
-}
-
-/**
- * Encode a value as UTF-8 JSON for a plain NATS client, with `JSON.stringify`
- * semantics (functions and `undefined` properties are dropped, Dates become
- * strings). Throws {@link EncodeError} when there is no JSON form (a cycle, a
- * bigint, a top-level `undefined` or function).
- */
-export function encodeJson(value: unknown): Uint8Array {
-  let text: string | undefined;
-  try {
-    text = JSON.stringify(value);
-  } catch (err) {
-    throw new EncodeError(describe(err), err);
-  }
-  if (text === undefined) throw new EncodeError(`${typeof value} has no JSON form`);
-  return utf8Encoder.encode(text);
-}

@@ -13,7 +13,7 @@
  * | `transport`  | no       | `{ kind: 'local' }`     | `{ kind: 'local', bus? }`, `{ kind: 'nats', servers, token?, user?, pass?, authenticator?, tls?, ... }`, or a `Transport` |
  * | `prefix`     | no       | `'halyard'`             | subject prefix |
  * | `logger`     | no       | silent                  | a pino logger; each actor gets a child with `{node, actor}` |
- * | `clock`      | no       | monotonic               | injected time source |
+ * | `clock`      | no       | monotonic               | injected time source: actors, ask deadlines, the transport's request deadlines, the cluster |
  * | `mailbox`    | no       | `{ capacity: 4096, overflow: 'reject' }` | default mailbox |
  * | `askTimeout` | no       | 5000                    | default ask deadline, ms |
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
@@ -23,14 +23,14 @@
  * `ref(name)` resolves at every send: a live local actor of that name gets the
  * message straight into its mailbox (no encoding, no transport); otherwise it
  * goes to `<prefix>.svc.<name>`, where the instances of that name on any node
- * share it through a queue group. See subjects.ts for the whole scheme.
+ * share it through a queue group (services/remote/Router.ts; the subject
+ * table is services/remote/subjects.ts).
  */
 import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
-import { askTimeoutOf, assertEvent } from '../actors/ActorCell.js';
-import { ActorSystem, type SpawnOptions } from '../actors/ActorSystem.js';
-import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
-import type { MailboxOptions } from '../actors/Mailbox.js';
-import { assertName } from '../actors/names.js';
+import { ActorSystem, type SpawnOptions } from '../../actors/ActorSystem.js';
+import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
+import type { MailboxOptions } from '../../actors/Mailbox.js';
+import { assertName } from '../../actors/names.js';
 import {
   type CheckLevel,
   type CheckResult,
@@ -38,28 +38,29 @@ import {
   makeCheckResult,
   OCF,
   type StatusReport,
-} from '../actors/ocf.js';
-import type { ActorRef, AskOptions, ExitSignal, LocalActorRef, Shutdown } from '../actors/types.js';
-import { type Clock, monotonicClock } from '../clock.js';
-import { EncodeError, InvalidArgumentError, InvalidSpecError, NoSuchActorError, NodeClosedError, PermissionDeniedError, TransportError, describe } from '../errors.js';
-import { type Logger, nullLogger } from '../log.js';
-import { assertShutdownArg } from '../options.js';
-import { type CodecLimits, encodeEnvelope } from '../transport/codec.js';
-import { LocalBus, LocalTransport } from '../transport/LocalTransport.js';
-import { NatsTransport } from '../transport/NatsTransport.js';
-import type { Subscription, Transport } from '../transport/Transport.js';
-import { Supervision, type SupervisionOptions } from '../supervision/index.js';
-import type { RecoveryCoordinator } from '../supervision/RecoveryCoordinator.js';
-import type { SuperviseOptions } from '../supervision/Supervisor.js';
-import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../supervision/types.js';
-import { Cluster, type ClusterOptions, type RegisterOptions } from './cluster/Cluster.js';
-import type { Member } from './cluster/Membership.js';
-import { Inbound, type InboundTarget } from './Inbound.js';
-import { Requester } from './Requester.js';
-import { isTransport, resolveNodeOptions, type TransportConfig } from './nodeOptions.js';
-import { type Subjects, assertNodeName } from './subjects.js';
+} from '../../actors/ocf.js';
+import type { ActorRef, ExitSignal, LocalActorRef, Shutdown } from '../../actors/types.js';
+import { type Clock, monotonicClock } from '../../clock.js';
+import { InvalidArgumentError, InvalidSpecError, NodeClosedError, PermissionDeniedError, describe } from '../../errors.js';
+import { type Logger, nullLogger } from '../../log.js';
+import { assertShutdownArg } from '../../options.js';
+import type { CodecLimits } from '../remote/frameGuard.js';
+import { LocalBus, LocalTransport } from '../../transport/LocalTransport.js';
+import { NatsTransport } from '../../transport/NatsTransport.js';
+import type { Subscription, Transport } from '../../transport/Transport.js';
+import { Supervision, type SupervisionOptions } from '../../supervision/index.js';
+import type { RecoveryCoordinator } from '../../supervision/RecoveryCoordinator.js';
+import type { SuperviseOptions } from '../../supervision/Supervisor.js';
+import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../../supervision/types.js';
+import { Cluster, type ClusterOptions, type RegisterOptions } from '../cluster/Cluster.js';
+import type { Member } from '../cluster/Membership.js';
+import { Inbound, type InboundTarget } from '../remote/Inbound.js';
+import { Requester } from '../remote/Requester.js';
+import { type RemoteNodeHealth, Router } from '../remote/Router.js';
+import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
+import type { Subjects } from '../remote/subjects.js';
 
-export type { TransportConfig } from './nodeOptions.js';
+export type { TransportConfig } from './options.js';
 
 export interface NodeOptions {
   readonly name: string;
@@ -76,12 +77,13 @@ export interface NodeOptions {
   readonly cluster?: true | ClusterOptions;
 }
 
-async function openTransport(config: NodeOptions['transport'], nodeName: string, logger: Logger): Promise<{ transport: Transport; owned: boolean }> {
-  if (config === undefined) return { transport: new LocalTransport({ name: nodeName }), owned: true };
+/** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
+async function openTransport(config: NodeOptions['transport'], nodeName: string, logger: Logger, clock: Clock): Promise<{ transport: Transport; owned: boolean }> {
+  if (config === undefined) return { transport: new LocalTransport({ name: nodeName, clock }), owned: true };
   if (isTransport(config)) return { transport: config, owned: false };
-  if (config.kind === 'local') return { transport: new LocalTransport({ name: nodeName, bus: config.bus ?? LocalBus.default }), owned: true };
+  if (config.kind === 'local') return { transport: new LocalTransport({ name: nodeName, bus: config.bus ?? LocalBus.default, clock }), owned: true };
   const { kind: _kind, name, ...rest } = config;
-  const transport = await NatsTransport.connect({ ...rest, name: name ?? `halyard-${nodeName}`, logger });
+  const transport = await NatsTransport.connect({ ...rest, name: name ?? `halyard-${nodeName}`, logger, clock });
   return { transport, owned: true };
 }
 
@@ -94,7 +96,7 @@ async function openTransport(config: NodeOptions['transport'], nodeName: string,
 export async function createNode(options: NodeOptions): Promise<Node> {
   const { subjects, limits, cluster: clusterOptions } = resolveNodeOptions(options);
   const logger = (options.logger ?? nullLogger()).child({ node: options.name });
-  const { transport, owned } = await openTransport(options.transport, options.name, logger);
+  const { transport, owned } = await openTransport(options.transport, options.name, logger, options.clock ?? monotonicClock);
   let node: Node;
   try {
     node = new Node(options, transport, owned, subjects, limits, options.logger ?? nullLogger(), logger);
@@ -126,36 +128,6 @@ export async function createNode(options: NodeOptions): Promise<Node> {
   return node;
 }
 
-/** A reference by name: resolved at every send, locally first. */
-class NameRef implements ActorRef {
-  readonly isLocal = false;
-  readonly id: string;
-  readonly node = '';
-  /** The subjects a tell goes out on, built once per ref rather than per message. */
-  private readonly tellReply: string;
-  constructor(
-    private readonly owner: Node,
-    readonly name: string,
-    readonly address: string,
-    tellReply: string,
-  ) {
-    this.id = name;
-    this.tellReply = tellReply;
-  }
-  tell(event: AnyEventObject): void {
-    this.owner._tellName(this.name, event, this.address, this.tellReply);
-  }
-  ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R> {
-    return this.owner._askName(this.name, event, options) as Promise<R>;
-  }
-  check(level: CheckLevel = 0): Promise<CheckResult> {
-    return this.owner.check(this.name, level);
-  }
-  status(): Promise<StatusReport> {
-    return this.owner.status(this.name);
-  }
-}
-
 export class Node implements InboundTarget {
   readonly name: string;
   readonly system: ActorSystem;
@@ -168,6 +140,7 @@ export class Node implements InboundTarget {
   private readonly owned: boolean;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
+  private readonly router: Router;
   private readonly subs: Subscription[] = [];
   private readonly nameSubs = new Map<string, Subscription>();
   private readonly startedAt: number;
@@ -201,6 +174,7 @@ export class Node implements InboundTarget {
     });
     this.inbound = new Inbound(transport, this.system.deadLetters, limits, logger, (name) => this.cluster_?._hostedEpoch(name));
     this.requester = new Requester(transport, this.clock, this.system.deadLetters, limits, (name) => this.cluster_?._knownEpoch(name));
+    this.router = new Router(this.system, this.requester, subjects, this.name);
 
     const actorPrefix = subjects.actor(this.name, '');
     this.subs.push(
@@ -300,8 +274,7 @@ export class Node implements InboundTarget {
 
   /** A reference to whatever serves `name`: this node first, then the cluster. */
   ref<TEvent extends AnyEventObject = AnyEventObject>(name: string): ActorRef<TEvent> {
-    assertName(name);
-    return new NameRef(this, name, this.subjects.svc(name), this.requester.tellReply(name)) as unknown as ActorRef<TEvent>;
+    return this.router.ref(name) as unknown as ActorRef<TEvent>;
   }
 
   /** The live local actor named `name`, if any (Erlang's `whereis/1`). */
@@ -326,45 +299,6 @@ export class Node implements InboundTarget {
     return this.transport.flush();
   }
 
-  /** @internal */
-  _tellName(name: string, event: AnyEventObject, subject: string, reply: string): void {
-    assertEvent(event, this.system.deadLetters, name);
-    const local = this.system.lookup(name);
-    if (local) {
-      local._enqueue(event, undefined);
-      return;
-    }
-    if (this.closing) throw new NodeClosedError(this.name);
-    let frame: Uint8Array;
-    try {
-      frame = encodeEnvelope({ v: 1, k: 'tell', t: name, b: event }, undefined, 'event');
-    } catch (err) {
-      throw err instanceof EncodeError ? err : new EncodeError('event', err);
-    }
-    // Names were validated when the ref was made; the frame is ours alone.
-    try {
-      this.requester.publishOwned(subject, frame, reply);
-    } catch (err) {
-      // Disconnected with a full reconnect buffer: a tell is at-most-once, so
-      // it is counted, not thrown at the sender.
-      if (!(err instanceof TransportError)) throw err;
-      this.system.deadLetters.record(name, event, DeadLetterReason.TransportDown);
-    }
-  }
-
-  /** @internal */
-  _askName(name: string, event: AnyEventObject, options?: AskOptions): Promise<unknown> {
-    try {
-      assertEvent(event, this.system.deadLetters, name);
-      const timeout = askTimeoutOf(options, this.system.askTimeout);
-      const local = this.system.lookup(name);
-      if (local) return local.ask(event, { timeout });
-      return this.requester.request(this.subjects.svc(name), 'ask', name, event, timeout);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-  }
-
   // ── health ──────────────────────────────────────────────────────────────
 
   /**
@@ -374,47 +308,18 @@ export class Node implements InboundTarget {
   check(name?: string | number, level: CheckLevel = 0): Promise<CheckResult> {
     if (typeof name === 'number') return this.checkSelf(name as CheckLevel);
     if (name === undefined) return this.checkSelf(level);
-    try {
-      assertName(name);
-      if (!isCheckLevel(level)) throw new InvalidArgumentError('level', 'must be 0, 10 or 20');
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const local = this.system.lookup(name);
-    if (local) return local.check(level);
-    const remote = this.requester.request(this.subjects.svc(name), 'check', name, { level }, this.system.askTimeout) as Promise<CheckResult>;
-    // Nobody serves the name now; if it ended here, say how (as ref.check() does) rather than "no such actor".
-    return remote.catch((err: unknown) => {
-      const gone = err instanceof NoSuchActorError ? this.system.lastExit(name) : undefined;
-      if (gone === undefined) throw err;
-      return gone.reason === 'error'
-        ? makeCheckResult(OCF.ERR_GENERIC, `failed: ${describe(gone.error)}`, level, name, this.name)
-        : makeCheckResult(OCF.NOT_RUNNING, gone.reason === 'normal' ? 'done: reached a final state' : `stopped (${gone.reason})`, level, name, this.name);
-    });
+    return this.router.check(name, level);
   }
 
   /** OCF Status: logs one line now and returns it. With a name: that actor's; without: the node's. */
   status(name?: string): Promise<StatusReport> {
     if (name === undefined) return this.statusSelf();
-    try {
-      assertName(name);
-    } catch (err) {
-      return Promise.reject(err);
-    }
-    const local = this.system.lookup(name);
-    if (local) return local.status();
-    return this.requester.request(this.subjects.svc(name), 'status', name, {}, this.system.askTimeout) as Promise<StatusReport>;
+    return this.router.status(name);
   }
 
   /** Check or Status of another node, over the transport. */
-  remoteNode(nodeName: string): { check(level?: CheckLevel): Promise<CheckResult>; status(): Promise<StatusReport> } {
-    assertNodeName(nodeName);
-    const subject = this.subjects.node(nodeName);
-    return {
-      check: (level: CheckLevel = 0) =>
-        this.requester.request(subject, 'check', nodeName, { level }, this.system.askTimeout) as Promise<CheckResult>,
-      status: () => this.requester.request(subject, 'status', nodeName, {}, this.system.askTimeout) as Promise<StatusReport>,
-    };
+  remoteNode(nodeName: string): RemoteNodeHealth {
+    return this.router.remoteNode(nodeName);
   }
 
   private async checkSelf(level: CheckLevel): Promise<CheckResult> {
@@ -472,6 +377,7 @@ export class Node implements InboundTarget {
 
   /** Stop every actor (newest first), drain the subscriptions, close the transport. Idempotent. */
   shutdown(shutdown: Shutdown = 5000): Promise<void> {
+    if (this.closing === undefined) this.router.close();
     this.closing ??= (async () => {
       // Supervisors first: a supervised child stopped from outside would be
       // seen as a failure and restarted.

@@ -6,19 +6,20 @@
  * and, when the sender gave a reply subject, answered with a typed error.
  *
  * Two encodings arrive here:
- * - msgpack envelopes from Halyard nodes (see codec.ts);
+ * - msgpack envelopes from Halyard nodes (see envelope.ts);
  * - JSON from plain NATS clients, marked by the header
  *   `content-type: application/json`. The body is the event; a message with a
  *   reply subject is an ask and gets its answer back as JSON. The optional
  *   header `halyard-op: check | status` asks for health instead (body
  *   `{"level": 10}` or empty). Errors come back as JSON `{name, message, code}`
- *   with the header `halyard-error: 1`.
+ *   with the header `halyard-error: 1`; answers from a cluster instance carry
+ *   its epoch in the header `halyard-epoch` (see Answerer.ts).
  */
-import { DeadLetterReason, type DeadLetters } from '../actors/DeadLetters.js';
-import type { ActorCell } from '../actors/ActorCell.js';
-import { EventFault, eventError, eventFault, faultReason } from '../actors/events.js';
-import { isCheckLevel, type CheckLevel, type CheckResult, type StatusReport } from '../actors/ocf.js';
-import { REPLY, type ReplyHandle } from '../actors/reply.js';
+import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
+import type { ActorCell } from '../../actors/ActorCell.js';
+import { EventFault, eventError, eventFault, faultReason } from '../../actors/events.js';
+import { isCheckLevel, type CheckLevel, type CheckResult, type StatusReport } from '../../actors/ocf.js';
+import { REPLY } from '../../actors/reply.js';
 import {
   DecodeError,
   DecodeReason,
@@ -26,18 +27,13 @@ import {
   InvalidArgumentError,
   NoSuchActorError,
   toLogError,
-  toWireError,
-} from '../errors.js';
-import type { Logger } from '../log.js';
-import {
-  type CodecLimits,
-  type Envelope,
-  decodeEnvelope,
-  decodeJsonBody,
-  encodeEnvelope,
-  encodeJson,
-} from '../transport/codec.js';
-import type { Msg, Transport } from '../transport/Transport.js';
+} from '../../errors.js';
+import type { Logger } from '../../log.js';
+import { Answerer, RemoteReply } from './Answerer.js';
+import { type Envelope, decodeEnvelope } from './envelope.js';
+import type { CodecLimits } from './frameGuard.js';
+import { decodeJsonBody } from './json.js';
+import type { Msg, Transport } from '../../transport/Transport.js';
 
 /** What a frame can be addressed to: an actor, or the node itself. */
 export interface InboundTarget {
@@ -65,37 +61,11 @@ export interface InboundStats {
   readonly deadLettered: number;
 }
 
-const JSON_HEADERS = { 'content-type': 'application/json' } as const;
-const JSON_ERROR_HEADERS = { 'content-type': 'application/json', 'halyard-error': '1' } as const;
-// Error frames are marked in both encodings, so any client can tell it got an error without decoding.
-const MSGPACK_ERROR_HEADERS = { 'halyard-error': '1' } as const;
-
 function isJson(msg: Msg): boolean {
   const h = msg.headers;
   if (!h) return false;
   const ct = h.get('content-type') ?? h.get('Content-Type');
   return ct?.startsWith('application/json') === true;
-}
-
-/** Answers one remote ask, once, in the encoding it was asked in. */
-class RemoteReply implements ReplyHandle {
-  private done = false;
-  constructor(
-    private readonly inbound: Inbound,
-    private readonly subject: string,
-    private readonly json: boolean,
-    private readonly epoch: number | undefined,
-  ) {}
-  resolve(value: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.inbound.send(this.subject, this.json, 'reply', value, this.epoch);
-  }
-  reject(error: unknown): void {
-    if (this.done) return;
-    this.done = true;
-    this.inbound.send(this.subject, this.json, 'error', toWireError(error), this.epoch);
-  }
 }
 
 /** The epoch (fencing token) of a cluster instance hosted here, stamped on its replies. */
@@ -107,14 +77,17 @@ export class Inbound {
   private answered = 0;
   private refused = 0;
   private deadLettered = 0;
+  private readonly answerer: Answerer;
 
   constructor(
-    private readonly transport: Transport,
+    transport: Transport,
     private readonly deadLetters: DeadLetters,
     private readonly limits: CodecLimits,
     private readonly log: Logger,
     private readonly epochOf: EpochOf = () => undefined,
-  ) {}
+  ) {
+    this.answerer = new Answerer(transport, log);
+  }
 
   /** Where the frames received so far ended (see {@link InboundStats}). */
   stats(): InboundStats {
@@ -207,7 +180,7 @@ export class Inbound {
           target._enqueue(env.b, undefined);
           return;
         }
-        const handle = new RemoteReply(this, reply, json, this.epochOf(label));
+        const handle = new RemoteReply(this.answerer, reply, json, this.epochOf(label));
         const event = env.b as Record<string | symbol, unknown>;
         event[REPLY] = handle;
         target._enqueue(event, handle);
@@ -238,8 +211,8 @@ export class Inbound {
           answer = Promise.reject(err);
         }
         answer.then(
-          (v) => this.send(reply, json, 'reply', v),
-          (err) => this.sendError(reply, json, err),
+          (v) => this.answerer.reply(reply, json, v),
+          (err) => this.answerer.error(reply, json, err),
         );
         return;
       }
@@ -249,29 +222,7 @@ export class Inbound {
     }
   }
 
-  private sendError(subject: string, json: boolean, err: unknown, epoch?: number): void {
-    this.send(subject, json, 'error', toWireError(err), epoch);
-  }
-
-  /** @internal Publish a reply or error; never throws. */
-  send(subject: string, json: boolean, kind: 'reply' | 'error', body: unknown, epoch?: number): void {
-    try {
-      if (json) {
-        this.transport.publish(subject, encodeJson(body), { headers: kind === 'error' ? JSON_ERROR_HEADERS : JSON_HEADERS });
-      } else if (kind === 'error') {
-        const env: Envelope = epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch };
-        this.transport.publish(subject, encodeEnvelope(env), { headers: MSGPACK_ERROR_HEADERS });
-      } else {
-        const env: Envelope = epoch === undefined ? { v: 1, k: kind, t: '', b: body } : { v: 1, k: kind, t: '', b: body, e: epoch };
-        this.transport.publish(subject, encodeEnvelope(env, undefined, 'reply'));
-      }
-    } catch (err) {
-      if (kind === 'reply') {
-        // The answer itself could not be encoded or sent: tell the asker why.
-        this.sendError(subject, json, err, epoch);
-        return;
-      }
-      this.log.warn({ err: toLogError(err) }, 'could not send reply');
-    }
+  private sendError(subject: string, json: boolean, err: unknown): void {
+    this.answerer.error(subject, json, err);
   }
 }

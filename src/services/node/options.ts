@@ -7,9 +7,9 @@
  * Values of credential fields (`token`, `pass`, server URLs that may carry
  * user info) are never quoted back in a message.
  */
-import { InvalidSpecError, describe } from '../errors.js';
-import { resolveMailbox } from '../actors/ActorSystem.js';
-import { DEFAULT_MAILBOX_CAPACITY } from '../actors/Mailbox.js';
+import { InvalidSpecError, describe } from '../../errors.js';
+import { resolveMailbox } from '../../actors/ActorSystem.js';
+import { DEFAULT_MAILBOX_CAPACITY } from '../../actors/Mailbox.js';
 import {
   assertFunction,
   assertKnownKeys,
@@ -18,19 +18,19 @@ import {
   assertPositiveMs,
   isPlainObject,
   kindOf,
-} from '../options.js';
-import { assertSupervisionOptions } from '../supervision/index.js';
-import { type CodecLimits, DEFAULT_LIMITS } from '../transport/codec.js';
-import { LocalBus } from '../transport/LocalTransport.js';
-import type { NatsTransportOptions } from '../transport/NatsTransport.js';
-import type { Transport } from '../transport/Transport.js';
-import type { ClusterOptions } from './cluster/Cluster.js';
-import { resolveClusterOptions } from './cluster/options.js';
+} from '../../options.js';
+import { assertSupervisionOptions } from '../../supervision/index.js';
+import { type CodecLimits, DEFAULT_LIMITS } from '../remote/frameGuard.js';
+import { LocalBus } from '../../transport/LocalTransport.js';
+import type { NatsTransportOptions } from '../../transport/NatsTransport.js';
+import type { Transport } from '../../transport/Transport.js';
+import type { ClusterOptions } from '../cluster/Cluster.js';
+import { resolveClusterOptions } from '../cluster/options.js';
 import type { NodeOptions } from './Node.js';
-import { assertNodeName, assertPrefix, Subjects } from './subjects.js';
+import { assertNodeName, assertPrefix, Subjects } from '../remote/subjects.js';
 
-/** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name`. */
-export type NatsTransportConfig = { readonly kind: 'nats' } & Omit<NatsTransportOptions, 'name' | 'logger'> & { readonly name?: string };
+/** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name` (the node's `logger` and `clock` are passed on). */
+export type NatsTransportConfig = { readonly kind: 'nats' } & Omit<NatsTransportOptions, 'name' | 'logger' | 'clock'> & { readonly name?: string };
 
 export type TransportConfig = { readonly kind: 'local'; readonly bus?: LocalBus } | NatsTransportConfig;
 
