@@ -9,8 +9,14 @@
  */
 import { InvalidSpecError } from '../../errors.js';
 import { assertKnownKeys, assertOptionsObject, assertPositiveMs } from '../../options.js';
-import type { ClusterOptions } from './Cluster.js';
 import { DEFAULT_HEARTBEAT_MS } from './Membership.js';
+
+export interface ClusterOptions {
+  readonly heartbeatMs?: number;
+  readonly suspectAfterMs?: number;
+  readonly downAfterMs?: number;
+  readonly leaseMs?: number;
+}
 
 const CLUSTER_KEYS = ['heartbeatMs', 'suspectAfterMs', 'downAfterMs', 'leaseMs'] as const satisfies readonly (keyof ClusterOptions)[];
 

@@ -1,0 +1,43 @@
+/**
+ * The client side of a host's RPC server (Host.ts): one request on
+ * `<prefix>.clrpc.<node>`, answered `{ ok: true, ... }` or
+ * `{ ok: false, error }` (a wire error, rebuilt as its class here).
+ */
+import { fromWireError, InvalidSpecError, isWireError } from '../../errors.js';
+import type { NatsTransport } from '../../transport/NatsTransport.js';
+import { decodeJson, encodeJson, isRecord } from './kv.js';
+import type { SpawnRequest } from './records.js';
+import type { ClusterSubjects } from './subjects.js';
+
+const RPC_TIMEOUT_MS = 2000;
+
+export class HostClient {
+  readonly #transport: NatsTransport;
+  readonly #subjects: ClusterSubjects;
+
+  constructor(transport: NatsTransport, subjects: ClusterSubjects) {
+    this.#transport = transport;
+    this.#subjects = subjects;
+  }
+
+  async request(node: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const msg = await this.#transport.request(this.#subjects.rpc(node), encodeJson(body), { timeout: RPC_TIMEOUT_MS });
+    const v = decodeJson(msg.data);
+    if (!isRecord(v)) throw new InvalidSpecError('reply', 'malformed cluster reply');
+    if (v.ok !== true) throw isWireError(v.error) ? fromWireError(v.error) : new Error('cluster request failed');
+    return v;
+  }
+
+  /** Ask `node` to start an instance; resolves with its epoch. */
+  async spawn(node: string, req: SpawnRequest): Promise<number> {
+    const r = await this.request(node, req as unknown as Record<string, unknown>);
+    if (typeof r.epoch !== 'number') throw new InvalidSpecError('reply.epoch', 'missing');
+    return r.epoch;
+  }
+
+  /** Ask `node` to stop its instance `name` of tenure `epoch`; true once stopped. */
+  async stop(node: string, name: string, epoch: number): Promise<boolean> {
+    const r = await this.request(node, { op: 'stop', name, epoch });
+    return r.stopped === true;
+  }
+}
