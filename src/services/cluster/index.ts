@@ -1,7 +1,10 @@
 /**
- * The cluster layer (phase 1): membership and failure detection, the
- * resource registry, and leases with fencing tokens, over NATS and JetStream
- * KV. Depends on `transport/` and `clock`; nothing outside depends on it yet.
+ * The cluster layer: membership and failure detection, the resource
+ * registry, leases with fencing tokens, instances on any node, remote
+ * children and the cluster Recovery Coordinator, over NATS and JetStream KV.
+ * Depends on `transport/`, `actors/`, `supervision/` and `clock`; the node
+ * (services/Node.ts) builds a `Cluster` when created with `cluster`.
+ * Cluster.ts lists which file holds which part.
  */
 export {
   Membership,
