@@ -67,24 +67,18 @@
  *   (no remote wait); a restart places the child again (`placement: 'any'`:
  *   a surviving node). A supervisor's death takes its remote children with
  *   it (OTP links): their host stops them when the supervisor's node is down.
- * - **Cluster-wide, the cluster Recovery Coordinator**: instances started with
- *   `cluster.start()` (supervisor `cluster`). It is a singleton elected by a
- *   KV lease (`coordinator`) whose epoch fences its requests (hosts reject a
- *   spawn carrying an older coordinator epoch). On a `down` verdict or an
- *   instance's exit it decides with OTP's rule (`permanent` always,
- *   `transient` unless normal/shutdown, `temporary` never; `nodedown` is
- *   abnormal) and places with placement.ts. Each restart counts toward the
- *   instance's intensity (OTP's `add_restart/3`, restarts.ts), its history
- *   in `restarts.<name>` in the `coord` bucket; past it the coordinator
- *   gives up: decision `stop` (detail `reached_max_restart_intensity`), and
- *   the record stays `exited` with that reason and `gaveUp`, restarted by no
- *   coordinator. Before a restart it writes `pending.<name>`; when the new
- *   instance answers it writes `decision.<name>.<oldEpoch>` and deletes the
- *   pending entry. A new coordinator starts by finishing every pending entry
- *   and reconciling every record, and carries the restart histories on, so
- *   no decision and no restart count is lost with a coordinator. An
- *   instance lost with its node and not restarted (dropped, given up) has
- *   its owner claim released, so that node, back, does not revive it.
+ * - **Cluster-wide, the cluster Recovery Coordinator** (ClusterCoordinator.ts):
+ *   instances started with `cluster.start()` (supervisor `cluster`). It is a
+ *   singleton elected by a KV lease (`coordinator`) whose epoch fences its
+ *   requests. It decides through supervision's policy, the same path as a
+ *   supervisor's child: the failure report goes to the Recovery Coordinator
+ *   of the node holding the lease (its rules added with `addRule`, then
+ *   OTP's default; intensity bounds every restart, whichever rule chose it),
+ *   and the decision is that coordinator's decision record, kept in its log
+ *   and in KV (`decision.<name>.<oldEpoch>`) with the cluster's fields.
+ *   Rules are per node: add the same rules on every node that may become the
+ *   cluster coordinator. The restart history (`restarts.<name>`, wall-clock
+ *   ms) and pending decisions live in KV, so a new coordinator carries on.
  *
  * ## Fencing
  * A node runs instances only while it can prove its own link (SelfFence.ts):
@@ -125,12 +119,14 @@ import { COORDINATOR_LEASE, Host } from './Host.js';
 import { HostClient } from './hostClient.js';
 import { isRecord, type KV, openKv } from './kv.js';
 import { Lease } from './Lease.js';
+import { Listeners } from './listeners.js';
 import { type Member, Membership, type MembershipChange } from './Membership.js';
 import type { ClusterOptions } from './options.js';
 import { type Cardinality, Placement } from './placement.js';
 import {
   CLUSTER_SUPERVISOR,
   type ClusterDecision,
+  type GaveUpEvent,
   type HostedInstance,
   type InstanceRecord,
   type InstanceSpec,
@@ -139,12 +135,12 @@ import {
 } from './records.js';
 import { Registry } from './Registry.js';
 import { RemoteChildren } from './RemoteChildren.js';
-import { resolveIntensity } from './restarts.js';
+import { DEFAULT_FAILURE_TIMEOUT_MS, resolveIntensity } from './restarts.js';
 import { SelfFence } from './SelfFence.js';
 import { bucketName, ClusterSubjects } from './subjects.js';
 
 export type { ClusterOptions } from './options.js';
-export type { ClusterDecision, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions } from './records.js';
+export type { ClusterDecision, GaveUpEvent, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions } from './records.js';
 export { resolveClusterOptions } from './options.js';
 
 export interface ClusterDeps {
@@ -184,6 +180,7 @@ export class Cluster {
   readonly #coordinator: ClusterCoordinator;
   readonly #subs: Subscription[] = [];
   readonly #unwatch: Array<() => void> = [];
+  readonly #gaveUp: Listeners<[GaveUpEvent]>;
   #closed = false;
 
   static async start(deps: ClusterDeps): Promise<Cluster> {
@@ -233,6 +230,7 @@ export class Cluster {
       clock: this.#clock,
       logger: deps.logger,
     });
+    this.#gaveUp = new Listeners((err) => this.#log.error({ err }, 'gave-up listener threw'));
     const closed = (): boolean => this.#closed;
     const stale = (): void => {
       this.staleRejected++;
@@ -267,6 +265,7 @@ export class Cluster {
     this.#coordinator = new ClusterCoordinator({
       node: this.node,
       lease: this.#lease,
+      policy: deps.supervision.coordinator,
       kv: coord,
       registry,
       view: this.#view,
@@ -276,6 +275,7 @@ export class Cluster {
       logger: this.#log,
       heartbeatMs: membership.heartbeatMs,
       leaseMs: this.leaseMs,
+      failureTimeoutMs: deps.options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS,
       closed,
     });
   }
@@ -396,6 +396,17 @@ export class Cluster {
     return this.#hosts.stop(rec.owner, name, rec.epoch);
   }
 
+  /**
+   * Observe the coordinator giving up on an instance (past its intensity: it
+   * is banned until `bannedUntil`, then tried again; or a rule gave up).
+   * Seen on every node, through the Registry watch. Returns the function
+   * that stops observing.
+   */
+  on(event: 'gave-up', fn: (e: GaveUpEvent) => void): () => void {
+    if (event !== 'gave-up') throw new InvalidSpecError('event', 'must be "gave-up"');
+    return this.#gaveUp.add(fn);
+  }
+
   /** The cluster coordinator's decisions, from KV (any node can read them). */
   decisions(): Promise<ClusterDecision[]> {
     return this.#coordinator.decisions();
@@ -456,7 +467,9 @@ export class Cluster {
       }),
       await this.registry.watch('instance', (c) => {
         const rec = c.operation === 'put' ? parseRecord(c.value) : undefined;
+        const before = this.#view.record(c.name);
         this.#view.setRecord(c.name, rec);
+        if (rec?.gaveUp === true && !(before?.gaveUp === true && before.epoch === rec.epoch && before.retry === rec.retry)) this.#emitGaveUp(rec);
         // Gone for good (stopped, dropped): a later instance of the same name starts with no restart history.
         if (rec === undefined) this.#coordinator.forgetHistory(c.name);
         if (rec !== undefined && rec.state === 'exited' && rec.supervisor === CLUSTER_SUPERVISOR && this.isCoordinator) {
@@ -476,6 +489,17 @@ export class Cluster {
     this.#lease.start();
     this.#fence.start();
     this.#deps.supervision._setRemote(this._remote);
+  }
+
+  #emitGaveUp(rec: InstanceRecord): void {
+    const e: GaveUpEvent = {
+      type: 'halyard.cluster.v1.gave_up',
+      name: rec.name,
+      reason: rec.reason ?? 'gave_up',
+      ...(rec.endedWith !== undefined ? { endedWith: rec.endedWith } : {}),
+      ...(rec.bannedUntil !== undefined ? { bannedUntil: rec.bannedUntil } : {}),
+    };
+    this.#gaveUp.emit(e);
   }
 
   async #publishNode(): Promise<void> {

@@ -4,20 +4,38 @@
  *
  * It is a singleton elected by a KV lease (`coordinator`) whose epoch fences
  * its requests (hosts reject a spawn carrying an older coordinator epoch).
- * On a `down` verdict or an instance's exit it decides with OTP's rule
- * (`permanent` always, `transient` unless normal/shutdown, `temporary`
- * never; `nodedown` is abnormal) and places with placement.ts. Each restart
- * counts toward the instance's intensity (OTP's `add_restart/3`,
- * restarts.ts), its history in `restarts.<name>` in the `coord` bucket; past
- * it the coordinator gives up: decision `stop` (detail
- * `reached_max_restart_intensity`), and the record stays `exited` with that
- * reason and `gaveUp`, restarted by no coordinator.
+ *
+ * ## One recovery path
+ * On a `down` verdict (once the lost node has surely fenced itself) or an
+ * instance's exit, it builds a supervision failure report (supervisor
+ * `cluster`, strategy `one_for_one`, the instance's name as `childId`, its
+ * restart type, reason `nodedown` or the exit reason and error, its restart
+ * history, intensity and period) and asks supervision's Recovery
+ * Coordinator of this node: its rules (`addRule`), then OTP's default policy,
+ * with intensity applied to every restart answer. The directive becomes:
+ *
+ * | directive                  | action    | what the coordinator does |
+ * |----------------------------|-----------|---------------------------|
+ * | `restart`                  | `restart` | places it (placement.ts) and starts it; counted in its history unless `bypassIntensity` |
+ * | `restart-after` (ms)       | `restart` | the same, not before `notBefore` (wall clock + ms) |
+ * | `ignore`                   | `drop`    | removes its record (OTP: a child not to be restarted) |
+ * | `stop`                     | `stop`    | gives up: record `exited`, `gaveUp`, detail `stopped` |
+ * | `escalate`                 | `stop`    | gives up (no parent to escalate to): detail `reached_max_restart_intensity` when intensity was exceeded, else `escalated` |
+ *
+ * The decision record carries the report (`input`), `directive`, `rule`,
+ * `limits` and `overridden` as the node's log does, beside the cluster's
+ * fields (`action`, `from`, `to`, epochs, `history`). The restart history
+ * (`restarts.<name>` in the `coord` bucket) is OTP's `add_restart/3` per
+ * instance, in wall-clock ms (restarts.ts).
  *
  * ## No decision lost with a coordinator
- * Before a restart it writes `pending.<name>`; when the new instance answers
+ * A restart decision is written as `pending.<name>` before anything else
+ * (history included); when the new instance answers
  * it writes `decision.<name>.<oldEpoch>` and deletes the pending entry. A new
- * coordinator starts by finishing every pending entry and reconciling every
- * record, and carries the restart histories on. An instance lost with its
+ * coordinator starts by finishing every pending entry (carried out as
+ * decided, not decided again) and reconciling every record, and carries the
+ * restart histories on. A restart that no node can host yet stays pending
+ * and is carried out when one can. An instance lost with its
  * node and not restarted (dropped, given up) has its owner claim released,
  * so that node, back, does not revive it.
  *
@@ -29,20 +47,44 @@
  * once more right after it.
  */
 import type { Clock, TimerHandle } from '../../clock.js';
-import { describe } from '../../errors.js';
+import { describe, isWireError } from '../../errors.js';
 import type { Logger } from '../../log.js';
+import { DEFAULT_RULE, inWindow, type RecoveryCoordinator } from '../../supervision/index.js';
+import type { FailureReason, FailureReport } from '../../supervision/types.js';
 import type { ClusterView } from './ClusterView.js';
 import type { HostClient } from './hostClient.js';
 import { decodeJson, encodeJson, isRecord, type KV } from './kv.js';
 import type { Lease } from './Lease.js';
-import { type InstanceState, recover } from './placement.js';
-import { CLUSTER_SUPERVISOR, type ClusterDecision, claimKeyOf, type InstanceRecord, intensityOf } from './records.js';
+import { type InstanceState, lost, placeAgain } from './placement.js';
+import { CLUSTER_SUPERVISOR, type ClusterDecision, claimKeyOf, decisionKey, type InstanceRecord, intensityOf, parseDecision } from './records.js';
 import type { Registry } from './Registry.js';
-import { intensityStep, MAX_INTENSITY_REASON, parseRestarts, type RestartHistory } from './restarts.js';
+import { banOf, intensityStep, MAX_INTENSITY_REASON, parseRestarts, type RestartHistory } from './restarts.js';
+
+/** What the cluster coordinator asks: supervision's Recovery Coordinator of this node (its rules and OTP's default policy). */
+export type ClusterPolicy = Pick<RecoveryCoordinator, 'decide' | 'decisions' | 'stats'>;
+
+type DecisionBase = Pick<ClusterDecision, 'name' | 'from' | 'fromEpoch' | 'reason' | 'coordinator' | 'coordinatorEpoch' | 'retry'>;
+
+function instanceState(rec: InstanceRecord, ownerGone: boolean): InstanceState {
+  return {
+    name: rec.name,
+    type: rec.stype,
+    cardinality: rec.cardinality,
+    placement: rec.placement,
+    ...(rec.pin !== undefined ? { node: rec.pin } : {}),
+    restart: rec.restart,
+    owner: rec.owner,
+    ...(ownerGone ? { ownerGone: true } : {}),
+    state: rec.state,
+    ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
+    ...(rec.gaveUp === true ? { gaveUp: true } : {}),
+  };
+}
 
 export interface ClusterCoordinatorDeps {
   readonly node: string;
   readonly lease: Lease;
+  readonly policy: ClusterPolicy;
   /** The coord bucket: `pending.<name>`, `decision.<name>.<epoch>`, `restarts.<name>`. */
   readonly kv: KV;
   readonly registry: Registry;
@@ -54,6 +96,8 @@ export interface ClusterCoordinatorDeps {
   readonly logger: Logger;
   readonly heartbeatMs: number;
   readonly leaseMs: number;
+  /** How long an instance given up for its intensity is banned before it is tried again (restarts.ts). */
+  readonly failureTimeoutMs: number;
   readonly closed: () => boolean;
 }
 
@@ -157,68 +201,74 @@ export class ClusterCoordinator {
     const coordEpoch = lease.epoch;
     if (coordEpoch === undefined) return;
     const pendingKey = `pending.${name}`;
-    const rec = view.record(name);
+    let rec = view.record(name);
     if (rec === undefined) {
       await kv.delete(pendingKey).catch(() => {});
       return;
     }
     if (rec.supervisor !== CLUSTER_SUPERVISOR) return;
-    const inst: InstanceState = {
-      name: rec.name,
-      type: rec.stype,
-      cardinality: rec.cardinality,
-      placement: rec.placement,
-      ...(rec.pin !== undefined ? { node: rec.pin } : {}),
-      restart: rec.restart,
-      owner: rec.owner,
-      ...(view.staleOwner(rec) ? { ownerGone: true } : {}),
-      state: rec.state,
-      ...(rec.reason !== undefined ? { reason: rec.reason } : {}),
-      ...(rec.gaveUp === true ? { gaveUp: true } : {}),
-    };
-    const r = recover(inst, view.nodeView(), view.placed());
-    if (r.kind === 'none') {
-      if (rec.state !== 'running') return;
+    if (rec.gaveUp === true) {
+      if (banOf(rec, this.#d.wallClock()) !== 'ended') return;
+      rec = await this.#unban(rec);
+    }
+    const inst = instanceState(rec, view.staleOwner(rec));
+    const loss = lost(inst, view.nodeView());
+    const p = await kv.get(pendingKey).catch(() => null);
+    const pending = parseDecision(p?.operation === 'PUT' ? decodeJson(p.value) : undefined);
+    if (loss.kind === 'none') {
       // Running on a live node: a pending entry for an older epoch has completed.
-      const p = await kv.get(pendingKey).catch(() => null);
-      const pv = p?.operation === 'PUT' ? decodeJson(p.value) : undefined;
-      if (isRecord(pv) && pv.fromEpoch !== rec.epoch) {
+      if (rec.state === 'running' && pending !== undefined && pending.fromEpoch !== rec.epoch) {
         lease.assertHeld();
-        await this.#decided({ ...(pv as unknown as ClusterDecision), to: rec.owner, epoch: rec.epoch });
+        await this.#decided({ ...pending, to: rec.owner, epoch: rec.epoch });
         await kv.delete(pendingKey);
       }
       return;
     }
-    if (r.kind === 'wait' || r.kind === 'unplaced') return;
-    const base = { name, from: rec.owner, fromEpoch: rec.epoch, reason: r.reason, coordinator: this.#d.node, coordinatorEpoch: coordEpoch };
+    if (loss.kind === 'wait') return;
     lease.assertHeld();
-    if (r.kind === 'drop') {
-      await this.#decided({ ...base, action: 'drop', at: Date.now() });
-      await this.releaseLost(rec);
-      await registry.remove('instance', name);
-      view.forgetRecord(name);
-      await this.#forget(name);
-      return;
-    }
-    // OTP's add_restart/3 per instance, on a history kept in KV for the next coordinator.
-    const restartsKey = `restarts.${name}`;
-    const stored = parseRestarts(decodeJson((await kv.get(restartsKey))?.value ?? new Uint8Array()));
-    const { intensity, period } = intensityOf(rec);
-    const step = intensityStep(stored, rec.epoch, this.#d.wallClock(), intensity, period);
-    if (step.kind === 'stop') {
-      await this.#giveUp(rec, base, step.history);
-      return;
-    }
-    if (step.counted) {
+    // Decided already (by this coordinator or a predecessor that died before carrying it out): carry it out, never decide twice.
+    let d = pending !== undefined && pending.fromEpoch === rec.epoch && pending.retry === rec.retry && pending.action === 'restart' ? pending : undefined;
+    if (d === undefined) {
+      const base: DecisionBase = {
+        name,
+        from: rec.owner,
+        fromEpoch: rec.epoch,
+        reason: loss.reason,
+        coordinator: this.#d.node,
+        coordinatorEpoch: coordEpoch,
+        ...(rec.retry !== undefined ? { retry: rec.retry } : {}),
+      };
+      const decided = await this.#decide(rec, base);
+      d = decided.decision;
+      if (d.action === 'drop') {
+        await this.#decided(d);
+        await this.releaseLost(rec);
+        await registry.remove('instance', name);
+        view.forgetRecord(name);
+        await this.#forget(name);
+        return;
+      }
+      if (d.action === 'stop') {
+        await this.#giveUp(rec, d);
+        return;
+      }
+      // The decision before the history: a coordinator that dies in between leaves a pending entry, which is finished, not decided again.
       lease.assertHeld();
-      const h: RestartHistory = { type: 'halyard.cluster.v1.restarts', name, history: step.history, from: rec.epoch };
-      await kv.put(restartsKey, encodeJson(h));
+      await kv.put(pendingKey, encodeJson(d));
+      if (decided.counted) {
+        lease.assertHeld();
+        const h: RestartHistory = { type: 'halyard.cluster.v1.restarts', name, history: d.history ?? [], from: rec.epoch };
+        await kv.put(`restarts.${name}`, encodeJson(h));
+      }
+      this.#d.logger.info({ name, from: rec.owner, reason: loss.reason, rule: d.rule }, 'cluster recovery pending');
     }
-    const pending: ClusterDecision = { ...base, action: 'restart', history: step.history, to: r.node, at: Date.now() };
-    await kv.put(pendingKey, encodeJson(pending));
-    this.#d.logger.info({ name, from: rec.owner, to: r.node, reason: r.reason }, 'cluster recovery pending');
+    // `restart-after`: not before its time (a later sweep carries it out).
+    if (d.notBefore !== undefined && this.#d.wallClock() < d.notBefore) return;
+    // No node can host it now: the decision stays pending and is carried out when one can.
+    const node = placeAgain(inst, view.nodeView(), view.placed());
+    if (node === undefined) return;
     lease.assertHeld();
-    const epoch = await this.#d.hosts.spawn(r.node, {
+    const epoch = await this.#d.hosts.spawn(node, {
       op: 'spawn',
       name,
       stype: rec.stype,
@@ -233,25 +283,123 @@ export class ClusterCoordinator {
       e: coordEpoch,
     });
     // Unless the watch has shown something newer already (this tenure may have ended by now).
-    view.setIfNewer({ ...rec, owner: r.node, epoch, state: 'running' });
-    await this.#decided({ ...pending, epoch });
+    view.setIfNewer({ ...rec, owner: node, epoch, state: 'running' });
+    await this.#decided({ ...d, to: node, epoch });
     await kv.delete(pendingKey);
   }
 
   /**
-   * Past its restart intensity: the decision (`stop`) first; then the owner
-   * claim of an instance lost with its node; then the record (exited, given
-   * up: no coordinator restarts it); last the history and any pending entry.
+   * Ask supervision's policy (the node's Recovery Coordinator: its rules,
+   * then OTP's default, with intensity applied to every restart) about the
+   * end of tenure `base.fromEpoch`, as a failure report of a child of a
+   * one_for_one supervisor named `cluster`. History and clock are wall-clock
+   * ms (the history outlives this process, restarts.ts).
    */
-  async #giveUp(rec: InstanceRecord, base: Omit<ClusterDecision, 'action' | 'at'>, history: readonly number[]): Promise<void> {
+  async #decide(rec: InstanceRecord, base: DecisionBase): Promise<{ decision: ClusterDecision; counted: boolean }> {
+    const { policy, kv } = this.#d;
+    const now = this.#d.wallClock();
+    const stored = parseRestarts(decodeJson((await kv.get(`restarts.${rec.name}`))?.value ?? new Uint8Array()));
+    const { intensity, period } = intensityOf(rec);
+    // A restart of this very tenure counted already (its pending entry lost): not counted twice.
+    const past = stored === undefined ? [] : stored.from === rec.epoch ? stored.history.slice(0, -1) : stored.history;
+    const ocf = isRecord(rec.error) && typeof rec.error.ocf === 'number' ? rec.error.ocf : undefined;
+    const report: FailureReport = {
+      type: 'halyard.supervision.failure.v1',
+      node: this.#d.node,
+      supervisor: CLUSTER_SUPERVISOR,
+      strategy: 'one_for_one',
+      childId: rec.name,
+      childType: 'worker',
+      restart: rec.restart,
+      significant: false,
+      reason: base.reason as FailureReason,
+      ...(isWireError(rec.error) ? { error: rec.error } : {}),
+      ...(ocf !== undefined ? { ocf } : {}),
+      history: inWindow(past, now, period),
+      intensity,
+      period,
+      at: now,
+    };
+    // OTP's add_restart/3 per instance, on the history kept in KV for the next coordinator: what a restart now would make of it.
+    const step = intensityStep(stored, rec.epoch, now, intensity, period);
+    const since = policy.stats().total;
+    const directive = await policy.decide(report);
+    const logged = policy.decisions({ since, supervisor: CLUSTER_SUPERVISOR, childId: rec.name }).find((r) => r.input === report);
+    const record = {
+      ...base,
+      input: report,
+      directive,
+      rule: logged?.rule ?? DEFAULT_RULE,
+      ...(logged?.limits !== undefined ? { limits: logged.limits } : {}),
+      ...(logged?.overridden !== undefined ? { overridden: logged.overridden } : {}),
+      at: now,
+    };
+    switch (directive.type) {
+      case 'restart':
+      case 'restart-after': {
+        const notBefore = directive.type === 'restart-after' ? { notBefore: now + directive.ms } : {};
+        // A restart that opted out of intensity is left out of the history, as a supervisor leaves it out of its own.
+        if (directive.bypassIntensity === true) return { decision: { ...record, action: 'restart', history: report.history, ...notBefore }, counted: false };
+        const counted = step.kind === 'restart' ? step.counted : true;
+        return { decision: { ...record, action: 'restart', history: step.history, ...notBefore }, counted };
+      }
+      case 'ignore':
+        return { decision: { ...record, action: 'drop' }, counted: false };
+      case 'stop':
+        return { decision: { ...record, action: 'stop', detail: 'stopped', history: report.history }, counted: false };
+      case 'escalate': {
+        // No parent to escalate to: the cluster gives up on the instance.
+        const exceeded = logged?.limits?.intensity === 'exceeded';
+        const history = exceeded ? step.history : report.history;
+        const detail = exceeded ? MAX_INTENSITY_REASON : 'escalated';
+        // Past the limit: banned for the failure timeout, then tried again (restarts.ts); a rule's escalate is not overruled.
+        const ban = exceeded ? { bannedUntil: now + this.#d.failureTimeoutMs } : {};
+        return { decision: { ...record, action: 'stop', detail, history, ...ban }, counted: false };
+      }
+    }
+  }
+
+  /**
+   * Given up (past its intensity, or a rule said so): the decision (`stop`)
+   * first; then the owner claim of an instance lost with its node; then the
+   * record (exited, given up: no coordinator restarts it); last the history
+   * and any pending entry.
+   */
+  async #giveUp(rec: InstanceRecord, d: ClusterDecision): Promise<void> {
     this.#d.lease.assertHeld();
-    this.#d.logger.warn({ name: rec.name, reason: base.reason, restarts: history.length }, 'cluster recovery gives up: restart intensity reached');
-    await this.#decided({ ...base, action: 'stop', detail: MAX_INTENSITY_REASON, history, at: Date.now() });
+    this.#d.logger.warn(
+      { name: rec.name, reason: d.reason, restarts: d.history?.length ?? 0, rule: d.rule, detail: d.detail, bannedUntil: d.bannedUntil },
+      d.bannedUntil !== undefined ? 'cluster recovery gives up for now: banned for the failure timeout' : 'cluster recovery gives up',
+    );
+    await this.#decided(d);
     await this.releaseLost(rec);
-    const given: InstanceRecord = { ...rec, state: 'exited', reason: MAX_INTENSITY_REASON, gaveUp: true };
+    const given: InstanceRecord = {
+      ...rec,
+      state: 'exited',
+      reason: d.detail ?? MAX_INTENSITY_REASON,
+      gaveUp: true,
+      endedWith: d.reason,
+      ...(d.bannedUntil !== undefined ? { bannedUntil: d.bannedUntil } : {}),
+    };
     await this.#d.registry.put('instance', rec.name, given);
     this.#d.view.keep(given);
     await this.#forget(rec.name);
+  }
+
+  /**
+   * Its ban has ended: clear its restart history (Pacemaker clears the fail
+   * count) and make it the end it was given up on again, numbered as the
+   * next retry of its tenure, so the policy decides on it afresh.
+   */
+  async #unban(rec: InstanceRecord): Promise<InstanceRecord> {
+    this.#d.lease.assertHeld();
+    const { gaveUp: _g, bannedUntil: _b, endedWith, ...rest } = rec;
+    const again: InstanceRecord = { ...rest, reason: endedWith ?? 'error', retry: (rec.retry ?? 0) + 1 };
+    this.#d.logger.info({ name: rec.name, reason: again.reason, retry: again.retry }, 'cluster recovery: ban ended, trying again');
+    await this.#d.kv.delete(`restarts.${rec.name}`);
+    await this.#d.registry.put('instance', rec.name, again);
+    this.#d.view.keep(again);
+    return again;
   }
 
   /**
@@ -272,6 +420,6 @@ export class ClusterCoordinator {
   }
 
   async #decided(d: ClusterDecision): Promise<void> {
-    await this.#d.kv.put(`decision.${d.name}.${d.fromEpoch}`, encodeJson(d));
+    await this.#d.kv.put(decisionKey(d), encodeJson(d));
   }
 }

@@ -253,7 +253,7 @@ export class Host implements Fenceable {
         }
       }
       if (h.stopping || h.supervisor !== CLUSTER_SUPERVISOR) await registry.remove('instance', h.name);
-      else await registry.put('instance', h.name, { ...h.record, state: 'exited', reason });
+      else await registry.put('instance', h.name, { ...h.record, state: 'exited', reason, ...(error !== undefined ? { error: toWireError(error) } : {}) });
       await registry.release(claimKey, h.epoch);
     } catch (err) {
       this.#d.logger.warn({ reason: describe(err), name: h.name }, 'cannot record instance end');

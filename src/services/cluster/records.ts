@@ -10,6 +10,7 @@
  * {@link intensityOf} falls back to the defaults rather than trust a bad
  * intensity.
  */
+import type { WireError } from '../../errors.js';
 import type { DecisionLimits, Directive, FailureReport, RestartType } from '../../supervision/types.js';
 import { isRecord } from './kv.js';
 import { Cardinality, type Placement } from './placement.js';
@@ -65,6 +66,14 @@ export interface InstanceRecord {
   readonly period?: number;
   /** Set when the coordinator gave up on it (`reason` is then `reached_max_restart_intensity`). */
   readonly gaveUp?: boolean;
+  /** Given up for its intensity: wall-clock ms until which it is banned; then it is tried again (restarts.ts). */
+  readonly bannedUntil?: number;
+  /** Given up: the end that led to it (an exit reason, or `nodedown`), decided again once the ban ends. */
+  readonly endedWith?: string;
+  /** Times it was tried again after a ban, for this tenure (numbers its decisions). */
+  readonly retry?: number;
+  /** The error it ended with (`exited`), as on the wire: rules see it and its OCF code. */
+  readonly error?: WireError;
 }
 
 /**
@@ -105,6 +114,10 @@ export interface ClusterDecision {
   readonly overridden?: Directive;
   /** For a `restart-after`: wall-clock ms before which the restart is not carried out. */
   readonly notBefore?: number;
+  /** For a `stop` past intensity: wall-clock ms until which the instance is banned (then tried again). */
+  readonly bannedUntil?: number;
+  /** Set on decisions taken when a ban ended: the how-manieth retry of tenure `fromEpoch`. */
+  readonly retry?: number;
 }
 
 /** A spawn request to a host (`<prefix>.clrpc.<node>`). */
@@ -132,8 +145,31 @@ export interface ExitReport {
   readonly error?: unknown;
 }
 
+/** The key of a decision in the coord bucket: one per ended tenure, and one per retry of it after a ban. */
+export function decisionKey(d: Pick<ClusterDecision, 'name' | 'fromEpoch' | 'retry'>): string {
+  return d.retry === undefined || d.retry === 0 ? `decision.${d.name}.${d.fromEpoch}` : `decision.${d.name}.${d.fromEpoch}.r${d.retry}`;
+}
+
+/** Sent to `cluster.on('gave-up', fn)` on every node when the coordinator gives up on an instance. */
+export interface GaveUpEvent {
+  readonly type: 'halyard.cluster.v1.gave_up';
+  readonly name: string;
+  /** `reached_max_restart_intensity`, `stopped` or `escalated` (a rule's answer). */
+  readonly reason: string;
+  /** The end that led to it. */
+  readonly endedWith?: string;
+  /** Wall-clock ms when it is tried again; absent when a rule gave up for good. */
+  readonly bannedUntil?: number;
+}
+
 /** The supervisor of instances started with `cluster.start()`. */
 export const CLUSTER_SUPERVISOR = 'cluster';
+
+/** A decision read back from KV (a pending entry); `undefined` unless it has the fields the coordinator relies on. */
+export function parseDecision(v: unknown): ClusterDecision | undefined {
+  if (!isRecord(v) || typeof v.name !== 'string' || typeof v.fromEpoch !== 'number' || typeof v.action !== 'string') return undefined;
+  return v as unknown as ClusterDecision;
+}
 
 /** The record's tag and the fields every reader relies on; `undefined` for anything else. */
 export function parseRecord(v: unknown): InstanceRecord | undefined {
