@@ -18,6 +18,7 @@
  * | `suspectAfterMs`| 2 × heartbeatMs                      | silence before `suspect` |
  * | `downAfterMs`   | suspectAfterMs + 1.6 × heartbeatMs   | silence before `down` |
  * | `leaseMs`       | downAfterMs − safetyMs               | how long a node runs its instances without proof of its own link; also the coordinator lease |
+ * | `failureTimeoutMs` | 60000                             | an instance given up for its restart intensity is banned this long, then tried again (restarts.ts) |
  *
  * `safetyMs` is max(50, heartbeatMs / 2). Instances of a `down` node are
  * taken over `max(0, leaseMs + safetyMs − downAfterMs)` after the verdict
