@@ -107,7 +107,7 @@
 import type { AnyActorLogic } from 'xstate';
 import type { ActorSystem } from '../../actors/ActorSystem.js';
 import { type Clock, monotonicClock } from '../../clock.js';
-import { describe, InvalidSpecError, NoNodeAvailableError, ServiceLockedError } from '../../errors.js';
+import { describe, InvalidSpecError, ServiceLockedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Supervision } from '../../supervision/index.js';
 import type { RemoteStarter } from '../../supervision/types.js';
@@ -351,7 +351,7 @@ export class Cluster {
     const running = this.#view.runningAs(this.#view.record(spec.name), spec.type);
     if (running !== undefined) return running;
     const node = this.#view.placeFor({ name: spec.name, type: spec.type, placement, node: spec.node });
-    if (node === undefined) throw new NoNodeAvailableError(spec.type);
+    if (node === undefined) throw this.#view.refusal({ name: spec.name, type: spec.type, placement, node: spec.node });
     const epoch = await this.#hosts
       .spawn(node, {
         op: 'spawn',
@@ -455,7 +455,7 @@ export class Cluster {
     this.#unwatch.push(this.#remote.watchSpawns());
     this.#subs.push(
       t.subscribe(this.#subjects.rpc(this.node), (msg) => void this.#host.onRpc(msg)),
-      t.subscribe(this.#subjects.exits(this.node), (msg) => this.#remote.onExitReport(msg.data)),
+      t.subscribe(this.#subjects.exits(this.node), (msg) => this.#remote.onExitReport(msg.data, msg.subject)),
     );
     this.membership.on('change', (c) => this.#onMemberChange(c));
     // Members already down when this node joined were reported before it listened.

@@ -17,10 +17,10 @@
  *   (`valid`, SelfFence.ts).
  */
 import type { Clock } from '../../clock.js';
-import { ServiceLockedError } from '../../errors.js';
+import { NoNodeAvailableError, ServiceLockedError } from '../../errors.js';
 import type { ServiceCatalog } from './catalog.js';
 import type { Member, Membership } from './Membership.js';
-import { type NodeView, type PlacedInstance, type Placement, place } from './placement.js';
+import { lockHolder, type NodeView, type PlacedInstance, type Placement, place } from './placement.js';
 import { CLUSTER_SUPERVISOR, type HostedInstance, type InstanceRecord } from './records.js';
 
 export interface ClusterViewDeps {
@@ -147,6 +147,16 @@ export class ClusterView {
 
   placeFor(req: { name: string; type: string; placement: Placement; node?: string | undefined }): string | undefined {
     return place({ ...req, cardinality: this.#d.catalog.cardinalityOf(req.type) }, this.nodeView(), this.placed());
+  }
+
+  /**
+   * Why `req` cannot be placed: a `ServiceLockedError` naming the lock and
+   * its holder when a lock is what keeps it out (a second singleton, a
+   * second per-node instance), else a `NoNodeAvailableError`.
+   */
+  refusal(req: { name: string; type: string; placement: Placement; node?: string | undefined }): ServiceLockedError | NoNodeAvailableError {
+    const held = lockHolder({ ...req, cardinality: this.#d.catalog.cardinalityOf(req.type) }, this.nodeView(), this.placed());
+    return held === undefined ? new NoNodeAvailableError(req.type) : new ServiceLockedError(req.type, held.lock, held.holder);
   }
 
   /**

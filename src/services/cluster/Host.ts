@@ -2,7 +2,7 @@
  * The host: the RPC server on `<prefix>.clrpc.<node>` that runs instances on
  * this node, and the bookkeeping of what it runs.
  *
- * ## Requests (JSON, wire.ts)
+ * ## Requests (JSON with a version `v`, wire.ts)
  * | op      | fields                                                  | answer |
  * |---------|---------------------------------------------------------|--------|
  * | `spawn` | name, stype, input?, restart, placement, pin?, origin, supervisor, intensity?, period?, e? | `{ ok, epoch }` |
@@ -47,6 +47,7 @@ import type { Registry } from './Registry.js';
 import { resolveIntensity } from './restarts.js';
 import type { Fenceable, SelfFence } from './SelfFence.js';
 import type { ClusterSubjects } from './subjects.js';
+import { assertRpcVersion, RPC_VERSION } from './wire.js';
 
 /** The lease name of the cluster coordinator, whose epoch fences its spawn requests. */
 export const COORDINATOR_LEASE = 'coordinator';
@@ -115,13 +116,15 @@ export class Host implements Fenceable {
 
   async onRpc(msg: Msg): Promise<void> {
     const reply = (v: Record<string, unknown>): void => {
-      if (msg.reply !== undefined && !this.#d.transport.isClosed) this.#d.transport.publish(msg.reply, encodeJson(v));
+      if (msg.reply !== undefined && !this.#d.transport.isClosed) this.#d.transport.publish(msg.reply, encodeJson({ v: RPC_VERSION, ...v }));
     };
     const v = decodeJson(msg.data);
     // Fence before serving anything: a woken process must not answer as an owner.
     this.#d.fence.guard();
     try {
       if (!isRecord(v)) throw new InvalidSpecError('request', 'must be a JSON object');
+      // A newer peer's frame may mean something else by the same fields: refuse it rather than misread it.
+      assertRpcVersion(v, 'cluster request');
       switch (v.op) {
         case 'spawn':
           reply({ ok: true, epoch: await this.#spawnLocal(v as unknown as SpawnRequest) });
@@ -239,7 +242,7 @@ export class Host implements Fenceable {
     if (h.supervisor !== CLUSTER_SUPERVISOR) {
       this.#d.transport.publish(
         this.#d.subjects.exits(h.supervisor),
-        encodeJson({ name: h.name, epoch: h.epoch, reason, ...(error !== undefined ? { error: toWireError(error) } : {}) }),
+        encodeJson({ v: RPC_VERSION, name: h.name, epoch: h.epoch, reason, ...(error !== undefined ? { error: toWireError(error) } : {}) }),
       );
     }
     try {

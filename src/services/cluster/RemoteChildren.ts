@@ -21,14 +21,16 @@
  */
 import { type AnyActorLogic, type AnyEventObject, fromCallback, setup } from 'xstate';
 import type { ActorSystem } from '../../actors/ActorSystem.js';
+import { DeadLetterReason } from '../../actors/DeadLetters.js';
 import type { LocalActorRef } from '../../actors/types.js';
-import { fromWireError, isWireError, NodeDownError, NoNodeAvailableError } from '../../errors.js';
+import { fromWireError, isWireError, NodeDownError } from '../../errors.js';
 import type { RemoteStart, RemoteStarter, RestartType } from '../../supervision/types.js';
 import type { ClusterView } from './ClusterView.js';
 import type { HostClient } from './hostClient.js';
 import { decodeJson, isRecord } from './kv.js';
 import type { Membership } from './Membership.js';
 import type { ExitReport } from './records.js';
+import { assertRpcVersion } from './wire.js';
 
 const STAND_IN_EXIT = 'halyard.cluster.v1.exited';
 const STAND_IN_FAIL = 'halyard.cluster.v1.failed';
@@ -153,8 +155,9 @@ export class RemoteChildren {
     const { start } = input;
     const { hosts } = this.#d;
     void (async () => {
-      const node = this.#d.view.placeFor({ name: input.name, type: start.type, placement: start.placement, node: start.node });
-      if (node === undefined) return fail(new NoNodeAvailableError(start.type));
+      const req = { name: input.name, type: start.type, placement: start.placement, node: start.node };
+      const node = this.#d.view.placeFor(req);
+      if (node === undefined) return fail(this.#d.view.refusal(req));
       link.node = node;
       this.#links.set(link.name, link);
       let epoch: number;
@@ -194,9 +197,17 @@ export class RemoteChildren {
   }
 
   /** An exit report on `<prefix>.clexit.<this node>`. */
-  onExitReport(data: Uint8Array): void {
+  onExitReport(data: Uint8Array, subject: string): void {
     const v = decodeJson(data);
-    if (!isRecord(v) || typeof v.name !== 'string' || typeof v.epoch !== 'number') return;
+    if (!isRecord(v)) return;
+    try {
+      assertRpcVersion(v, 'exit report');
+    } catch {
+      // A newer host's report: not to be misread, and there is no one to answer.
+      this.#d.system.deadLetters.record(subject, v, DeadLetterReason.Decode);
+      return;
+    }
+    if (typeof v.name !== 'string' || typeof v.epoch !== 'number') return;
     const report: ExitReport = { name: v.name, epoch: v.epoch, reason: typeof v.reason === 'string' ? v.reason : 'error', error: v.error };
     const link = this.#links.get(report.name);
     if (link === undefined || link.ended) return;

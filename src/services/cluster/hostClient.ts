@@ -1,13 +1,14 @@
 /**
  * The client side of a host's RPC server (Host.ts): one request on
- * `<prefix>.clrpc.<node>`, answered `{ ok: true, ... }` or
- * `{ ok: false, error }` (a wire error, rebuilt as its class here).
+ * `<prefix>.clrpc.<node>` (versioned, wire.ts), answered `{ ok: true, ... }`
+ * or `{ ok: false, error }` (a wire error, rebuilt here).
  */
 import { fromWireError, InvalidSpecError, isWireError } from '../../errors.js';
 import type { NatsTransport } from '../../transport/NatsTransport.js';
 import { decodeJson, encodeJson, isRecord } from './kv.js';
 import type { SpawnRequest } from './records.js';
 import type { ClusterSubjects } from './subjects.js';
+import { assertRpcVersion, RPC_VERSION } from './wire.js';
 
 const RPC_TIMEOUT_MS = 2000;
 
@@ -21,9 +22,10 @@ export class HostClient {
   }
 
   async request(node: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const msg = await this.#transport.request(this.#subjects.rpc(node), encodeJson(body), { timeout: RPC_TIMEOUT_MS });
+    const msg = await this.#transport.request(this.#subjects.rpc(node), encodeJson({ v: RPC_VERSION, ...body }), { timeout: RPC_TIMEOUT_MS });
     const v = decodeJson(msg.data);
     if (!isRecord(v)) throw new InvalidSpecError('reply', 'malformed cluster reply');
+    assertRpcVersion(v, 'cluster reply');
     if (v.ok !== true) throw isWireError(v.error) ? fromWireError(v.error) : new Error('cluster request failed');
     return v;
   }

@@ -102,6 +102,32 @@ export function candidates(req: PlacementRequest, nodes: ReadonlyMap<string, Nod
   return eligible;
 }
 
+/**
+ * Why no node can host `req` when the reason is a lock: the lock, and the
+ * node holding it (for `per-node`, a node whose slot is taken). `undefined`
+ * when some node could host it, or when none is up with the type at all.
+ */
+export function lockHolder(
+  req: PlacementRequest,
+  nodes: ReadonlyMap<string, NodeView>,
+  placed: readonly PlacedInstance[],
+): { readonly lock: 'per-node' | 'singleton' | 'name'; readonly holder: string } | undefined {
+  const hosts = req.placement === Placement.Pinned ? (req.node !== undefined ? [nodes.get(req.node)] : []) : [...nodes.values()];
+  let found: { lock: 'per-node' | 'singleton' | 'name'; holder: string } | undefined;
+  for (const n of hosts) {
+    if (n === undefined || n.status !== 'up' || !n.types.includes(req.type)) continue;
+    const lock = lockConflict(req, n.node, placed, nodes);
+    if (lock === undefined) return undefined;
+    if (found !== undefined) continue;
+    const by =
+      lock === 'per-node'
+        ? n.node
+        : placed.find((p) => isLive(p, nodes) && (lock === 'name' ? p.name === req.name : p.type === req.type && p.name !== req.name))?.node;
+    found = { lock, holder: by ?? n.node };
+  }
+  return found;
+}
+
 /** The node to start `req` on, or `undefined` when none can host it now. */
 export function place(req: PlacementRequest, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): string | undefined {
   return candidates(req, nodes, placed)[0];
