@@ -9,6 +9,9 @@
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node, ServiceLockedError } from '../src/index.js';
+import { HostClient } from '../src/services/cluster/hostClient.js';
+import { ClusterSubjects } from '../src/services/cluster/subjects.js';
+import type { NatsTransport } from '../src/transport/NatsTransport.js';
 import { uniquePrefix } from './cluster/harness.js';
 import { counterMachine } from './support/machines.js';
 import { waitFor } from './support/wait.js';
@@ -66,6 +69,19 @@ describe('cluster - locks', () => {
       holder: 'b',
     });
     expect(b.cluster!.instances().map((i) => i.name)).toEqual(['l1']);
+  });
+
+  it('cluster - a host refusing a second singleton answers a ServiceLockedError the caller gets as that class (lock and holder), not a RemoteError', async () => {
+    const { a, b, prefix } = await pair();
+    await a.cluster!.start({ name: 'one', type: 'single' });
+    // Straight to the host, as a caller whose view has not seen `one` yet would (the host's own check decides).
+    const hosts = new HostClient(a.transport as NatsTransport, new ClusterSubjects(prefix));
+    const err = await hosts
+      .spawn('b', { op: 'spawn', name: 'two', stype: 'single', restart: 'permanent', placement: 'any', origin: 'a', supervisor: 'cluster' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceLockedError);
+    expect(err).toMatchObject({ type: 'single', lock: 'singleton', holder: 'b', message: 'single: singleton lock held by b' });
+    expect(b.cluster!.instances().map((i) => i.name)).toEqual(['one']);
   });
 
   it('cluster - a type no live node has registered is still NoNodeAvailableError (no lock involved)', async () => {

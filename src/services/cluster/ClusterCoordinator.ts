@@ -213,18 +213,18 @@ export class ClusterCoordinator {
     }
     const inst = instanceState(rec, view.staleOwner(rec));
     const loss = lost(inst, view.nodeView());
+    if (loss.kind === 'wait' || (loss.kind === 'none' && rec.state !== 'running')) return;
     const p = await kv.get(pendingKey).catch(() => null);
     const pending = parseDecision(p?.operation === 'PUT' ? decodeJson(p.value) : undefined);
     if (loss.kind === 'none') {
       // Running on a live node: a pending entry for an older epoch has completed.
-      if (rec.state === 'running' && pending !== undefined && pending.fromEpoch !== rec.epoch) {
+      if (pending !== undefined && pending.fromEpoch !== rec.epoch) {
         lease.assertHeld();
         await this.#decided({ ...pending, to: rec.owner, epoch: rec.epoch });
         await kv.delete(pendingKey);
       }
       return;
     }
-    if (loss.kind === 'wait') return;
     lease.assertHeld();
     // Decided already (by this coordinator or a predecessor that died before carrying it out): carry it out, never decide twice.
     let d = pending !== undefined && pending.fromEpoch === rec.epoch && pending.retry === rec.retry && pending.action === 'restart' ? pending : undefined;
@@ -239,6 +239,8 @@ export class ClusterCoordinator {
         ...(rec.retry !== undefined ? { retry: rec.retry } : {}),
       };
       const decided = await this.#decide(rec, base);
+      // A rule may take its time: the lease must still be ours to act on its answer.
+      lease.assertHeld();
       d = decided.decision;
       if (d.action === 'drop') {
         await this.#decided(d);

@@ -9,7 +9,9 @@
  * | `stop`  | name, epoch                                             | `{ ok, stopped }` |
  * | `list`  |                                                         | `{ ok, node, valid, coordinator, instances }` |
  * Errors answer `{ ok: false, error }` with a wire error (`FencedError`,
- * `StaleEpochError`, `UnknownServiceTypeError`, `ServiceLockedError`, ...).
+ * `StaleEpochError`, `UnknownServiceTypeError`, `ServiceLockedError`, ...);
+ * a lock refusal adds `locked: { type, lock, holder }`, so the caller gets a
+ * `ServiceLockedError` again.
  *
  * ## A spawn
  * 1. Fence first (SelfFence.ts): a woken process must not answer as an owner.
@@ -139,7 +141,9 @@ export class Host implements Fenceable {
           throw new InvalidSpecError('op', 'must be spawn, stop or list');
       }
     } catch (err) {
-      reply({ ok: false, error: toWireError(err) });
+      // A lock refusal carries what the caller needs to rebuild it (hostClient.ts): which lock, and who holds it.
+      const locked = err instanceof ServiceLockedError ? { locked: { type: err.type, lock: err.lock, holder: err.holder ?? null } } : {};
+      reply({ ok: false, error: toWireError(err), ...locked });
     }
   }
 

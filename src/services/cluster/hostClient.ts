@@ -3,7 +3,7 @@
  * `<prefix>.clrpc.<node>` (versioned, wire.ts), answered `{ ok: true, ... }`
  * or `{ ok: false, error }` (a wire error, rebuilt here).
  */
-import { fromWireError, InvalidSpecError, isWireError } from '../../errors.js';
+import { fromWireError, InvalidSpecError, isWireError, ServiceLockedError } from '../../errors.js';
 import type { NatsTransport } from '../../transport/NatsTransport.js';
 import { decodeJson, encodeJson, isRecord } from './kv.js';
 import type { SpawnRequest } from './records.js';
@@ -11,6 +11,15 @@ import type { ClusterSubjects } from './subjects.js';
 import { assertRpcVersion, RPC_VERSION } from './wire.js';
 
 const RPC_TIMEOUT_MS = 2000;
+
+const LOCKS: ReadonlySet<unknown> = new Set(['per-node', 'singleton', 'name']);
+
+/** A host's lock refusal as the class the caller can act on (a start racing the coordinator checks `lock === 'name'`). */
+function lockRefusal(v: unknown): ServiceLockedError | undefined {
+  if (!isRecord(v) || typeof v.type !== 'string' || !LOCKS.has(v.lock)) return undefined;
+  const holder = typeof v.holder === 'string' ? v.holder.slice(0, 256) : undefined;
+  return new ServiceLockedError(v.type.slice(0, 256), v.lock as ServiceLockedError['lock'], holder);
+}
 
 export class HostClient {
   readonly #transport: NatsTransport;
@@ -26,7 +35,7 @@ export class HostClient {
     const v = decodeJson(msg.data);
     if (!isRecord(v)) throw new InvalidSpecError('reply', 'malformed cluster reply');
     assertRpcVersion(v, 'cluster reply');
-    if (v.ok !== true) throw isWireError(v.error) ? fromWireError(v.error) : new Error('cluster request failed');
+    if (v.ok !== true) throw lockRefusal(v.locked) ?? (isWireError(v.error) ? fromWireError(v.error) : new Error('cluster request failed'));
     return v;
   }
 
