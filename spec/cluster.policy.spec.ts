@@ -162,3 +162,49 @@ describe('cluster - past the limit: banned for the failure timeout, then tried a
     expect(a.cluster!.records().find((r) => r.name === 'ban1')).toMatchObject({ state: 'running', owner: 'b' });
   });
 });
+
+describe('cluster - a singleton lost with its node past its intensity', () => {
+  it('cluster - a permanent singleton given up after node losses is banned, then started again on a survivor', async () => {
+    const prefix = uniquePrefix('polban');
+    const servers = inject('natsUrl');
+    const cluster = { ...fast, failureTimeoutMs: 300 };
+    const start = async (name: string) => {
+      const n = await createNode({ name, prefix, transport: { kind: 'nats', servers }, cluster });
+      nodes.push(n);
+      return n;
+    };
+    const a = await start('a');
+    await waitFor(() => a.cluster!.isCoordinator, { timeout: 10_000, message: 'a is the coordinator' });
+    const b = await start('b');
+    const c = await start('c');
+    const d = await start('d');
+    for (const n of [b, c, d]) n.register('single', counterMachine, { cardinality: 'singleton' });
+    await waitFor(() => ['b', 'c', 'd'].every((n) => a.cluster!.typesOf(n)?.single !== undefined), { timeout: 10_000, message: 'a sees the type on b, c, d' });
+    const seen: GaveUpEvent[] = [];
+    d.cluster!.on('gave-up', (e) => seen.push(e));
+    // Intensity 1: the second node loss is past the limit (as the 4th within 30 s is with the defaults).
+    await a.cluster!.start({ name: 'solo', type: 'single', node: 'b', placement: 'any', intensity: 1, period: 60_000 });
+    await waitFor(() => live(b, 'solo') && a.cluster!.records().some((r) => r.name === 'solo'), { timeout: 5000, message: 'solo on b' });
+    const leave = async (n: Node) => {
+      nodes.splice(nodes.indexOf(n), 1);
+      await n.shutdown(100);
+    };
+    await leave(b);
+    await waitFor(() => live(c, 'solo'), { timeout: 10_000, message: 'solo moves to c' });
+    await leave(c);
+    const gaveUp = await waitFor(() => seen[0], { timeout: 10_000, message: 'the give-up is seen on d' });
+    expect(gaveUp).toMatchObject({ name: 'solo', reason: MAX_INTENSITY_REASON, endedWith: 'nodedown' });
+    // Not forever: once the ban ends it is decided again with a fresh history, and the survivor d runs it.
+    await waitFor(() => live(d, 'solo'), { timeout: 10_000, message: 'solo runs on the survivor d after its ban' });
+    const ds = await waitFor(async () => {
+      const all = await a.cluster!.decisions();
+      return all.length === 3 && all[2]!.epoch !== undefined ? all : undefined;
+    }, { timeout: 5000, message: 'the retry decided and carried out' });
+    expect(ds.map((x) => [x.action, x.reason, x.from, x.to, x.retry])).toEqual([
+      ['restart', 'nodedown', 'b', 'c', undefined],
+      ['stop', 'nodedown', 'c', undefined, undefined],
+      ['restart', 'nodedown', 'c', 'd', 1],
+    ]);
+    expect(ds[1]).toMatchObject({ detail: MAX_INTENSITY_REASON, bannedUntil: gaveUp.bannedUntil });
+  });
+});
