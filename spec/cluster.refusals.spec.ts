@@ -10,6 +10,7 @@
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node, ServiceLockedError } from '../src/index.js';
 import { HostClient } from '../src/services/cluster/hostClient.js';
+import { lockHolder, type NodeView } from '../src/services/cluster/placement.js';
 import { ClusterSubjects } from '../src/services/cluster/subjects.js';
 import type { NatsTransport } from '../src/transport/NatsTransport.js';
 import { uniquePrefix } from './cluster/harness.js';
@@ -48,6 +49,25 @@ async function recordSeen(n: Node, name: string): Promise<void> {
 }
 
 describe('cluster - locks', () => {
+  it('cluster - lockHolder names the lock and its holder only when a lock is what keeps a start out (table)', () => {
+    const up = (node: string, types: string[]): [string, NodeView] => [node, { node, status: 'up', types }];
+    const nodes = new Map<string, NodeView>([up('a', ['s', 'p']), up('b', ['s', 'p'])]);
+    const single = { name: 'two', type: 's', cardinality: 'singleton', placement: 'any' } as const;
+    const perNode = { name: 'p2', type: 'p', cardinality: 'per-node', placement: 'pinned', node: 'a' } as const;
+    const placedS = [{ name: 'one', type: 's', cardinality: 'singleton', node: 'b' }] as const;
+    const placedP = [{ name: 'p1', type: 'p', cardinality: 'per-node', node: 'a' }] as const;
+    expect(lockHolder(single, nodes, placedS)).toEqual({ lock: 'singleton', holder: 'b' });
+    expect(lockHolder(single, nodes, [])).toBeUndefined();
+    expect(lockHolder(perNode, nodes, placedP)).toEqual({ lock: 'per-node', holder: 'a' });
+    // Not pinned: b has a free per-node slot, so no lock keeps it out.
+    expect(lockHolder({ ...perNode, placement: 'any' }, nodes, placedP)).toBeUndefined();
+    // No node has the type: not a lock.
+    expect(lockHolder({ ...single, type: 'x' }, nodes, placedS)).toBeUndefined();
+    // The holder's node is down and fenced: its slot is free again.
+    const fenced = new Map<string, NodeView>([...nodes, ['b', { node: 'b', status: 'down', types: ['s'], fenced: true }]]);
+    expect(lockHolder(single, fenced, placedS)).toBeUndefined();
+  });
+
   it('cluster - a second singleton is refused with ServiceLockedError saying the singleton lock is held by its node', async () => {
     const { a, b } = await pair();
     await a.cluster!.start({ name: 'one', type: 'single' });
