@@ -92,6 +92,7 @@ export {
   Placement,
   type ClusterDecision,
   type ClusterOptions,
+  type GaveUpEvent,
   type HostedInstance,
   type InstanceRecord,
   type InstanceSpec,

@@ -49,7 +49,7 @@
  *    └──── heartbeat / pong / alive ─────┘                     (final for that incarnation)
  * ```
  * On suspicion the watcher broadcasts `suspect`, pings the suspect itself and
- * asks `indirectProbes` other members to ping it. The verdict needs silence
+ * asks `indirectProbes` other members to ping it (probes.ts). The verdict needs silence
  * of `downAfterMs`, no ack from any probe, and a confirmation: a helper's
  * explicit nack or the server's "no responders" for the suspect (or no
  * helper available). It is recorded in KV by compare-and-set on the
@@ -82,28 +82,23 @@
  * or clears lapses after `suspectAfterMs + downAfterMs`.
  */
 import { type Clock, monotonicClock, type TimerHandle } from '../../clock.js';
-import { ClusterUnavailableError, describe, InvalidSpecError, NoRespondersError } from '../../errors.js';
+import { ClusterUnavailableError, describe, InvalidSpecError } from '../../errors.js';
 import { type Logger, nullLogger } from '../../log.js';
 import type { Subscription, Transport, TransportStatusType } from '../../transport/Transport.js';
 import { DEFAULT_KV_TIMEOUT_MS, entryJson, isCasConflict, type KV, type KvEntry } from './kv.js';
 import { Listeners } from './listeners.js';
 import { assertNodeName, ClusterSubjects } from './subjects.js';
-import { MemberStatus, merge, pickHelpers, Report, watchTargets } from './view.js';
+import { type ProbeRound, Probes } from './probes.js';
+import { MemberStatus, merge, Report, watchTargets } from './view.js';
 import {
   decodeHeartbeat,
   decodeMemberEvent,
   decodeMemberRecord,
-  decodePong,
-  decodeProbeRequest,
-  decodeProbeResult,
   EventKind,
   heartbeat,
   memberEvent,
   memberRecord,
-  ping,
   pong,
-  probeRequest,
-  probeResult,
   RecordStatus,
 } from './wire.js';
 
@@ -144,14 +139,6 @@ export interface MembershipChange {
   readonly member: Member;
   /** The node whose report caused the change. */
   readonly by: string;
-}
-
-interface ProbeRound {
-  done: boolean;
-  acked: boolean;
-  /** Confirmations of silence: helper nacks, or "no responders" for the suspect's ping subject. */
-  nacks: number;
-  helpers: number;
 }
 
 interface Entry {
@@ -196,7 +183,7 @@ export class Membership {
   readonly #kvTimeoutMs: number;
   readonly #tickMs: number;
   readonly #isolatedAfterMs: number;
-  readonly #probeTimeoutMs: number;
+  readonly #probes: Probes;
   readonly #suspectTtlMs: number;
   readonly #changes: Listeners<[MembershipChange]>;
 
@@ -260,7 +247,16 @@ export class Membership {
     // Own echo missing for two periods: our link is gone even if the client has not noticed.
     this.#isolatedAfterMs = 2 * this.heartbeatMs;
     // One probe round fits between suspicion and the verdict, with room for a second try.
-    this.#probeTimeoutMs = Math.max(20, Math.floor((this.downAfterMs - this.suspectAfterMs) * 0.6));
+    this.#probes = new Probes({
+      node: this.node,
+      transport: this.#transport,
+      subjects: this.#subjects,
+      timeoutMs: Math.max(20, Math.floor((this.downAfterMs - this.suspectAfterMs) * 0.6)),
+      indirectProbes: this.indirectProbes,
+      heard: (node, incarnation) => this.#heard(node, incarnation),
+      stopped: () => this.#stopped,
+      publish: (subject, data) => this.#publish(subject, data),
+    });
     this.#suspectTtlMs = this.suspectAfterMs + this.downAfterMs;
   }
 
@@ -340,7 +336,7 @@ export class Membership {
       t.subscribe(s.ping(this.node), (msg) => {
         if (msg.reply !== undefined && !this.#stopped) this.#publish(msg.reply, pong(this.node, this.#incarnation));
       }),
-      t.subscribe(s.probe(this.node), (msg) => void this.#onProbe(msg.data, msg.reply)),
+      t.subscribe(s.probe(this.node), (msg) => void this.#probes.answer(msg.data, msg.reply)),
     );
     this.#offStatus = t.onStatus((status) => this.#onStatus(status.type));
     this.#connected = t.isConnected;
@@ -520,63 +516,8 @@ export class Membership {
   // ── probes and verdicts ─────────────────────────────────────────────────
 
   #startProbe(e: Entry): void {
-    const { node, incarnation } = e;
-    const round: ProbeRound = { done: false, acked: false, nacks: 0, helpers: 0 };
-    e.probe = round;
     const live = [...this.#entries.values()].filter((m) => m.status === MemberStatus.Up).map((m) => m.node);
-    const helpers = pickHelpers(live, this.node, node, this.indirectProbes);
-    round.helpers = helpers.length;
-    const timeout = this.#probeTimeoutMs;
-    const tasks: Promise<unknown>[] = [
-      this.#request(this.#subjects.ping(node), ping(this.node), timeout).then(
-        (data) => {
-          const p = decodePong(data);
-          if (p?.node === node && p.incarnation === incarnation) {
-            round.acked = true;
-            this.#heard(node, incarnation);
-          }
-        },
-        (err: unknown) => {
-          // The server knows nobody listening on the suspect's ping subject: its connection is gone.
-          if (err instanceof NoRespondersError) round.nacks++;
-        },
-      ),
-    ];
-    for (const helper of helpers) {
-      tasks.push(
-        this.#request(this.#subjects.probe(helper), probeRequest(this.node, node, incarnation, Math.floor(timeout * 0.7)), timeout).then(
-          (data) => {
-            const r = decodeProbeResult(data);
-            if (r?.target !== node) return;
-            if (r.ack) {
-              round.acked = true;
-              this.#heard(node, incarnation);
-            } else {
-              round.nacks++;
-            }
-          },
-          () => {},
-        ),
-      );
-    }
-    void Promise.allSettled(tasks).then(() => {
-      round.done = true;
-    });
-  }
-
-  /** Answer a helper request: ping the target on the asker's behalf. */
-  async #onProbe(data: Uint8Array, reply: string | undefined): Promise<void> {
-    const req = decodeProbeRequest(data);
-    if (req === undefined || reply === undefined || this.#stopped) return;
-    let ack = false;
-    try {
-      const p = decodePong(await this.#request(this.#subjects.ping(req.target), ping(this.node), Math.min(req.timeoutMs, this.#probeTimeoutMs)));
-      ack = p?.node === req.target && p.incarnation === req.incarnation;
-      if (ack) this.#heard(req.target, req.incarnation);
-    } catch {
-      // No pong: a nack.
-    }
-    if (!this.#stopped) this.#publish(reply, probeResult(req.target, ack));
+    e.probe = this.#probes.start(e, live);
   }
 
   /** Record `down` for `e`'s incarnation in KV (compare-and-set: one verdict per incarnation), then broadcast it. */
@@ -889,11 +830,5 @@ export class Membership {
     } catch (err) {
       this.#logger.debug({ subject, reason: describe(err) }, 'publish failed');
     }
-  }
-
-  async #request(subject: string, data: Uint8Array, timeout: number): Promise<Uint8Array> {
-    const msg = await this.#transport.request(subject, data, { timeout });
-    if (msg.noResponders) throw new NoRespondersError(subject);
-    return msg.data;
   }
 }

@@ -1,7 +1,10 @@
 /**
- * The cluster layer (phase 1): membership and failure detection, the
- * resource registry, and leases with fencing tokens, over NATS and JetStream
- * KV. Depends on `transport/` and `clock`; nothing outside depends on it yet.
+ * The cluster layer: membership and failure detection, the resource
+ * registry, leases with fencing tokens, instances on any node, remote
+ * children and the cluster Recovery Coordinator, over NATS and JetStream KV.
+ * Depends on `transport/`, `actors/`, `supervision/` and `clock`; the node
+ * (services/Node.ts) builds a `Cluster` when created with `cluster`.
+ * Cluster.ts lists which file holds which part.
  */
 export {
   Membership,
@@ -35,6 +38,7 @@ export {
   resolveClusterOptions,
   type ClusterDecision,
   type ClusterOptions,
+  type GaveUpEvent,
   type HostedInstance,
   type InstanceRecord,
   type InstanceSpec,
@@ -43,6 +47,9 @@ export {
 export {
   DEFAULT_CLUSTER_INTENSITY,
   DEFAULT_CLUSTER_PERIOD_MS,
+  DEFAULT_FAILURE_TIMEOUT_MS,
+  banOf,
+  type Ban,
   MAX_INTENSITY_REASON,
   intensityStep,
   type IntensityStep,
@@ -55,7 +62,9 @@ export {
   candidates,
   lockConflict,
   recover,
-  wouldRestart as wouldRestartAfter,
+  lost,
+  placeAgain,
+  type Loss,
   type NodeView,
   type PlacedInstance,
   type PlacementRequest,

@@ -9,10 +9,18 @@
  */
 import { InvalidSpecError } from '../../errors.js';
 import { assertKnownKeys, assertOptionsObject, assertPositiveMs } from '../../options.js';
-import type { ClusterOptions } from './Cluster.js';
 import { DEFAULT_HEARTBEAT_MS } from './Membership.js';
 
-const CLUSTER_KEYS = ['heartbeatMs', 'suspectAfterMs', 'downAfterMs', 'leaseMs'] as const satisfies readonly (keyof ClusterOptions)[];
+export interface ClusterOptions {
+  readonly heartbeatMs?: number;
+  readonly suspectAfterMs?: number;
+  readonly downAfterMs?: number;
+  readonly leaseMs?: number;
+  /** How long an instance given up for its restart intensity is banned before the coordinator tries it again. Default 60000. */
+  readonly failureTimeoutMs?: number;
+}
+
+const CLUSTER_KEYS = ['heartbeatMs', 'suspectAfterMs', 'downAfterMs', 'leaseMs', 'failureTimeoutMs'] as const satisfies readonly (keyof ClusterOptions)[];
 
 /** Validate `cluster` options; returns them with no unknown keys. */
 export function resolveClusterOptions(v: unknown): ClusterOptions {
@@ -29,5 +37,5 @@ export function resolveClusterOptions(v: unknown): ClusterOptions {
     throw new InvalidSpecError('cluster.suspectAfterMs', `must be greater than heartbeatMs (${heartbeat}), got ${suspect}`);
   }
   if (down <= suspect) throw new InvalidSpecError('cluster.downAfterMs', `must be greater than suspectAfterMs (${suspect}), got ${down}`);
-  return { heartbeatMs: o.heartbeatMs, suspectAfterMs: o.suspectAfterMs, downAfterMs: o.downAfterMs, leaseMs: o.leaseMs };
+  return { heartbeatMs: o.heartbeatMs, suspectAfterMs: o.suspectAfterMs, downAfterMs: o.downAfterMs, leaseMs: o.leaseMs, failureTimeoutMs: o.failureTimeoutMs };
 }

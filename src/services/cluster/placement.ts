@@ -1,5 +1,5 @@
 /**
- * Placement and lock rules, pure: no I/O, no clock. The cluster (Cluster.ts)
+ * Placement and lock rules, and the inputs of recovery, pure: no I/O, no clock. The cluster (Cluster.ts)
  * and the property test (spec/cluster.placement.spec.ts) use these same
  * functions, so the model checks the code that runs.
  *
@@ -25,6 +25,8 @@
  * (`fenced: false`): a paused process may still run it. Only once the lease
  * has passed does its name (and its singleton or per-node slot) become free.
  */
+import { wouldRestart } from '../../supervision/index.js';
+import type { FailureReason, RestartType } from '../../supervision/types.js';
 
 export const Cardinality = { Many: 'many', PerNode: 'per-node', Singleton: 'singleton' } as const;
 export type Cardinality = (typeof Cardinality)[keyof typeof Cardinality];
@@ -100,14 +102,41 @@ export function candidates(req: PlacementRequest, nodes: ReadonlyMap<string, Nod
   return eligible;
 }
 
+/**
+ * Why no node can host `req` when the reason is a lock: the lock, and the
+ * node holding it (for `per-node`, a node whose slot is taken). `undefined`
+ * when some node could host it, or when none is up with the type at all.
+ */
+export function lockHolder(
+  req: PlacementRequest,
+  nodes: ReadonlyMap<string, NodeView>,
+  placed: readonly PlacedInstance[],
+): { readonly lock: 'per-node' | 'singleton' | 'name'; readonly holder: string } | undefined {
+  const hosts = req.placement === Placement.Pinned ? (req.node !== undefined ? [nodes.get(req.node)] : []) : [...nodes.values()];
+  let found: { lock: 'per-node' | 'singleton' | 'name'; holder: string } | undefined;
+  for (const n of hosts) {
+    if (n === undefined || n.status !== 'up' || !n.types.includes(req.type)) continue;
+    const lock = lockConflict(req, n.node, placed, nodes);
+    if (lock === undefined) return undefined;
+    if (found !== undefined) continue;
+    const by =
+      lock === 'per-node'
+        ? n.node
+        : placed.find((p) => isLive(p, nodes) && (lock === 'name' ? p.name === req.name : p.type === req.type && p.name !== req.name))?.node;
+    found = { lock, holder: by ?? n.node };
+  }
+  return found;
+}
+
 /** The node to start `req` on, or `undefined` when none can host it now. */
 export function place(req: PlacementRequest, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): string | undefined {
   return candidates(req, nodes, placed)[0];
 }
 
-// ── recovery (the cluster coordinator's decision, per instance) ─────────────
+// ── recovery inputs (the cluster coordinator's, per instance) ─────────────
 
-export type RestartType = 'permanent' | 'transient' | 'temporary';
+/** One RestartType for the whole system: supervision's. */
+export type { RestartType };
 
 /** An instance as the Registry records it (`instance.<name>`). */
 export interface InstanceState extends PlacementRequest {
@@ -119,13 +148,34 @@ export interface InstanceState extends PlacementRequest {
   /** `running` on `owner`, or `exited` there with `reason`. */
   readonly state: 'running' | 'exited';
   readonly reason?: string;
-  /** The coordinator gave up on it (restart intensity reached): it stays exited. */
+  /** The coordinator gave up on it: it stays exited (until its ban ends, ClusterCoordinator.ts). */
   readonly gaveUp?: boolean;
+}
+
+export type Loss =
+  | { readonly kind: 'none' }
+  /** The owner is down but may still run it (lease not passed): decide later. */
+  | { readonly kind: 'wait' }
+  /** Its tenure ended with `reason` (an exit reason, or `nodedown`): the policy decides. */
+  | { readonly kind: 'ended'; readonly reason: string };
+
+/** Has `inst`'s tenure ended, and how? Pure: the coordinator asks this before it asks the policy. */
+export function lost(inst: InstanceState, nodes: ReadonlyMap<string, NodeView>): Loss {
+  if (inst.gaveUp === true) return { kind: 'none' };
+  if (inst.state === 'exited') return { kind: 'ended', reason: inst.reason ?? 'normal' };
+  const owner = inst.ownerGone === true ? undefined : nodes.get(inst.owner);
+  if (owner !== undefined && owner.status !== 'down') return { kind: 'none' };
+  if (owner !== undefined && owner.fenced !== true) return { kind: 'wait' };
+  return { kind: 'ended', reason: 'nodedown' };
+}
+
+/** Where to restart `inst`. `placed` is every recorded instance (this one included; it is ignored for its own placement). */
+export function placeAgain(inst: InstanceState, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): string | undefined {
+  return place(inst, nodes, placed.filter((p) => p.name !== inst.name));
 }
 
 export type Recovery =
   | { readonly kind: 'none' }
-  /** The owner is down but may still run it (lease not passed): decide later. */
   | { readonly kind: 'wait' }
   /** Not to be restarted (OTP policy for its restart type and reason): forget it. */
   | { readonly kind: 'drop'; readonly reason: string }
@@ -134,32 +184,18 @@ export type Recovery =
   /** To be restarted, but no node can host it now: retried when one joins. */
   | { readonly kind: 'unplaced'; readonly reason: string };
 
-/** OTP's rule: is a child of this restart type restarted after ending with `reason`? (`nodedown` is abnormal.) */
-export function wouldRestart(restart: RestartType, reason: string): boolean {
-  if (restart === 'permanent') return true;
-  if (restart === 'transient') return reason !== 'normal' && reason !== 'shutdown';
-  return false;
-}
-
 /**
- * What the coordinator does about `inst` now. `placed` is every recorded
- * instance (this one included; it is ignored for its own placement).
- * Restart intensity is not decided here: a `restart` is checked against the
- * instance's history next (restarts.ts), which may turn it into a stop.
+ * What the coordinator does about `inst` under the default policy alone
+ * (OTP's, supervision's `wouldRestart`; no rules, no intensity): {@link lost},
+ * then the policy's answer, then {@link placeAgain}. The coordinator runs
+ * these same steps with the node's rules and intensity in between; the
+ * property test (spec/cluster.placement.spec.ts) models placement with it.
  */
 export function recover(inst: InstanceState, nodes: ReadonlyMap<string, NodeView>, placed: readonly PlacedInstance[]): Recovery {
-  if (inst.gaveUp === true) return { kind: 'none' };
-  let reason: string;
-  if (inst.state === 'exited') {
-    reason = inst.reason ?? 'normal';
-  } else {
-    const owner = inst.ownerGone === true ? undefined : nodes.get(inst.owner);
-    if (owner !== undefined && owner.status !== 'down') return { kind: 'none' };
-    if (owner !== undefined && owner.fenced !== true) return { kind: 'wait' };
-    reason = 'nodedown';
-  }
-  if (!wouldRestart(inst.restart, reason)) return { kind: 'drop', reason };
-  const others = placed.filter((p) => p.name !== inst.name);
-  const node = place(inst, nodes, others);
+  const loss = lost(inst, nodes);
+  if (loss.kind !== 'ended') return loss;
+  const reason = loss.reason;
+  if (!wouldRestart({ restart: inst.restart, reason: reason as FailureReason })) return { kind: 'drop', reason };
+  const node = placeAgain(inst, nodes, placed);
   return node === undefined ? { kind: 'unplaced', reason } : { kind: 'restart', node, reason };
 }

@@ -38,6 +38,24 @@
  * | 3         | 30000  | [0, 10, 20]    | 9    | 11          | 30   | stop (4 in the window) |
  * | 3         | 30000  | [0, 10, 20]    | 9    | 11          | 30011| restart, history [20, 30011] |
  * | 3         | 30000  | [0, 10, 20]    | 11   | 11          | 40   | restart, history unchanged (already counted) |
+ *
+ * ## Past the limit: banned, then tried again (Pacemaker's failure-timeout)
+ * An instance given up for its intensity is banned, not forgotten: its record
+ * stays `exited` and `gaveUp` with `bannedUntil` = the give-up's wall-clock
+ * time + `failureTimeoutMs` (cluster option, default 60 s). Once that has
+ * passed the coordinator clears its restart history (Pacemaker clears the
+ * fail count) and decides again on the end that led to the ban, as a fresh
+ * failure: a lost node's singleton comes back once survivors can host it,
+ * and a crash loop is retried once per failure timeout rather than never.
+ * A rule that answered `stop` or `escalate` is not overruled: that give-up
+ * has no ban and lasts until someone starts the instance again.
+ *
+ * | gaveUp | bannedUntil | now   | ban |
+ * |--------|-------------|-------|-----|
+ * | no     |             | any   | none |
+ * | yes    | none        | any   | forever (a rule gave up) |
+ * | yes    | 60000       | 59999 | banned |
+ * | yes    | 60000       | 60000 | ended: decide again |
  */
 import { InvalidSpecError } from '../../errors.js';
 import { addRestart } from '../../supervision/policy/intensity.js';
@@ -45,6 +63,8 @@ import { isRecord } from './kv.js';
 
 export const DEFAULT_CLUSTER_INTENSITY = 3;
 export const DEFAULT_CLUSTER_PERIOD_MS = 30_000;
+/** How long an instance given up for its intensity stays banned before it is tried again (Pacemaker's failure-timeout). */
+export const DEFAULT_FAILURE_TIMEOUT_MS = 60_000;
 
 /** OTP's supervisor report term for giving up; the reason recorded on an instance given up. */
 export const MAX_INTENSITY_REASON = 'reached_max_restart_intensity';
@@ -95,4 +115,13 @@ export function resolveIntensity(spec: { intensity?: unknown; period?: unknown }
     throw new InvalidSpecError('period', 'must be an integer number of ms >= 1');
   }
   return { intensity, period };
+}
+
+export type Ban = 'none' | 'forever' | 'banned' | 'ended';
+
+/** Where a record stands with its ban at wall-clock `now` (see the table above). */
+export function banOf(rec: { readonly gaveUp?: boolean; readonly bannedUntil?: unknown }, now: number): Ban {
+  if (rec.gaveUp !== true) return 'none';
+  if (typeof rec.bannedUntil !== 'number' || !Number.isFinite(rec.bannedUntil)) return 'forever';
+  return now < rec.bannedUntil ? 'banned' : 'ended';
 }

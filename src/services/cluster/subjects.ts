@@ -7,8 +7,8 @@
  * | `halyard.cluster.<event>`        | whoever saw the change  | every member (`halyard.cluster.*`): join, leave, suspect, alive, down |
  * | `halyard.cluster.ping.<node>`    | a prober (request)      | `<node>` answers with a pong |
  * | `halyard.cluster.probe.<node>`   | a suspecter (request)   | `<node>` pings the target for it and answers ack / nack |
- * | `halyard.clrpc.<node>`           | any node (request)      | `<node>`: spawn / stop / list of cluster instances (Cluster.ts) |
- * | `halyard.clexit.<node>`          | a node hosting an instance | `<node>`, whose supervisor started it: the instance's exit, with its epoch |
+ * | `halyard.clrpc.<node>`           | any node (request)      | `<node>`: spawn / stop / list of cluster instances (Host.ts; versioned frames, wire.ts) |
+ * | `halyard.clexit.<node>`          | a node hosting an instance | `<node>`, whose supervisor started it: the instance's exit, with its epoch (RemoteChildren.ts) |
  *
  * `cluster.*` matches one token only, so pings and probes (two tokens after
  * `cluster`) never reach the event subscribers.

@@ -10,8 +10,32 @@
  * | `halyard.cluster.v1.ping` → `pong` | `<p>.cluster.ping.<node>` | from → node, incarnation |
  * | `halyard.cluster.v1.probe` → `probe_result` | `<p>.cluster.probe.<helper>` | from, target, incarnation, timeoutMs → target, ack |
  * | `halyard.cluster.v1.member`        | KV members bucket, key `<node>` | node, incarnation, status (up/down/left), by, at |
+ *
+ * ## Host requests and exit reports (version field `v`)
+ * | frame                      | subject                 | fields |
+ * |----------------------------|-------------------------|--------|
+ * | spawn / stop / list request | `<p>.clrpc.<node>`     | v, op, ... (Host.ts) |
+ * | reply                      | the request's inbox     | v, ok, ... or v, ok: false, error |
+ * | exit report                | `<p>.clexit.<node>`     | v, name, epoch, reason, error? (RemoteChildren.ts) |
+ *
+ * `v` is {@link RPC_VERSION}. A frame without `v` comes from a peer older
+ * than versions and is read as version 1. A frame of any other version is
+ * not read: a request is answered `DecodeError(unsupported-version)`, a
+ * reply fails the request with it, and an exit report (no one to answer) is
+ * counted as a `decode-error` dead letter.
  */
+import { DecodeError, DecodeReason } from '../../errors.js';
 import { decodeJson, encodeJson, isRecord } from './kv.js';
+
+/** Version of the host's request, reply and exit-report frames. */
+export const RPC_VERSION = 1;
+
+/** Throws `DecodeError(unsupported-version)` unless `frame` is of {@link RPC_VERSION} (or from before versions: no `v`). */
+export function assertRpcVersion(frame: Record<string, unknown>, what: string): void {
+  const v = frame.v;
+  if (v === undefined || v === RPC_VERSION) return;
+  throw new DecodeError(DecodeReason.UnsupportedVersion, `${what} version ${String(v).slice(0, 30)}, expected ${RPC_VERSION}`);
+}
 
 export const ClusterMsg = {
   Heartbeat: 'halyard.cluster.v1.heartbeat',

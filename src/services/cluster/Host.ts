@@ -1,0 +1,305 @@
+/**
+ * The host: the RPC server on `<prefix>.clrpc.<node>` that runs instances on
+ * this node, and the bookkeeping of what it runs.
+ *
+ * ## Requests (JSON with a version `v`, wire.ts)
+ * | op      | fields                                                  | answer |
+ * |---------|---------------------------------------------------------|--------|
+ * | `spawn` | name, stype, input?, restart, placement, pin?, origin, supervisor, intensity?, period?, e? | `{ ok, epoch }` |
+ * | `stop`  | name, epoch                                             | `{ ok, stopped }` |
+ * | `list`  |                                                         | `{ ok, node, valid, coordinator, instances }` |
+ * Errors answer `{ ok: false, error }` with a wire error (`FencedError`,
+ * `StaleEpochError`, `UnknownServiceTypeError`, `ServiceLockedError`, ...);
+ * a lock refusal adds `locked: { type, lock, holder }`, so the caller gets a
+ * `ServiceLockedError` again.
+ *
+ * ## A spawn
+ * 1. Fence first (SelfFence.ts): a woken process must not answer as an owner.
+ * 2. A request from the cluster coordinator carries its lease epoch (`e`):
+ *    one older than the newest seen is a `StaleEpochError`.
+ * 3. Idempotent: a name already running here answers its epoch (a
+ *    coordinator finishing its predecessor's pending decision may ask again).
+ * 4. The per-node lock (placement.ts `lockConflict`), then the owner claim by
+ *    compare-and-set (`owner.<name>`, `owner.singleton.<type>`): a claim of a
+ *    node that is fenced, gone, or an older incarnation is taken over; one of
+ *    a live node is a `ServiceLockedError` naming the holder.
+ * 5. Spawn, then write the `running` record; its end is written after it.
+ *
+ * ## An instance's end
+ * Stopped on request: its record is removed. Otherwise a cluster-supervised
+ * instance's record becomes `exited` with the reason (the coordinator
+ * decides), and a remote child's end is reported to its supervisor's node on
+ * `<prefix>.clexit.<node>` with its epoch (RemoteChild.ts) and its record is
+ * removed. Either way the claim is released by epoch. A fenced instance
+ * writes nothing: its successor may own the name already.
+ */
+import type { ActorSystem } from '../../actors/ActorSystem.js';
+import type { LocalActorRef } from '../../actors/types.js';
+import { describe, FencedError, InvalidSpecError, ServiceLockedError, StaleEpochError, toWireError, UnknownServiceTypeError } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { Msg, Transport } from '../../transport/Transport.js';
+import type { ServiceCatalog } from './catalog.js';
+import type { ClusterView } from './ClusterView.js';
+import { decodeJson, encodeJson, isRecord } from './kv.js';
+import type { Membership } from './Membership.js';
+import { Cardinality, lockConflict } from './placement.js';
+import { CLUSTER_SUPERVISOR, claimKeyOf, type HostedInstance, type InstanceRecord, type SpawnRequest } from './records.js';
+import type { Registry } from './Registry.js';
+import { resolveIntensity } from './restarts.js';
+import type { Fenceable, SelfFence } from './SelfFence.js';
+import type { ClusterSubjects } from './subjects.js';
+import { assertRpcVersion, RPC_VERSION } from './wire.js';
+
+/** The lease name of the cluster coordinator, whose epoch fences its spawn requests. */
+export const COORDINATOR_LEASE = 'coordinator';
+
+interface Hosted extends HostedInstance {
+  readonly ref: LocalActorRef;
+  readonly record: InstanceRecord;
+  /** Stopped on request: its end is not reported, its record is removed. */
+  stopping: boolean;
+  /** Killed by self-fencing: nothing is written or reported for it. */
+  fenced: boolean;
+  /** The write of its `running` record: its end is written after it, never before. */
+  recorded: Promise<unknown> | undefined;
+}
+
+export interface HostDeps {
+  readonly node: string;
+  readonly transport: Transport;
+  readonly subjects: ClusterSubjects;
+  readonly system: ActorSystem;
+  readonly registry: Registry;
+  readonly membership: Membership;
+  readonly catalog: ServiceCatalog;
+  readonly view: ClusterView;
+  readonly fence: SelfFence;
+  readonly logger: Logger;
+  readonly isCoordinator: () => boolean;
+  readonly closed: () => boolean;
+  /** Counts a stale request rejected (fencing at work). */
+  readonly stale: () => void;
+}
+
+export class Host implements Fenceable {
+  readonly #d: HostDeps;
+  readonly #hosted = new Map<string, Hosted>();
+  /** Instances stopped by fencing whose end is not yet recorded (done once valid again, if still ours). */
+  readonly #fencedEnds: Array<{ h: Hosted; claimKey: string }> = [];
+  #settling = false;
+  #coordEpochSeen = 0;
+
+  constructor(deps: HostDeps) {
+    this.#d = deps;
+  }
+
+  get size(): number {
+    return this.#hosted.size;
+  }
+
+  /** Instances running here. */
+  instances(): HostedInstance[] {
+    return [...this.#hosted.values()].filter((h) => !h.fenced).map(({ name, type, epoch, supervisor }) => ({ name, type, epoch, supervisor }));
+  }
+
+  /** Epoch of the instance `name` hosted here, if any. */
+  epochOf(name: string): number | undefined {
+    const h = this.#hosted.get(name);
+    return h === undefined || h.fenced ? undefined : h.epoch;
+  }
+
+  /** OTP links: a supervisor's death takes its remote children with it. */
+  stopChildrenOf(node: string): void {
+    for (const h of [...this.#hosted.values()]) {
+      if (h.supervisor === node) void this.stopLocal(h.name, h.epoch);
+    }
+  }
+
+  async onRpc(msg: Msg): Promise<void> {
+    const reply = (v: Record<string, unknown>): void => {
+      if (msg.reply !== undefined && !this.#d.transport.isClosed) this.#d.transport.publish(msg.reply, encodeJson({ v: RPC_VERSION, ...v }));
+    };
+    const v = decodeJson(msg.data);
+    // Fence before serving anything: a woken process must not answer as an owner.
+    this.#d.fence.guard();
+    try {
+      if (!isRecord(v)) throw new InvalidSpecError('request', 'must be a JSON object');
+      // A newer peer's frame may mean something else by the same fields: refuse it rather than misread it.
+      assertRpcVersion(v, 'cluster request');
+      switch (v.op) {
+        case 'spawn':
+          reply({ ok: true, epoch: await this.#spawnLocal(v as unknown as SpawnRequest) });
+          return;
+        case 'stop':
+          reply({ ok: true, stopped: await this.stopLocal(String(v.name), Number(v.epoch)) });
+          return;
+        case 'list':
+          reply({ ok: true, node: this.#d.node, valid: this.#d.fence.valid, coordinator: this.#d.isCoordinator(), instances: this.instances() });
+          return;
+        default:
+          throw new InvalidSpecError('op', 'must be spawn, stop or list');
+      }
+    } catch (err) {
+      // A lock refusal carries what the caller needs to rebuild it (hostClient.ts): which lock, and who holds it.
+      const locked = err instanceof ServiceLockedError ? { locked: { type: err.type, lock: err.lock, holder: err.holder ?? null } } : {};
+      reply({ ok: false, error: toWireError(err), ...locked });
+    }
+  }
+
+  async #spawnLocal(req: SpawnRequest): Promise<number> {
+    const { fence, catalog } = this.#d;
+    if (!fence.valid) throw new FencedError(this.#d.node);
+    const limits = req.supervisor === CLUSTER_SUPERVISOR ? resolveIntensity(req) : undefined;
+    if (typeof req.e === 'number') {
+      if (req.e < this.#coordEpochSeen) {
+        this.#d.stale();
+        throw new StaleEpochError(COORDINATOR_LEASE, req.e, this.#coordEpochSeen);
+      }
+      this.#coordEpochSeen = req.e;
+    }
+    const t = catalog.local(req.stype);
+    if (t === undefined) throw new UnknownServiceTypeError(req.stype, this.#d.node);
+    const existing = this.#hosted.get(req.name);
+    // Idempotent: a coordinator finishing a predecessor's pending decision may ask again.
+    if (existing !== undefined && !existing.fenced && !existing.stopping) return existing.epoch;
+    const node = this.#d.node;
+    const lock = lockConflict(
+      { name: req.name, type: req.stype, cardinality: t.cardinality },
+      node,
+      this.instances().map((h) => ({ name: h.name, type: h.type, cardinality: catalog.local(h.type)?.cardinality ?? Cardinality.Many, node })),
+      new Map([[node, { node, status: 'up', types: [] }]]),
+    );
+    if (lock !== undefined) throw new ServiceLockedError(req.stype, lock, node);
+    const claimKey = claimKeyOf({ cardinality: t.cardinality, stype: req.stype, name: req.name });
+    const epoch = await this.#claim(claimKey, req.stype, t.cardinality);
+    if (!fence.valid) {
+      await this.#d.registry.release(claimKey, epoch).catch(() => {});
+      throw new FencedError(node);
+    }
+    const ref = this.#d.system.spawn(t.logic, { name: req.name, input: req.input });
+    const record: InstanceRecord = {
+      type: 'halyard.cluster.v1.instance',
+      name: req.name,
+      stype: req.stype,
+      ...(req.input !== undefined ? { input: req.input } : {}),
+      restart: req.restart,
+      cardinality: t.cardinality,
+      placement: req.placement,
+      ...(req.pin !== undefined ? { pin: req.pin } : {}),
+      supervisor: req.supervisor,
+      owner: node,
+      incarnation: this.#d.membership.incarnation,
+      epoch,
+      state: 'running',
+      ...limits,
+    };
+    const h: Hosted = { name: req.name, type: req.stype, epoch, supervisor: req.supervisor, ref, record, stopping: false, fenced: false, recorded: undefined };
+    this.#hosted.set(req.name, h);
+    ref.onExit((exit) => {
+      if (h.fenced) this.#fencedEnds.push({ h, claimKey });
+      else void this.#hostedExited(h, claimKey, exit.reason, exit.error);
+    });
+    this.#d.view.keep(record);
+    h.recorded = this.#d.registry.put('instance', req.name, record).catch((err) => this.#d.logger.warn({ reason: describe(err) }, 'cannot record instance'));
+    await h.recorded;
+    return epoch;
+  }
+
+  async #claim(key: string, type: string, cardinality: Cardinality): Promise<number> {
+    const { registry, membership, node } = this.#d;
+    const lock = cardinality === Cardinality.Singleton ? 'singleton' : 'name';
+    const data = { type };
+    const first = await registry.claim(key, { node, incarnation: membership.incarnation, data });
+    if (first.ok) return first.epoch;
+    const owner = first.owner;
+    if (owner === undefined) {
+      // Released between our create and our read: try once more.
+      const again = await registry.claim(key, { node, incarnation: membership.incarnation, data });
+      if (again.ok) return again.epoch;
+      throw new ServiceLockedError(type, lock, again.owner?.node);
+    }
+    const m = membership.member(owner.node);
+    const gone =
+      (owner.node === node && owner.incarnation !== membership.incarnation) ||
+      (owner.node === node && ![...this.#hosted.values()].some((h) => h.epoch === owner.epoch && !h.fenced)) ||
+      (owner.node !== node && (this.#d.view.fencedNode(owner.node, m) || (m !== undefined && m.incarnation > owner.incarnation)));
+    if (!gone) throw new ServiceLockedError(type, lock, owner.node);
+    const take = await registry.claim(key, { node, incarnation: membership.incarnation, replaces: owner.epoch, data });
+    if (take.ok) return take.epoch;
+    throw new ServiceLockedError(type, lock, take.owner?.node);
+  }
+
+  async stopLocal(name: string, epoch: number): Promise<boolean> {
+    const h = this.#hosted.get(name);
+    if (h === undefined || (Number.isFinite(epoch) && h.epoch !== epoch)) return false;
+    h.stopping = true;
+    await h.ref.stop();
+    return true;
+  }
+
+  async #hostedExited(h: Hosted, claimKey: string, reason: string, error: unknown): Promise<void> {
+    if (this.#hosted.get(h.name) === h) this.#hosted.delete(h.name);
+    const { fence, registry } = this.#d;
+    // A fenced instance's successor may already own the name: write nothing.
+    if (h.fenced || !fence.valid || this.#d.closed()) return;
+    if (h.supervisor !== CLUSTER_SUPERVISOR) {
+      this.#d.transport.publish(
+        this.#d.subjects.exits(h.supervisor),
+        encodeJson({ v: RPC_VERSION, name: h.name, epoch: h.epoch, reason, ...(error !== undefined ? { error: toWireError(error) } : {}) }),
+      );
+    }
+    try {
+      // An instance that ended as it started: its `running` record must not land after its end.
+      if (h.recorded !== undefined) {
+        await h.recorded;
+        // Fenced meanwhile: settled (as `killed`) once valid again, if the claim is still ours.
+        if (!fence.valid || this.#d.closed()) {
+          if (!this.#d.closed()) this.#fencedEnds.push({ h, claimKey });
+          return;
+        }
+      }
+      if (h.stopping || h.supervisor !== CLUSTER_SUPERVISOR) await registry.remove('instance', h.name);
+      else await registry.put('instance', h.name, { ...h.record, state: 'exited', reason, ...(error !== undefined ? { error: toWireError(error) } : {}) });
+      await registry.release(claimKey, h.epoch);
+    } catch (err) {
+      this.#d.logger.warn({ reason: describe(err), name: h.name }, 'cannot record instance end');
+    }
+  }
+
+  /** Stop every hosted instance at once, writing and reporting nothing (SelfFence.ts). */
+  killAll(): void {
+    for (const h of [...this.#hosted.values()]) {
+      h.fenced = true;
+      this.#hosted.delete(h.name);
+      void h.ref.stop('brutal_kill');
+    }
+  }
+
+  settleFenced(): void {
+    if (this.#fencedEnds.length > 0 && !this.#settling) void this.#settleFenced();
+  }
+
+  /**
+   * Back in contact after a fence: an instance whose claim is still ours (no
+   * one took it over: this node was never declared down) is recorded as
+   * ended `killed`, so its supervisor or the coordinator restarts it. One
+   * taken over is left alone: its successor owns the record.
+   */
+  async #settleFenced(): Promise<void> {
+    this.#settling = true;
+    try {
+      while (this.#fencedEnds.length > 0 && this.#d.fence.valid) {
+        const { h, claimKey } = this.#fencedEnds[0]!;
+        const owner = await this.#d.registry.owner(claimKey);
+        if (owner?.epoch === h.epoch && this.#d.fence.valid) {
+          await this.#hostedExited({ ...h, fenced: false }, claimKey, 'killed', undefined);
+        }
+        this.#fencedEnds.shift();
+      }
+    } catch (err) {
+      this.#d.logger.warn({ reason: describe(err) }, 'cannot settle fenced instances yet');
+    } finally {
+      this.#settling = false;
+    }
+  }
+}
