@@ -191,17 +191,6 @@ function isThenable(v: unknown): v is PromiseLike<unknown> {
   return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
 }
 
-/**
- * Transition only, until the cluster's stand-in ends with
- * `exitActor(ref, 'nodedown', err)`: today it still throws the
- * `NodeDownError` (code `ERR_NODE_DOWN`). Only remote children are read this
- * way, so a local child whose own logic lets a NodeDownError escape is an
- * `error`, as it is.
- */
-function standInLostOldStyle(spec: ResolvedChildSpec, exit: ExitSignal): boolean {
-  return spec.start.kind === 'remote' && exit.reason === 'error' && (exit.error as { code?: unknown } | undefined)?.code === 'ERR_NODE_DOWN';
-}
-
 /** OTP `shutdown/1`: the exit reasons that count as a clean stop for this child. */
 function cleanStop(reason: ExitReason, spec: ResolvedChildSpec): boolean {
   if (reason === 'shutdown') return true;
@@ -529,8 +518,7 @@ export class SupervisorImpl implements Supervisor {
     if (this.phase_ !== 'running' || !this.children.isCurrent(rec, epoch)) return;
     const dying = rec.nested?._dying;
     this.children.ended(rec);
-    const lost = exit.nodeDown === true || standInLostOldStyle(rec.spec, exit);
-    const reason = lost ? 'nodedown' : exit.reason;
+    const reason = exit.nodeDown === true ? 'nodedown' : exit.reason;
     if (dying !== undefined) {
       // A nested supervisor killed from outside is still stopping its
       // children. Restarting it now would start a second tree beside the

@@ -11,18 +11,19 @@
  *
  * The stand-in ends as its instance ended, so its supervisor sees the same
  * exit reason as for a local child and applies the restart type the same
- * way: a final state for `normal`, its own actor stopped for `shutdown` and
- * brutally killed for `killed`, a throw for `error`. Its node's `down`
- * verdict ends it with `NodeDownError`, which the supervisor reports as
- * `nodedown`. Reports of older epochs are rejected (counted as stale); one
+ * way: the reason travels as a value (`exitActor(ref, reason, error)`), so
+ * `normal`, `shutdown`, `killed` and `error` reach the supervisor as they
+ * were. Its node's `down` verdict ends it with reason `nodedown` and a
+ * `NodeDownError`, which the supervisor reports as `nodedown`. Reports of older epochs are rejected (counted as stale); one
  * that arrives before the spawn reply (an instance that ended as it
  * started) is kept until the epoch is known. Stopping the stand-in stops its
  * instance.
  */
 import { type AnyActorLogic, type AnyEventObject, fromCallback, setup } from 'xstate';
+import { exitActor } from '../../actors/ActorCell.js';
 import type { ActorSystem } from '../../actors/ActorSystem.js';
 import { DeadLetterReason } from '../../actors/DeadLetters.js';
-import type { LocalActorRef } from '../../actors/types.js';
+import type { ExitReason, LocalActorRef } from '../../actors/types.js';
 import { fromWireError, isWireError, NodeDownError } from '../../errors.js';
 import type { RemoteStart, RemoteStarter, RestartType } from '../../supervision/types.js';
 import type { ClusterView } from './ClusterView.js';
@@ -31,9 +32,6 @@ import { decodeJson, isRecord } from './kv.js';
 import type { Membership } from './Membership.js';
 import type { ExitReport } from './records.js';
 import { assertRpcVersion } from './wire.js';
-
-const STAND_IN_EXIT = 'halyard.cluster.v1.exited';
-const STAND_IN_FAIL = 'halyard.cluster.v1.failed';
 
 /** At most this many early exit reports are kept per link (normally one). */
 const EARLY_REPORTS_MAX = 4;
@@ -56,11 +54,15 @@ interface Link {
   node: string | undefined;
   epoch: number | undefined;
   ended: boolean;
-  readonly sendBack: (e: AnyEventObject) => void;
-  /** The stand-in's own actor: ending it by `stop` gives the supervisor `shutdown` or `killed`. */
+  /** The stand-in's own actor, which ends with its instance's reason (exitActor). */
   readonly cell: StandInCell;
   /** Exit reports that came before the spawn reply (an instance that ended at once): matched once the epoch is known. */
   readonly early: ExitReport[];
+}
+
+/** End a stand-in's actor with its instance's reason; its ref is known from spawn, before it starts. */
+function exitStandIn(link: Link, reason: ExitReason | 'nodedown', error?: unknown): void {
+  if (link.cell.ref !== undefined) exitActor(link.cell.ref, reason, error);
 }
 
 export interface RemoteChildrenDeps {
@@ -85,24 +87,12 @@ export class RemoteChildren {
     this.#standIn = setup({
       types: { input: {} as StandInInput, context: {} as StandInInput },
       actors: {
-        link: fromCallback<AnyEventObject, StandInInput>(({ input, sendBack }) => this.#link(input, sendBack)),
-      },
-      actions: {
-        fail: ({ event }) => {
-          throw (event as { error?: unknown }).error;
-        },
+        link: fromCallback<AnyEventObject, StandInInput>(({ input }) => this.#link(input)),
       },
     }).createMachine({
       id: 'halyard.cluster.stand-in',
       context: ({ input }) => input,
-      initial: 'running',
-      states: {
-        running: {
-          invoke: { src: 'link', input: ({ context }) => context },
-          on: { [STAND_IN_EXIT]: 'done', [STAND_IN_FAIL]: { actions: 'fail' } },
-        },
-        done: { type: 'final' },
-      },
+      invoke: { src: 'link', input: ({ context }) => context },
     });
   }
 
@@ -139,18 +129,18 @@ export class RemoteChildren {
       if (link.node === node && !link.ended) {
         link.ended = true;
         this.#links.delete(link.name);
-        link.sendBack({ type: STAND_IN_FAIL, error: new NodeDownError(node) });
+        exitStandIn(link, 'nodedown', new NodeDownError(node));
       }
     }
   }
 
-  #link(input: StandInInput, sendBack: (e: AnyEventObject) => void): () => void {
-    const link: Link = { name: input.name, node: undefined, epoch: undefined, ended: false, sendBack, cell: input.cell, early: [] };
+  #link(input: StandInInput): () => void {
+    const link: Link = { name: input.name, node: undefined, epoch: undefined, ended: false, cell: input.cell, early: [] };
     const fail = (error: unknown): void => {
       if (link.ended) return;
       link.ended = true;
       if (this.#links.get(link.name) === link) this.#links.delete(link.name);
-      sendBack({ type: STAND_IN_FAIL, error });
+      exitStandIn(link, 'error', error);
     };
     const { start } = input;
     const { hosts } = this.#d;
@@ -230,24 +220,8 @@ export class RemoteChildren {
     link.ended = true;
     if (this.#links.get(link.name) === link) this.#links.delete(link.name);
     this.#d.view.noteEnded(report.name, report.epoch);
-    const ref = link.cell.ref;
-    switch (report.reason) {
-      case 'normal':
-        link.sendBack({ type: STAND_IN_EXIT });
-        return;
-      case 'shutdown':
-      case 'killed':
-        if (ref !== undefined && ref.exit === undefined) {
-          void ref.stop(report.reason === 'killed' ? 'brutal_kill' : undefined);
-          return;
-        }
-        break;
-      default:
-        break;
-    }
-    link.sendBack({
-      type: STAND_IN_FAIL,
-      error: isWireError(report.error) ? fromWireError(report.error) : new Error(`remote instance ended: ${report.reason}`),
-    });
+    const reason = report.reason;
+    if (reason === 'normal' || reason === 'shutdown' || reason === 'killed') exitStandIn(link, reason);
+    else exitStandIn(link, 'error', isWireError(report.error) ? fromWireError(report.error) : new Error(`remote instance ended: ${reason}`));
   }
 }
