@@ -19,6 +19,8 @@
  *
  * Most tests use the one server `globalSetup.ts` starts for the run
  * (`inject('natsUrl')`); tests that stop or restart a server start their own.
+ * A cluster of servers (routes, clustered JetStream) is `startNatsCluster()`
+ * in `natsCluster.ts`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
@@ -113,7 +115,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-function canConnect(port: number): Promise<boolean> {
+/** True when something accepts a TCP connection on 127.0.0.1:`port`. */
+export function canConnect(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = net.connect({ host: '127.0.0.1', port });
     socket.once('connect', () => {
@@ -127,7 +130,8 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
-function installExitHook(): void {
+/** SIGKILL every server still running when the test process exits. */
+export function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
@@ -135,7 +139,8 @@ function installExitHook(): void {
   });
 }
 
-class ServerProcess {
+/** One nats-server child process and its log; `natsCluster.ts` runs several. */
+export class ServerProcess {
   log = '';
   readonly exited: Promise<number | null>;
   readonly child: ChildProcess;

@@ -17,6 +17,8 @@
  * | `reconnectBufferBytes` | no       | 8 MiB     | frames held while disconnected, replayed in order on reconnect; past it, publish throws `TransportError` |
  * | `pingInterval`         | no       | client's (2 min)   | keep-alive interval                   |
  * | `timeout`              | no       | client's (20 s)    | connect timeout                       |
+ * | `noRandomize`          | no       | false     | try `servers` in the order given (the client shuffles them otherwise) |
+ * | `kv`                   | no       |           | `{ replicas?, timeoutMs? }` of `kv()`'s buckets: `replicas: 3` on a 3-server cluster |
  * | `logger`               | no       | silent    | pino logger; a child `{component: 'transport'}` is used |
  * | `onError`              | no       | logger / warning | receives errors thrown by handlers      |
  *
@@ -101,7 +103,7 @@ import { type Logger, nullLogger } from '../log.js';
 import { guardHandler, type HandlerErrorListener, handlerErrorReporter } from './guardHandler.js';
 import { assertFrameFits } from './headers.js';
 import { LoopStallWatch } from './LoopStallWatch.js';
-import { JetStreamKvStore } from './kv/JetStreamKvStore.js';
+import { assertJetStreamKvStoreOptions, JetStreamKvStore, type JetStreamKvStoreOptions } from './kv/JetStreamKvStore.js';
 import { RequestMux } from './RequestMux.js';
 import { StatusListeners } from './StatusListeners.js';
 import { splitServerCredentials } from './serverCredentials.js';
@@ -134,6 +136,9 @@ export interface NatsTransportOptions {
   readonly reconnectBufferBytes?: number;
   readonly pingInterval?: number;
   readonly timeout?: number;
+  readonly noRandomize?: boolean;
+  /** Options of the store `kv()` gives (`JetStreamKvStore`). */
+  readonly kv?: JetStreamKvStoreOptions;
   readonly logger?: Logger;
   readonly onError?: HandlerErrorListener;
   /** Time source for `request()` deadlines. Default {@link monotonicClock}. */
@@ -327,6 +332,7 @@ export class NatsTransport implements Transport {
   #reconnects = 0;
   #slowConsumers = 0;
   #kv: JetStreamKvStore | undefined;
+  #kvOptions: JetStreamKvStoreOptions | undefined;
 
   /** Connect to NATS. Rejects with `TransportError` (credentials scrubbed) when the connection fails. */
   static async connect(options: NatsTransportOptions): Promise<NatsTransport> {
@@ -337,6 +343,7 @@ export class NatsTransport implements Transport {
     if (!Array.isArray(servers) || servers.length === 0 || servers.some((s) => typeof s !== 'string' || s.length === 0)) {
       throw new InvalidArgumentError('servers', 'must be a non-empty URL or a non-empty array of URLs');
     }
+    assertJetStreamKvStoreOptions(options.kv, 'kv');
     const split = splitServerCredentials(servers, options);
     const { credentials } = split;
     const secrets = [options.token, options.pass, ...split.secrets, ...tlsSecrets(options.tls)].filter(
@@ -360,6 +367,7 @@ export class NatsTransport implements Transport {
     if (options.reconnectTimeWait !== undefined) co.reconnectTimeWait = options.reconnectTimeWait;
     if (options.pingInterval !== undefined) co.pingInterval = options.pingInterval;
     if (options.timeout !== undefined) co.timeout = options.timeout;
+    if (options.noRandomize !== undefined) co.noRandomize = options.noRandomize;
     // Off until the first connect succeeds: see FIRST_CONNECT at enableReconnect.
     co.reconnect = false;
 
@@ -386,7 +394,7 @@ export class NatsTransport implements Transport {
       throw new TransportError('cannot enable reconnects: this nats.js version keeps its connection options private');
     }
     logger.info({ servers: shownServers }, 'connected');
-    return new NatsTransport(
+    const transport = new NatsTransport(
       nc,
       options.name,
       shownServers,
@@ -396,6 +404,8 @@ export class NatsTransport implements Transport {
       options.reconnectBufferBytes ?? DEFAULT_RECONNECT_BUFFER,
       options.clock ?? monotonicClock,
     );
+    transport.#kvOptions = options.kv;
+    return transport;
   }
 
   private constructor(
@@ -528,7 +538,7 @@ export class NatsTransport implements Transport {
   /** JetStream KV on this connection (buckets on the server, shared with every client of its JetStream domain). */
   kv(): JetStreamKvStore {
     if (this.#kv === undefined) {
-      this.#kv = new JetStreamKvStore(this.#nc);
+      this.#kv = new JetStreamKvStore(this.#nc, this.#kvOptions);
       if (this.#state !== State.Open) void this.#kv.close();
     }
     return this.#kv;

@@ -22,6 +22,7 @@ import {
 import { assertSupervisionOptions } from '../../supervision/index.js';
 import { type CodecLimits, DEFAULT_LIMITS } from '../remote/frameGuard.js';
 import { LocalBus } from '../../transport/LocalTransport.js';
+import { assertJetStreamKvStoreOptions } from '../../transport/kv/JetStreamKvStore.js';
 import type { NatsTransportOptions } from '../../transport/NatsTransport.js';
 import type { Transport } from '../../transport/Transport.js';
 import type { ClusterOptions } from '../cluster/Cluster.js';
@@ -62,6 +63,8 @@ const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   reconnectBufferBytes: true,
   pingInterval: true,
   timeout: true,
+  noRandomize: true,
+  kv: true,
   onError: true,
 };
 const LOCAL_KEYS = ['kind', 'bus'];
@@ -123,6 +126,10 @@ function assertNatsConfig(t: Record<string, unknown>): void {
   if (t.pingInterval !== undefined) assertPositiveMs(t.pingInterval, 'transport.pingInterval');
   if (t.timeout !== undefined) assertPositiveMs(t.timeout, 'transport.timeout');
   if (t.onError !== undefined) assertFunction(t.onError, 'transport.onError', 'a function (error) => void');
+  if (t.noRandomize !== undefined && typeof t.noRandomize !== 'boolean') {
+    throw new InvalidSpecError('transport.noRandomize', `must be a boolean, got ${kindOf(t.noRandomize)}`);
+  }
+  assertJetStreamKvStoreOptions(t.kv, 'transport.kv', InvalidSpecError);
 }
 
 function assertTransport(t: unknown): void {

@@ -12,7 +12,11 @@
  *   removes a key, so liveness must come from heartbeats, not expiry.
  *
  * Buckets keep one value per key (`history: 1`) on file storage, so claims,
- * leases and incarnation counters survive a server restart.
+ * leases and incarnation counters survive a server restart. On a cluster of
+ * servers a bucket is created with `replicas` copies (default 1, JetStream's
+ * default): R1 lives on one server and is unreachable while that server is
+ * down, so a 3-server cluster wants `replicas: 3`. A bucket that exists is
+ * opened as it is: its replica count is not changed.
  *
  * `NatsTransport.kv()` builds one on its connection and closes it first when
  * the transport closes; nothing else reaches the connection through it.
@@ -40,9 +44,34 @@ const STREAM_NAME_IN_USE = 10058;
 const STREAM_SUBJECT_OVERLAP = 10065;
 const STREAM_NOT_FOUND = 10059;
 
+/** JetStream's limit on a stream's replicas. */
+export const MAX_KV_REPLICAS = 5;
+
 export interface JetStreamKvStoreOptions {
   /** Deadline of each KV operation, ms. Default {@link DEFAULT_KV_TIMEOUT_MS}. */
   readonly timeoutMs?: number;
+  /** Copies of each bucket this store creates, 1 to {@link MAX_KV_REPLICAS}. Default 1. */
+  readonly replicas?: number;
+}
+
+/** Check `options` (found at `path`: `''` for the constructor's, `transport.kv` for a node's), throwing `error` naming the field. */
+export function assertJetStreamKvStoreOptions(
+  options: unknown,
+  path: string,
+  error: new (field: string, reason: string) => Error = InvalidArgumentError,
+): asserts options is JetStreamKvStoreOptions | undefined {
+  if (options === undefined) return;
+  const at = (key: string) => (path === '' ? key : `${path}.${key}`);
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) throw new error(path, 'must be an object { timeoutMs?, replicas? }');
+  const { timeoutMs, replicas, ...rest } = options as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) throw new error(at(unknown), 'unknown option; valid options are timeoutMs, replicas');
+  if (timeoutMs !== undefined && (typeof timeoutMs !== 'number' || !Number.isFinite(timeoutMs) || timeoutMs <= 0)) {
+    throw new error(at('timeoutMs'), 'must be a positive number of ms');
+  }
+  if (replicas !== undefined && (!Number.isInteger(replicas) || (replicas as number) < 1 || (replicas as number) > MAX_KV_REPLICAS)) {
+    throw new error(at('replicas'), `must be an integer from 1 to ${MAX_KV_REPLICAS}, got ${JSON.stringify(replicas) ?? typeof replicas}`);
+  }
 }
 
 function isWrongLastSequence(err: unknown): boolean {
@@ -55,15 +84,17 @@ function isWrongLastSequence(err: unknown): boolean {
 export class JetStreamKvStore implements KvStore {
   readonly kind = 'jetstream' as const;
   readonly timeoutMs: number;
+  readonly replicas: number;
   readonly #nc: NatsConnection;
   readonly #js: JetStreamClient;
   readonly #watches = new Set<JetStreamWatch>();
   #closed = false;
 
   constructor(nc: NatsConnection, options: JetStreamKvStoreOptions = {}) {
+    assertJetStreamKvStoreOptions(options, '');
     const timeout = options.timeoutMs ?? DEFAULT_KV_TIMEOUT_MS;
-    if (!Number.isFinite(timeout) || timeout <= 0) throw new InvalidArgumentError('timeoutMs', 'must be a positive number of ms');
     this.timeoutMs = timeout;
+    this.replicas = options.replicas ?? 1;
     this.#nc = nc;
     this.#js = jetstream(nc, { timeout });
   }
@@ -82,7 +113,7 @@ export class JetStreamKvStore implements KvStore {
     for (let attempt = 1; ; attempt++) {
       this._assertOpen(name);
       try {
-        const kv = await new Kvm(this.#js).create(name, { history: 1, timeout: this.timeoutMs });
+        const kv = await new Kvm(this.#js).create(name, { history: 1, replicas: this.replicas, timeout: this.timeoutMs });
         return new JetStreamBucket(this, name, kv);
       } catch (err) {
         // Nodes starting together race to create the bucket: `create` looks the
