@@ -630,6 +630,7 @@ export const ServiceErrorCode = {
   UnknownDependency: 'ERR_UNKNOWN_DEPENDENCY',
   DependantsAlive: 'ERR_DEPENDANTS_ALIVE',
   ServiceStart: 'ERR_SERVICE_START',
+  ServiceRunning: 'ERR_SERVICE_RUNNING',
 } as const;
 export type ServiceErrorCode = (typeof ServiceErrorCode)[keyof typeof ServiceErrorCode];
 
@@ -702,5 +703,16 @@ export class ServiceStartError extends HalyardError {
     cause?: unknown,
   ) {
     super(ServiceErrorCode.ServiceStart, `${service}: could not start: ${reason}`, { cause });
+  }
+}
+
+/** `cleanup()` of an instance that is still alive: it must be stopped first. */
+export class ServiceRunningError extends HalyardError {
+  override readonly name = 'ServiceRunningError';
+  constructor(
+    readonly instance: string,
+    readonly state: string,
+  ) {
+    super(ServiceErrorCode.ServiceRunning, `instance ${instance} is ${state}: stop it before cleanup`);
   }
 }

@@ -56,6 +56,8 @@ import { Cluster, type ClusterOptions, type RegisterOptions } from './cluster/Cl
 import type { Member } from './cluster/Membership.js';
 import { Inbound, type InboundTarget } from './Inbound.js';
 import { Requester } from './Requester.js';
+import type { AnyServiceDefinition } from './catalog/definition.js';
+import { ServiceManager } from './instances/ServiceManager.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './nodeOptions.js';
 import { type Subjects, assertNodeName } from './subjects.js';
 
@@ -74,6 +76,10 @@ export interface NodeOptions {
   readonly supervision?: SupervisionOptions;
   /** Join the cluster of nodes on the same NATS server (or the same LocalBus) and prefix (see cluster/Cluster.ts). */
   readonly cluster?: true | ClusterOptions;
+  /** Service types this node can start (`defineService`); see instances/ServiceManager.ts. */
+  readonly services?: readonly AnyServiceDefinition[];
+  /** Node labels matched against a service's `requires`. */
+  readonly labels?: readonly string[];
 }
 
 async function openTransport(config: NodeOptions['transport'], nodeName: string, logger: Logger): Promise<{ transport: Transport; owned: boolean }> {
@@ -165,6 +171,8 @@ export class Node implements InboundTarget {
   readonly clock: Clock;
   /** Supervisors of this node and its Recovery Coordinator. */
   readonly supervision: Supervision;
+  /** Service types and instances on this node. */
+  readonly services: ServiceManager;
   private readonly owned: boolean;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
@@ -227,6 +235,7 @@ export class Node implements InboundTarget {
       }
     });
     this.supervision = new Supervision(this.system, options.supervision);
+    this.services = new ServiceManager({ name: this.name, clock: this.clock, logger, supervise: (spec, o) => this.supervise(spec, o), nameTaken: (n) => this.system.lookup(n) !== undefined }, options.services, options.labels);
   }
 
   /** Name or id, for logs and health answers. */
@@ -473,6 +482,7 @@ export class Node implements InboundTarget {
   /** Stop every actor (newest first), drain the subscriptions, close the transport. Idempotent. */
   shutdown(shutdown: Shutdown = 5000): Promise<void> {
     this.closing ??= (async () => {
+      await this.services._shutdown();
       // Supervisors first: a supervised child stopped from outside would be
       // seen as a failure and restarted.
       await this.supervision.shutdown();

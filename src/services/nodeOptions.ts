@@ -27,6 +27,7 @@ import type { Transport } from '../transport/Transport.js';
 import type { ClusterOptions } from './cluster/Cluster.js';
 import { resolveClusterOptions } from './cluster/options.js';
 import type { NodeOptions } from './Node.js';
+import { assertNodeLabels } from './catalog/labels.js';
 import { assertNodeName, assertPrefix, Subjects } from './subjects.js';
 
 /** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name`. */
@@ -47,6 +48,8 @@ const NODE_KEYS: Record<keyof NodeOptions, true> = {
   limits: true,
   supervision: true,
   cluster: true,
+  services: true,
+  labels: true,
 };
 const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   kind: true,
@@ -187,6 +190,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   assertPositiveInteger(limits.maxBytes, 'limits.maxBytes');
   assertPositiveInteger(limits.maxDepth, 'limits.maxDepth');
   assertSupervisionOptions(o.supervision);
+  assertNodeLabels(o.labels);
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
     // The cluster keeps its records in the transport's key-value store; both

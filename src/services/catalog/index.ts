@@ -4,3 +4,4 @@ export { validateConfig } from './config.js';
 export { startOrder, stopOrder, closureOf, dependantsOf, type DependencyMap } from './dependencyGraph.js';
 export { ServiceCatalog } from './ServiceCatalog.js';
 export { isStandardSchema, type StandardSchemaV1 } from './standardSchema.js';
+export { assertNodeLabels, missingLabels } from './labels.js';
