@@ -8,6 +8,7 @@ import * as v from 'valibot';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assign, createMachine } from 'xstate';
 import { reply } from '../src/actors/reply.js';
+import { restartAfter } from '../src/supervision/index.js';
 import {
   DependantsAliveError,
   InvalidConfigError,
@@ -160,6 +161,60 @@ describe('services - start and stop', () => {
     expect(p.incarnation).toBe(2);
     expect(n.coordinator.decisions().some((d) => d.input.childId === p.id && d.directive.type === 'restart')).toBe(true);
     expect(n.services.events().map((e) => e.type)).toContain(ServiceEventType.Failed);
+  });
+
+  it('services - a delayed restart (restart-after from a rule) brings the instance back on its new incarnation', async () => {
+    const { def } = recorder();
+    const n = await node({ services: [def('a')], supervision: { rules: [{ name: 'later', decide: () => restartAfter(20) }] } });
+    const p = await n.services.start('a');
+    const restarted = new Promise<void>((resolve) => {
+      n.services.onEvent((e) => {
+        if (e.type === ServiceEventType.Started && e.instance === p.id) resolve();
+      });
+    });
+    p.tell({ type: 'CRASH' });
+    await restarted;
+    expect(p.incarnation).toBe(2);
+    await expect(p.ask({ type: 'CHARGE' })).resolves.toBe(1);
+  });
+
+  it('services - a setup that throws is could-not-start, and the logic never runs', async () => {
+    const svc = defineService({
+      name: 'broken',
+      version: '1.0.0',
+      logic: counter(),
+      setup: () => {
+        throw new Error('no database');
+      },
+    });
+    const n = await node({ services: [svc] });
+    const err = await n.services.start('broken').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ServiceStartError);
+    expect((err as Error).message).toContain('setup failed: no database');
+    expect(n.whereis('broken')).toBeUndefined();
+    expect(n.services.find().byType('broken').list()[0]?.state).toBe('failed');
+  });
+
+  it('services - stop runs the logic shutdown then teardown; kill skips the shutdown', async () => {
+    const seen: string[] = [];
+    const graceful = createMachine({
+      initial: 'ready',
+      states: {
+        ready: { tags: ['ready'], on: { 'halyard.shutdown': { target: 'done', actions: () => seen.push('shutdown handled') } } },
+        done: { type: 'final' },
+      },
+    });
+    const svc = defineService({ name: 'g', version: '1.0.0', logic: graceful, ready: 'ready', setup: () => 'r', teardown: () => void seen.push('teardown') });
+    const n = await node({ services: [svc] });
+    await (await n.services.start('g')).stop();
+    expect(seen).toEqual(['shutdown handled', 'teardown']);
+    seen.length = 0;
+    const k = await n.services.start('g');
+    await k.kill();
+    expect(seen).toEqual(['teardown']);
+    expect(n.services.events().at(-1)).toMatchObject({ type: ServiceEventType.Exited, instance: k.id, reason: 'killed' });
+    // The kill was the instance's own end, not a failure for the coordinator to decide.
+    expect(n.coordinator.decisions().filter((d) => d.input.childId === k.id)).toEqual([]);
   });
 
   it('services - a logic reaching a final state ends the instance, exited normal', async () => {

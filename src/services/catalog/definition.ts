@@ -104,6 +104,15 @@ export interface ServiceSpec<Config = unknown, Resource = unknown, L extends Any
   readonly stopTimeoutMs?: number;
 }
 
+/**
+ * Declared as a method so its parameter is bivariant: a definition whose setup
+ * only throws has `Resource = never`, and must still be an
+ * {@link AnyServiceDefinition}.
+ */
+export type Teardown<Resource, Config> = {
+  bivariant(resource: Resource, ctx: TeardownContext<Config>): void | Promise<void>;
+}['bivariant'];
+
 /** The brand `defineService` puts on what it returns. */
 export const SERVICE_DEFINITION = 'halyard.service.v1' as const;
 
@@ -127,7 +136,7 @@ export interface ServiceDefinition<Config = unknown, Resource = unknown, L exten
   /** `false`, or the options with defaults filled in. */
   readonly persist: false | PersistOptions;
   readonly setup: ((ctx: SetupContext<Config>) => Resource | Promise<Resource>) | undefined;
-  readonly teardown: ((resource: Resource, ctx: TeardownContext<Config>) => void | Promise<void>) | undefined;
+  readonly teardown: Teardown<Resource, Config> | undefined;
   readonly startTimeoutMs: number;
   readonly stopTimeoutMs: number;
 }

@@ -173,7 +173,12 @@ export class ServiceInstance implements AsyncDisposable {
       }
     }
     const input = { config: this.config, instance: this.identity, resource: this.resource };
-    const logic = observedLogic(def.logic, (snapshot) => this.observe(snapshot));
+    const logic = observedLogic(
+      def.logic,
+      (snapshot) => this.observe(snapshot),
+      // A delayed restart (restart-after) comes back here: pick up the new incarnation once the supervisor has registered it.
+      () => queueMicrotask(() => this.sup !== undefined && this.afterDecision(this.sup)),
+    );
     this.sup = this.host.supervise({ strategy: 'one_for_one', children: [] }, { name: `_svc.${this.id}` });
     void this.sup.stopped.then((exit) => this.supervisorEnded(exit.reason));
     const ready = new Promise<void>((resolve) => {
@@ -248,13 +253,12 @@ export class ServiceInstance implements AsyncDisposable {
     if (this.state_ !== 'running' || sup.phase !== 'running') return;
     const child = sup.whichChildren()[0];
     if (child?.status === 'running' && child.ref !== undefined) {
+      if (child.ref === this.ref) return;
       this.attach(child.ref);
       this.log.info({ incarnation: this.incarnation_ }, 'service restarted by its supervisor');
       this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
     } else if (child?.status === 'restarting') {
       // A delayed restart (restart-after): the new incarnation's first snapshot brings us back here.
-      const wait = this.host.clock.setTimer(() => this.afterDecision(sup), 50);
-      void this.stopped.then(() => this.host.clock.clearTimer(wait));
     } else {
       // The coordinator answered stop or ignore: the child stays down, and so does the instance.
       void this.end('failed');
@@ -307,7 +311,8 @@ export class ServiceInstance implements AsyncDisposable {
       const sup = this.sup;
       if (sup !== undefined && sup.phase === 'running') {
         const stopping = sup.stop();
-        if (how === 'killed' && this.ref !== undefined && this.ref.lifecycle === 'running') void this.ref.stop('brutal_kill');
+        // After the supervisor's stop began, so it is not seen as a failure; a kill overrides the graceful stop under way (OTP exit(Pid, kill)).
+        if (how === 'killed' && this.ref !== undefined && this.ref.exit === undefined) void this.ref.stop('brutal_kill');
         await stopping;
       }
       await this.teardown();

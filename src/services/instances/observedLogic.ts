@@ -10,7 +10,8 @@
  */
 import type { AnyActorLogic } from 'xstate';
 
-export function observedLogic<L extends AnyActorLogic>(logic: L, observe: (snapshot: unknown) => void): L {
+/** `observe` sees every snapshot; `started` is called when a new incarnation's first snapshot is made (a start or a restart). */
+export function observedLogic<L extends AnyActorLogic>(logic: L, observe: (snapshot: unknown) => void, started: () => void = () => {}): L {
   const notify = (snapshot: unknown): void => {
     try {
       observe(snapshot);
@@ -31,6 +32,11 @@ export function observedLogic<L extends AnyActorLogic>(logic: L, observe: (snaps
       value: (scope: unknown, input: unknown) => {
         const first = (logic.getInitialSnapshot as (...a: unknown[]) => unknown).call(logic, scope, input);
         notify(first);
+        try {
+          started();
+        } catch {
+          // As for observe: recording only.
+        }
         return first;
       },
     },
