@@ -6,8 +6,11 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { createMachine } from 'xstate';
 import { InvalidSpecError, UnknownDependencyError } from '../src/errors.js';
-import { closureOf, startOrder, stopOrder } from '../src/services/catalog/index.js';
+import { closureOf, defineService, startOrder, stopOrder } from '../src/services/catalog/index.js';
+import { ServiceEventType } from '../src/services/instances/index.js';
+import { createNode } from '../src/services/Node.js';
 
 /** A DAG on `s0..s<n-1>`: each node depends only on lower-numbered ones, then the insertion order is shuffled. */
 const dag = fc
@@ -101,5 +104,53 @@ describe('services - dependency graph', () => {
   it('services - an unknown dependency is an UnknownDependencyError naming it', () => {
     expect(() => startOrder(new Map([['payments', ['ledger']]]))).toThrow(UnknownDependencyError);
     expect(() => startOrder(new Map([['payments', ['ledger']]]))).toThrow(/unknown service ledger/);
+  });
+});
+
+describe('services - dependency order on a running node', () => {
+  it('services - on random DAGs, dependencies are ready before dependants start, and the node stops dependants first', async () => {
+    await fc.assert(
+      fc.asyncProperty(dag, fc.infiniteStream(fc.nat()), async (graph, picks) => {
+        const trace: string[] = [];
+        const logic = createMachine({ initial: 'warming', states: { warming: { after: { 1: 'ready' } }, ready: { tags: ['ready'] } } });
+        const defs = [...graph].map(([name, deps]) =>
+          defineService({
+            name,
+            version: '1.0.0',
+            logic,
+            ready: 'ready',
+            cardinality: 'per-node',
+            dependsOn: deps,
+            setup: () => void trace.push(`setup ${name}`),
+            teardown: () => void trace.push(`teardown ${name}`),
+          }),
+        );
+        const node = await createNode({ name: 'dag', services: defs });
+        node.services.onEvent((e) => {
+          if (e.type === ServiceEventType.Started) trace.push(`ready ${e.service}`);
+        });
+        try {
+          // Start every type, in an order the test picks (dependencies or not).
+          const names = [...graph.keys()];
+          const it = picks[Symbol.iterator]();
+          while (names.length > 0) {
+            const [name] = names.splice(it.next().value % names.length, 1);
+            await node.services.start(name!);
+          }
+        } finally {
+          await node.shutdown();
+        }
+        const at = (line: string) => trace.indexOf(line);
+        for (const [n, deps] of graph) {
+          expect(trace.filter((l) => l === `setup ${n}`)).toHaveLength(1);
+          for (const d of deps) {
+            expect(at(`ready ${d}`)).toBeGreaterThanOrEqual(0);
+            expect(at(`ready ${d}`)).toBeLessThan(at(`setup ${n}`));
+            expect(at(`teardown ${n}`)).toBeLessThan(at(`teardown ${d}`));
+          }
+        }
+      }),
+      { numRuns: 25 },
+    );
   });
 });
