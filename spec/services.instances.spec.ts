@@ -244,6 +244,14 @@ describe('services - dependencies', () => {
     expect(log.slice(3)).toEqual(['teardown web', 'teardown payments', 'teardown ledger']);
   });
 
+  it('services - two dependants starting at once share one start of their dependency', async () => {
+    const { log, def } = recorder();
+    const n = await node({ services: [def('ledger'), def('payments', { dependsOn: ['ledger'] }), def('audit', { dependsOn: ['ledger'] })] });
+    await Promise.all([n.services.start('payments'), n.services.start('audit')]);
+    expect(log.filter((l) => l === 'setup ledger')).toHaveLength(1);
+    expect(n.services.find().byType('ledger').size).toBe(1);
+  });
+
   it('services - stopping with { dependants: refuse } is a DependantsAliveError while dependants live', async () => {
     const { def } = recorder();
     const n = await node({ services: [def('ledger'), def('payments', { dependsOn: ['ledger'] })] });

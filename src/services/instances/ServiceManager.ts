@@ -83,6 +83,8 @@ export class ServiceManager implements ServiceSource {
   private closing: Promise<void> | undefined;
   /** Starts in flight by type, for per-node types: a second start waits on the first. */
   private readonly pending = new Map<string, Promise<ServiceInstance>>();
+  /** Dependencies being started on behalf of a dependant, by type. */
+  private readonly dependencyStarts = new Map<string, Promise<ServiceInstance>>();
 
   constructor(host: ServicesHost, defs: readonly unknown[] | undefined, labels: readonly string[] | undefined) {
     this.host = host;
@@ -156,8 +158,21 @@ export class ServiceManager implements ServiceSource {
     // Dependencies first, in topological order; each ready before the next (and before us).
     for (const dep of this.catalog.closure(def.name).slice(0, -1)) {
       const live = this.list.find((i) => i.service === dep && i.isAlive());
-      if (live !== undefined) await live._start();
-      else await this.start(dep, { config: options.configs?.[dep], configs: options.configs });
+      if (live !== undefined) {
+        await live._start();
+        continue;
+      }
+      // Two dependants starting at once share one start of their dependency, whatever its cardinality.
+      let shared = this.dependencyStarts.get(dep);
+      if (shared === undefined) {
+        shared = this.start(dep, { config: options.configs?.[dep], configs: options.configs });
+        this.dependencyStarts.set(dep, shared);
+        const forget = (): void => {
+          this.dependencyStarts.delete(dep);
+        };
+        shared.then(forget, forget);
+      }
+      await shared;
     }
     const id = options.id ?? this.nextId(def.name);
     const actorName = this.actorNameFor(def, id);
