@@ -400,6 +400,29 @@ describe('services - queries', () => {
   });
 });
 
+describe('services - logs', () => {
+  it('services - each instance logs through a child with node, service, instance and incarnation', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        for (const l of String(chunk).split('\n').filter(Boolean)) lines.push(JSON.parse(l));
+        done();
+      },
+    });
+    const { def } = recorder();
+    const n = await node({ name: 'logs', services: [def('a')], logger: createLogger({ level: 'info' }, sink) });
+    const p = await n.services.start('a');
+    const restarted = new Promise<void>((resolve) => n.services.onEvent((e) => e.type === ServiceEventType.Started && resolve()));
+    p.tell({ type: 'CRASH' });
+    await restarted;
+    const mine = lines.filter((l) => l.service === 'a' && typeof l.msg === 'string' && l.msg.startsWith('service '));
+    expect(mine.map((l) => [l.msg, l.node, l.instance, l.incarnation])).toEqual([
+      ['service started', 'logs', p.id, 1],
+      ['service restarted by its supervisor', 'logs', p.id, 2],
+    ]);
+  });
+});
+
 describe('services - health', () => {
   it('Check answers health, Status logs status now', async () => {
     const lines: Array<Record<string, unknown>> = [];

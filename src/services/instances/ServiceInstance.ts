@@ -62,7 +62,8 @@ export class ServiceInstance implements AsyncDisposable {
   readonly lifetime: LifetimeOption;
   readonly definition: AnyServiceDefinition;
   private readonly host: InstanceHost;
-  private readonly log: Logger;
+  /** The node's logger with `{ service, instance, incarnation }`, made again for each incarnation. */
+  private log: Logger;
   private readonly startTimeoutMs: number;
   private state_: InstanceState = 'starting';
   private incarnation_ = 0;
@@ -91,7 +92,7 @@ export class ServiceInstance implements AsyncDisposable {
     this.tags = init.tags;
     this.lifetime = init.lifetime;
     this.startTimeoutMs = init.startTimeoutMs;
-    this.log = host.logger.child({ service: this.service, instance: this.id });
+    this.log = host.logger.child({ service: this.service, instance: this.id, incarnation: 0 });
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -154,7 +155,7 @@ export class ServiceInstance implements AsyncDisposable {
     }
     this.state_ = 'running';
     this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
-    this.log.info({ incarnation: this.incarnation_ }, 'service started');
+    this.log.info('service started');
   }
 
   private async run(): Promise<void> {
@@ -230,6 +231,7 @@ export class ServiceInstance implements AsyncDisposable {
     if (this.ref === ref) return;
     this.ref = ref;
     this.incarnation_++;
+    this.log = this.host.logger.child({ service: this.service, instance: this.id, incarnation: this.incarnation_ });
     ref.onExit((exit) => this.childExited(ref, exit));
   }
 
@@ -255,7 +257,7 @@ export class ServiceInstance implements AsyncDisposable {
     if (child?.status === 'running' && child.ref !== undefined) {
       if (child.ref === this.ref) return;
       this.attach(child.ref);
-      this.log.info({ incarnation: this.incarnation_ }, 'service restarted by its supervisor');
+      this.log.info('service restarted by its supervisor');
       this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
     } else if (child?.status === 'restarting') {
       // A delayed restart (restart-after): the new incarnation's first snapshot brings us back here.
