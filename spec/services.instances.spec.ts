@@ -127,6 +127,7 @@ describe('services - start and stop', () => {
     const n = await node({ services: [def('a')] });
     const p = await n.services.start('a');
     await expect(p.waitTillStopped(20)).rejects.toBeInstanceOf(TimeoutError);
+    await expect(p.waitTillStopped('5s' as never)).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'ms' });
   });
 
   it('services - cleanup forgets a stopped instance and refuses a live one', async () => {

@@ -17,11 +17,12 @@
  * - A restart by the supervisor keeps the resource: setup runs once per start.
  */
 import type { AnyEventObject } from 'xstate';
-import { ActorNotRunningError, DependantsAliveError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
+import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
 import { type CheckLevel, type CheckResult, makeCheckResult, OCF, type StatusReport } from '../../actors/ocf.js';
 import type { AskOptions, ExitSignal, LocalActorRef } from '../../actors/types.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
+import { assertPositiveMs } from '../../options.js';
 import type { Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { SuperviseOptions } from '../../supervision/Supervisor.js';
 import type { AnyServiceDefinition, InstanceIdentity } from '../catalog/definition.js';
@@ -353,6 +354,11 @@ export class ServiceInstance implements AsyncDisposable {
 
   /** Resolves once stopped or failed; a `TimeoutError` after `ms`. */
   waitTillStopped(ms: number): Promise<void> {
+    try {
+      assertPositiveMs(ms, 'ms', InvalidArgumentError);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     if (!this.isAlive()) return Promise.resolve();
     let timer: unknown;
     return Promise.race([
