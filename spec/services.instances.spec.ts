@@ -380,6 +380,25 @@ describe('services - queries', () => {
     expect(n.services.find().byTag('core', 'eu').dead().list()).toEqual([c]);
   });
 
+  it('services - graph() lists types, instances, owners and dependencies', async () => {
+    const { def } = recorder();
+    const n = await node({ services: [def('ledger'), def('payments', { dependsOn: ['ledger'] })] });
+    const p = await n.services.start('payments', { tags: ['eu'] });
+    const l = n.services.find().byType('ledger').list()[0]!;
+    const child = await n.services.start('ledger', { lifetime: { owner: p } });
+    const g = n.services.graph();
+    expect(g.services).toEqual([
+      { name: 'ledger', version: '1.0.0', dependsOn: [], cardinality: 'many' },
+      { name: 'payments', version: '1.0.0', dependsOn: ['ledger'], cardinality: 'many' },
+    ]);
+    expect(g.instances.map((i) => [i.instance, i.state, i.owner])).toEqual([
+      [l.id, 'running', undefined],
+      [p.id, 'running', undefined],
+      [child.id, 'running', p.id],
+    ]);
+    expect(g.instances[1]).toMatchObject({ tags: ['eu'], dependsOn: ['ledger'], node: n.name });
+  });
+
   it('find_no_alive_dependants', async () => {
     const { def } = recorder();
     const n = await node({ services: [def('ledger'), def('payments', { dependsOn: ['ledger'] }), def('audit')] });
