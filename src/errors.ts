@@ -623,3 +623,97 @@ export class NoNodeAvailableError extends HalyardError {
     super(ClusterErrorCode.NoNodeAvailable, `no node can host an instance of ${type} now`);
   }
 }
+
+/** Codes of the service errors below (`src/services/catalog/`, `src/services/instances/`). */
+export const ServiceErrorCode = {
+  InvalidConfig: 'ERR_INVALID_CONFIG',
+  NotInstalled: 'ERR_NOT_INSTALLED',
+  UnknownDependency: 'ERR_UNKNOWN_DEPENDENCY',
+  DependantsAlive: 'ERR_DEPENDANTS_ALIVE',
+  ServiceStart: 'ERR_SERVICE_START',
+  ServiceRunning: 'ERR_SERVICE_RUNNING',
+} as const;
+export type ServiceErrorCode = (typeof ServiceErrorCode)[keyof typeof ServiceErrorCode];
+
+/** One failing path of a config, as its schema reported it (`(root)` for the whole value). */
+export interface ConfigIssue {
+  readonly path: string;
+  readonly message: string;
+}
+
+/**
+ * A start's config failed its service's schema. OCF class 6 (`ERR_CONFIGURED`):
+ * fatal, the same config fails on every node, so nothing restarts it. The
+ * message names every failing path, never the values (a config may hold secrets).
+ */
+export class InvalidConfigError extends HalyardError {
+  override readonly name = 'InvalidConfigError';
+  readonly ocf = 6;
+  readonly field = 'config';
+  constructor(
+    readonly service: string,
+    readonly issues: readonly ConfigIssue[],
+  ) {
+    super(ServiceErrorCode.InvalidConfig, `${service}: invalid config: ${issues.map((i) => `config.${i.path}: ${i.message}`).join('; ')}`);
+  }
+}
+
+/** The node lacks node labels the service `requires`. OCF class 5 (`ERR_INSTALLED`): placement may try another node. */
+export class ServiceNotInstalledError extends HalyardError {
+  override readonly name = 'ServiceNotInstalledError';
+  readonly ocf = 5;
+  constructor(
+    readonly service: string,
+    readonly node: string,
+    readonly missing: readonly string[],
+  ) {
+    super(ServiceErrorCode.NotInstalled, `${service}: node ${node} lacks the required labels ${missing.join(', ')}`);
+  }
+}
+
+/** `dependsOn` of `service` names `dependency`, which no definition on the node provides. */
+export class UnknownDependencyError extends HalyardError {
+  override readonly name = 'UnknownDependencyError';
+  readonly field = 'dependsOn';
+  constructor(
+    readonly service: string,
+    readonly dependency: string,
+  ) {
+    super(ServiceErrorCode.UnknownDependency, `${service}: dependsOn names unknown service ${dependency}`);
+  }
+}
+
+/** A stop with `{ dependants: 'refuse' }` found live dependants. */
+export class DependantsAliveError extends HalyardError {
+  override readonly name = 'DependantsAliveError';
+  constructor(
+    readonly service: string,
+    readonly dependants: readonly string[],
+  ) {
+    super(ServiceErrorCode.DependantsAlive, `${service}: live dependants ${dependants.join(', ')}`);
+  }
+}
+
+/** An instance could not start (setup threw, the logic failed, ready not reached in time); `ocf` is the OCF class reported. */
+export class ServiceStartError extends HalyardError {
+  override readonly name = 'ServiceStartError';
+  constructor(
+    readonly service: string,
+    readonly reason: string,
+    readonly ocf: number,
+    cause?: unknown,
+  ) {
+    super(ServiceErrorCode.ServiceStart, `${service}: could not start: ${reason}`, { cause });
+  }
+}
+
+/** `cleanup()` of an instance that is still alive: it must be stopped first. */
+export class ServiceRunningError extends HalyardError {
+  override readonly name = 'ServiceRunningError';
+  constructor(
+    readonly instance: string,
+    readonly state: string,
+  ) {
+    super(ServiceErrorCode.ServiceRunning, `instance ${instance} is ${state}: stop it before cleanup`);
+  }
+}

@@ -100,6 +100,32 @@ export {
   type Member,
   type MembershipChange,
 } from './services/cluster/index.js';
+export {
+  defineService,
+  isServiceDefinition,
+  isStandardSchema,
+  ServiceContainer,
+  ServiceLifetime,
+  type AnyServiceDefinition,
+  type ServiceDefinition,
+  type ServiceSpec,
+  type ServiceInput,
+  type InstanceIdentity,
+  type StandardSchemaV1,
+} from './services/catalog/index.js';
+export {
+  ServiceManager,
+  ServiceInstance,
+  ServiceQuery,
+  InstanceState,
+  ServiceEventType,
+  type ServiceEvent,
+  type ServiceGraph,
+  type StartOptions,
+  type StopOptions,
+  type LifetimeOption,
+  type InstanceResult,
+} from './services/instances/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

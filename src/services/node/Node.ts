@@ -57,6 +57,8 @@ import type { Member } from '../cluster/Membership.js';
 import { Inbound, type InboundTarget } from '../remote/Inbound.js';
 import { Requester } from '../remote/Requester.js';
 import { type RemoteNodeHealth, Router } from '../remote/Router.js';
+import type { AnyServiceDefinition } from '../catalog/definition.js';
+import { ServiceManager } from '../instances/ServiceManager.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
 import type { Subjects } from '../remote/subjects.js';
 
@@ -75,6 +77,10 @@ export interface NodeOptions {
   readonly supervision?: SupervisionOptions;
   /** Join the cluster of nodes on the same NATS server (or the same LocalBus) and prefix (see cluster/Cluster.ts). */
   readonly cluster?: true | ClusterOptions;
+  /** Service types this node can start (`defineService`); see instances/ServiceManager.ts. */
+  readonly services?: readonly AnyServiceDefinition[];
+  /** Node labels matched against a service's `requires`. */
+  readonly labels?: readonly string[];
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -137,6 +143,8 @@ export class Node implements InboundTarget {
   readonly clock: Clock;
   /** Supervisors of this node and its Recovery Coordinator. */
   readonly supervision: Supervision;
+  /** Service types and instances on this node. */
+  readonly services: ServiceManager;
   private readonly owned: boolean;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
@@ -201,6 +209,7 @@ export class Node implements InboundTarget {
       }
     });
     this.supervision = new Supervision(this.system, options.supervision);
+    this.services = new ServiceManager({ name: this.name, clock: this.clock, logger, supervise: (spec, o) => this.supervise(spec, o), nameTaken: (n) => this.system.lookup(n) !== undefined }, options.services, options.labels);
   }
 
   /** Name or id, for logs and health answers. */
@@ -379,6 +388,7 @@ export class Node implements InboundTarget {
   shutdown(shutdown: Shutdown = 5000): Promise<void> {
     if (this.closing === undefined) this.router.close();
     this.closing ??= (async () => {
+      await this.services._shutdown();
       // Supervisors first: a supervised child stopped from outside would be
       // seen as a failure and restarted.
       await this.supervision.shutdown();

@@ -28,6 +28,7 @@ import type { Transport } from '../../transport/Transport.js';
 import type { ClusterOptions } from '../cluster/Cluster.js';
 import { resolveClusterOptions } from '../cluster/options.js';
 import type { NodeOptions } from './Node.js';
+import { assertNodeLabels } from '../catalog/labels.js';
 import { assertNodeName, assertPrefix, Subjects } from '../remote/subjects.js';
 
 /** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name` (the node's `logger` and `clock` are passed on). */
@@ -48,6 +49,8 @@ const NODE_KEYS: Record<keyof NodeOptions, true> = {
   limits: true,
   supervision: true,
   cluster: true,
+  services: true,
+  labels: true,
 };
 const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   kind: true,
@@ -194,6 +197,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   assertPositiveInteger(limits.maxBytes, 'limits.maxBytes');
   assertPositiveInteger(limits.maxDepth, 'limits.maxDepth');
   assertSupervisionOptions(o.supervision);
+  assertNodeLabels(o.labels);
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
     // The cluster keeps its records in the transport's key-value store; both

@@ -1,0 +1,447 @@
+/**
+ * One instance of a service type on this node (inline container): its
+ * lifecycle (types.ts has the diagram), its supervisor and its handle.
+ *
+ * Each instance runs under a supervisor of its own (`_svc.<id>`, one child,
+ * `transient`), so a crash is reported to the Recovery Coordinator like any
+ * child's, the coordinator decides the restart as it does today, and one
+ * crashing service that exhausts its intensity fails alone rather than taking
+ * its neighbours' supervisor down with it.
+ *
+ * - `setup` runs before the logic, with an `AbortSignal` aborted when the
+ *   start is abandoned; `teardown` runs after the logic has ended (stop,
+ *   kill, a final state, a supervisor that gave up), once per setup.
+ * - `kill` skips the logic's graceful shutdown (`halyard.shutdown`) but still
+ *   runs `teardown`: inline resources (pools, sockets) belong to this process,
+ *   and an instance that ended must not leave them open.
+ * - A restart by the supervisor keeps the resource: setup runs once per start.
+ */
+import type { AnyEventObject } from 'xstate';
+import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
+import { type CheckLevel, type CheckResult, makeCheckResult, OCF, type StatusReport } from '../../actors/ocf.js';
+import type { AskOptions, ExitSignal, LocalActorRef } from '../../actors/types.js';
+import type { Clock } from '../../clock.js';
+import type { Logger } from '../../log.js';
+import { assertPositiveMs } from '../../options.js';
+import type { Supervisor, SupervisorSpec } from '../../supervision/types.js';
+import type { SuperviseOptions } from '../../supervision/Supervisor.js';
+import type { AnyServiceDefinition, InstanceIdentity } from '../catalog/definition.js';
+import { isReady, observedLogic } from './observedLogic.js';
+import { type InstanceState, type LifetimeOption, type ServiceEvent, ServiceEventType, type StopOptions } from './types.js';
+
+/** What an instance needs from its node (kept narrow: the node module imports this one, not the reverse). */
+export interface InstanceHost {
+  readonly node: string;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  supervise(spec: SupervisorSpec, options?: SuperviseOptions): Supervisor;
+  emit(event: ServiceEvent): void;
+  /** Live instances on this node whose type depends on `instance`'s type. */
+  liveDependants(instance: ServiceInstance): ServiceInstance[];
+  forget(instance: ServiceInstance): void;
+}
+
+export interface InstanceInit {
+  readonly def: AnyServiceDefinition;
+  readonly id: string;
+  readonly actorName: string;
+  readonly config: unknown;
+  readonly tags: readonly string[];
+  readonly lifetime: LifetimeOption;
+  readonly startTimeoutMs: number;
+}
+
+type Ending = 'shutdown' | 'killed' | 'normal' | 'failed';
+
+export class ServiceInstance implements AsyncDisposable {
+  readonly service: string;
+  readonly id: string;
+  /** The actor name it is reached by: `<prefix>.svc.<actorName>`. */
+  readonly actorName: string;
+  readonly config: unknown;
+  readonly tags: readonly string[];
+  readonly lifetime: LifetimeOption;
+  readonly definition: AnyServiceDefinition;
+  private readonly host: InstanceHost;
+  /** The node's logger with `{ service, instance, incarnation }`, made again for each incarnation. */
+  private log: Logger;
+  private readonly startTimeoutMs: number;
+  private state_: InstanceState = 'starting';
+  private incarnation_ = 0;
+  private sup: Supervisor | undefined;
+  private ref: LocalActorRef | undefined;
+  private resource: unknown;
+  private setupDone = false;
+  private tornDown = false;
+  private latest: unknown;
+  private readyWaiter: (() => void) | undefined;
+  private readonly abort = new AbortController();
+  private started: Promise<void> | undefined;
+  private ending: Promise<void> | undefined;
+  private resolveStopped!: () => void;
+  /** Resolves once the instance is `stopped` or `failed`. Never rejects. */
+  readonly stopped: Promise<void>;
+  private lastError: unknown;
+
+  constructor(host: InstanceHost, init: InstanceInit) {
+    this.host = host;
+    this.definition = init.def;
+    this.service = init.def.name;
+    this.id = init.id;
+    this.actorName = init.actorName;
+    this.config = init.config;
+    this.tags = init.tags;
+    this.lifetime = init.lifetime;
+    this.startTimeoutMs = init.startTimeoutMs;
+    this.log = host.logger.child({ service: this.service, instance: this.id, incarnation: 0 });
+    this.stopped = new Promise((resolve) => {
+      this.resolveStopped = resolve;
+    });
+  }
+
+  get state(): InstanceState {
+    return this.state_;
+  }
+
+  get node(): string {
+    return this.host.node;
+  }
+
+  /** How many times its logic has been started (1 after start; +1 per supervisor restart). */
+  get incarnation(): number {
+    return this.incarnation_;
+  }
+
+  get identity(): InstanceIdentity {
+    return { service: this.service, id: this.id, node: this.host.node, tags: this.tags };
+  }
+
+  isAlive(): boolean {
+    return this.state_ !== 'stopped' && this.state_ !== 'failed';
+  }
+
+  /** Live instances on this node that depend on this one's service type. */
+  dependants(): ServiceInstance[] {
+    return this.host.liveDependants(this);
+  }
+
+  // ── start ───────────────────────────────────────────────────────────────
+
+  /** @internal Run setup, start the supervised logic, wait for ready; once. */
+  _start(): Promise<void> {
+    this.started ??= this.startOnce();
+    return this.started;
+  }
+
+  private async startOnce(): Promise<void> {
+    const ms = this.startTimeoutMs;
+    let timer: unknown;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = this.host.clock.setTimer(() => reject(new ServiceStartError(this.service, `not ready within ${ms} ms`, OCF.ERR_GENERIC, new TimeoutError(this.id, ms))), ms);
+    });
+    const abandoned = new Promise<never>((_, reject) => {
+      this.abort.signal.addEventListener('abort', () => reject(new ServiceStartError(this.service, 'stopped before it was ready', OCF.ERR_GENERIC)), { once: true });
+    });
+    try {
+      await Promise.race([this.run(), deadline, abandoned]);
+    } catch (err) {
+      this.abort.abort();
+      const e = err instanceof ServiceStartError ? err : new ServiceStartError(this.service, describe(err), OCF.ERR_GENERIC, err);
+      await this.abandon();
+      this.host.emit({ ...this.eventBase(), type: ServiceEventType.CouldNotStart, reason: describe(e), ocf: e.ocf, error: toWireError(e) });
+      this.log.warn({ err: describe(e) }, 'service could not start');
+      throw e;
+    } finally {
+      this.host.clock.clearTimer(timer as never);
+    }
+    this.state_ = 'running';
+    this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
+    this.log.info('service started');
+  }
+
+  private async run(): Promise<void> {
+    const def = this.definition;
+    if (def.setup) {
+      try {
+        this.resource = await def.setup({ config: this.config, instance: this.identity, signal: this.abort.signal });
+      } catch (err) {
+        throw new ServiceStartError(this.service, `setup failed: ${describe(err)}`, OCF.ERR_GENERIC, err);
+      }
+      this.setupDone = true;
+      // The deadline passed while setup ran: abandon() has been and gone, so the resource is released here.
+      if (this.abort.signal.aborted) {
+        await this.teardown();
+        return;
+      }
+    }
+    const input = { config: this.config, instance: this.identity, resource: this.resource };
+    const logic = observedLogic(
+      def.logic,
+      (snapshot) => this.observe(snapshot),
+      // A delayed restart (restart-after) comes back here: pick up the new incarnation once the supervisor has registered it.
+      () => queueMicrotask(() => this.sup !== undefined && this.afterDecision(this.sup)),
+    );
+    this.sup = this.host.supervise({ strategy: 'one_for_one', children: [] }, { name: `_svc.${this.id}` });
+    void this.sup.stopped.then((exit) => this.supervisorEnded(exit.reason));
+    const ready = new Promise<void>((resolve) => {
+      this.readyWaiter = resolve;
+    });
+    try {
+      this.attach(
+        await this.sup.startChild({
+          id: this.id,
+          start: { logic, input },
+          restart: 'transient',
+          shutdown: def.stopTimeoutMs,
+          name: this.actorName,
+        }),
+      );
+    } catch (err) {
+      throw new ServiceStartError(this.service, `logic did not start: ${describe(err)}`, OCF.ERR_GENERIC, err);
+    }
+    this.checkReady();
+    const exitedFirst = new Promise<never>((_, reject) => {
+      this.ref?.onExit((exit) => {
+        if (this.state_ === 'starting') reject(new ServiceStartError(this.service, `logic ended (${exit.reason}) before it was ready${exit.error === undefined ? '' : `: ${describe(exit.error)}`}`, OCF.ERR_GENERIC, exit.error));
+      });
+    });
+    await Promise.race([ready, exitedFirst]);
+  }
+
+  private observe(snapshot: unknown): void {
+    this.latest = snapshot;
+    if (this.readyWaiter !== undefined) queueMicrotask(() => this.checkReady());
+  }
+
+  private checkReady(): void {
+    if (this.readyWaiter === undefined || this.ref === undefined) return;
+    let ok = false;
+    try {
+      ok = isReady(this.latest ?? this.ref.getSnapshot(), this.definition.ready as never);
+    } catch (err) {
+      this.lastError = err;
+      this.log.warn({ err: describe(err) }, 'ready predicate threw');
+    }
+    if (!ok) return;
+    const done = this.readyWaiter;
+    this.readyWaiter = undefined;
+    done();
+  }
+
+  private attach(ref: LocalActorRef): void {
+    if (this.ref === ref) return;
+    this.ref = ref;
+    this.incarnation_++;
+    this.log = this.host.logger.child({ service: this.service, instance: this.id, incarnation: this.incarnation_ });
+    ref.onExit((exit) => this.childExited(ref, exit));
+  }
+
+  private childExited(ref: LocalActorRef, exit: ExitSignal): void {
+    if (this.state_ !== 'running' || this.ref !== ref) return;
+    if (exit.reason === 'normal') {
+      void this.end('normal');
+      return;
+    }
+    if (exit.reason === 'error') {
+      this.lastError = exit.error;
+      this.host.emit({ ...this.eventBase(), type: ServiceEventType.Failed, reason: describe(exit.error), error: toWireError(exit.error) });
+    }
+    // The supervisor and coordinator decide now; see what they did once the supervisor is idle.
+    const sup = this.sup;
+    if (sup === undefined) return;
+    void sup.whenIdle().then(() => this.afterDecision(sup));
+  }
+
+  private afterDecision(sup: Supervisor): void {
+    if (this.state_ !== 'running' || sup.phase !== 'running') return;
+    const child = sup.whichChildren()[0];
+    if (child?.status === 'running' && child.ref !== undefined) {
+      if (child.ref === this.ref) return;
+      this.attach(child.ref);
+      this.log.info('service restarted by its supervisor');
+      this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
+    } else if (child?.status === 'restarting') {
+      // A delayed restart (restart-after): the new incarnation's first snapshot brings us back here.
+    } else {
+      // The coordinator answered stop or ignore: the child stays down, and so does the instance.
+      void this.end('failed');
+    }
+  }
+
+  private supervisorEnded(reason: string): void {
+    // A supervisor that gave up (intensity, escalate) ends the instance as failed; our own stop is handled by end().
+    if (this.state_ === 'running' || this.state_ === 'starting') {
+      this.lastError ??= new Error(`supervisor gave up (${reason})`);
+      void this.end('failed');
+    }
+  }
+
+  // ── stop ────────────────────────────────────────────────────────────────
+
+  /** Stop dependants first (or refuse), then the logic's graceful shutdown, then teardown. Idempotent. */
+  async stop(options: StopOptions = {}): Promise<void> {
+    return this.finish('shutdown', options);
+  }
+
+  /** Skip the logic's shutdown: end it now, then teardown. Dependants are killed first. Idempotent. */
+  async kill(): Promise<void> {
+    return this.finish('killed', {});
+  }
+
+  private async finish(how: 'shutdown' | 'killed', options: StopOptions): Promise<void> {
+    if (this.ending !== undefined) return this.ending;
+    if (this.state_ === 'starting') {
+      // Abandon a start in progress: its caller sees could-not-start.
+      this.abort.abort();
+      await this.started?.catch(() => undefined);
+      if (this.ending !== undefined) return this.ending;
+    }
+    const dependants = this.dependants();
+    if (dependants.length > 0) {
+      if (options.dependants === 'refuse') {
+        throw new DependantsAliveError(this.service, dependants.map((d) => d.id));
+      }
+      await Promise.all(dependants.map((d) => (how === 'killed' ? d.kill() : d.stop())));
+    }
+    return this.end(how);
+  }
+
+  private end(how: Ending): Promise<void> {
+    this.ending ??= (async () => {
+      const wasFailed = how === 'failed';
+      this.state_ = 'stopping';
+      this.readyWaiter = undefined;
+      const sup = this.sup;
+      if (sup !== undefined && sup.phase === 'running') {
+        const stopping = sup.stop();
+        // After the supervisor's stop began, so it is not seen as a failure; a kill overrides the graceful stop under way (OTP exit(Pid, kill)).
+        if (how === 'killed' && this.ref !== undefined && this.ref.exit === undefined) void this.ref.stop('brutal_kill');
+        await stopping;
+      }
+      await this.teardown();
+      this.state_ = wasFailed ? 'failed' : 'stopped';
+      if (!wasFailed) this.host.emit({ ...this.eventBase(), type: ServiceEventType.Exited, reason: how as 'normal' | 'shutdown' | 'killed' });
+      else this.log.warn({ err: describe(this.lastError) }, 'service ended failed');
+      this.resolveStopped();
+    })();
+    return this.ending;
+  }
+
+  /** Where a failed start goes: release what was started, end as failed. */
+  private async abandon(): Promise<void> {
+    await this.end('failed');
+  }
+
+  private async teardown(): Promise<void> {
+    if (!this.setupDone || this.tornDown || this.definition.teardown === undefined) return;
+    this.tornDown = true;
+    const ms = this.definition.stopTimeoutMs;
+    let timer: unknown;
+    try {
+      await Promise.race([
+        this.definition.teardown(this.resource, { config: this.config, instance: this.identity }),
+        new Promise<void>((_, reject) => {
+          timer = this.host.clock.setTimer(() => reject(new TimeoutError(`${this.id} teardown`, ms)), ms);
+        }),
+      ]);
+    } catch (err) {
+      // Teardown is the end of the line: nothing retries it, so it is logged, not thrown at whoever stopped us.
+      this.log.error({ err: describe(err) }, 'service teardown failed');
+    } finally {
+      this.host.clock.clearTimer(timer as never);
+    }
+  }
+
+  /** Resolves once stopped or failed; a `TimeoutError` after `ms`. */
+  waitTillStopped(ms: number): Promise<void> {
+    try {
+      assertPositiveMs(ms, 'ms', InvalidArgumentError);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!this.isAlive()) return Promise.resolve();
+    let timer: unknown;
+    return Promise.race([
+      this.stopped,
+      new Promise<never>((_, reject) => {
+        timer = this.host.clock.setTimer(() => reject(new TimeoutError(this.id, ms)), ms);
+      }),
+    ]).finally(() => this.host.clock.clearTimer(timer as never));
+  }
+
+  /** Forget a stopped instance (its record in the node's services). A live one is a `ServiceRunningError`. */
+  async cleanup(): Promise<void> {
+    if (this.isAlive()) {
+      throw new ServiceRunningError(this.id, this.state_);
+    }
+    this.host.forget(this);
+  }
+
+  /** `await using`: a scope that ends stops the instance. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  // ── messages and health ─────────────────────────────────────────────────
+
+  private live(): LocalActorRef {
+    const ref = this.ref;
+    if (ref === undefined || ref.lifecycle !== 'running' || this.state_ !== 'running') throw new ActorNotRunningError(this.actorName);
+    return ref;
+  }
+
+  tell(event: AnyEventObject): void {
+    this.live().tell(event);
+  }
+
+  ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R> {
+    try {
+      return this.live().ask(event, options) as Promise<R>;
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** OCF Check: the logic's answer while running; otherwise what the instance's state says. */
+  async check(level: CheckLevel = 0): Promise<CheckResult> {
+    const ref = this.ref;
+    if (this.state_ === 'running' && ref !== undefined && ref.lifecycle === 'running') return ref.check(level);
+    switch (this.state_) {
+      case 'failed':
+        return makeCheckResult(OCF.ERR_GENERIC, `failed: ${describe(this.lastError)}`, level, this.actorName, this.host.node);
+      case 'starting':
+        return makeCheckResult(OCF.NOT_RUNNING, 'starting', level, this.actorName, this.host.node);
+      default:
+        return makeCheckResult(OCF.NOT_RUNNING, this.state_, level, this.actorName, this.host.node);
+    }
+  }
+
+  /** OCF Status: logs one line now (the actor's, or the instance's when it has none) and returns it with the service fields. */
+  async status(): Promise<StatusReport> {
+    const extra = { service: this.service, instance: this.id, instanceState: this.state_, tags: this.tags, incarnation: this.incarnation_ };
+    const ref = this.ref;
+    if (ref !== undefined && ref.lifecycle === 'running') {
+      const report = await ref.status();
+      return { ...report, ...extra };
+    }
+    const report: StatusReport = {
+      actor: this.actorName,
+      id: this.id,
+      node: this.host.node,
+      lifecycle: this.state_ === 'failed' ? 'failed' : 'stopped',
+      state: this.state_,
+      mailbox: { depth: 0, capacity: 0, overflow: 'none' },
+      processed: 0,
+      dropped: 0,
+      uptimeMs: 0,
+      lastError: this.lastError === undefined ? null : toWireError(this.lastError),
+      ...extra,
+    };
+    this.log.info({ ...report, node: undefined }, 'status');
+    return report;
+  }
+
+  private eventBase(): { service: string; instance: string; node: string; at: number } {
+    return { service: this.service, instance: this.id, node: this.host.node, at: this.host.clock.now() };
+  }
+}
