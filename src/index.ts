@@ -99,6 +99,22 @@ export {
   type Member,
   type MembershipChange,
 } from './services/cluster/index.js';
+export {
+  MicroResponder,
+  EndpointStats,
+  MicroVerb,
+  MicroResponseType,
+  ServiceErrorCode,
+  ServiceErrorCodeHeader,
+  ServiceErrorHeader,
+  controlSubject,
+  serviceErrorHeaders,
+  type EndpointStatsSnapshot,
+  type MicroEndpointSpec,
+  type MicroInstance,
+  type MicroRegistration,
+  type MicroResponderOptions,
+} from './services/micro/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

@@ -37,13 +37,19 @@
  * instance, none in a queue group (every instance must answer).
  *
  * ## For the node (one responder per node)
+ * The node owns one responder on its own transport and dead letters,
+ * registers each instance once it is running and unregisters it when it
+ * stops (`spec/micro.node.spec.ts` is this example, running):
  * ```ts
- * const micro = new MicroResponder({ transport, deadLetters, logger });
- * const reg = micro.register({ name: 'payments', id, version: '1.4.0', endpoints: { charge: 'halyard.svc.payments' },
- *   metadata: { node: 'n1' }, check: (level) => ref.check(level).then((r) => r), status: () => ref.status() });
- * // per request on an endpoint: const t = reg.endpoint('charge').begin(); ... reg.endpoint('charge').end(t, err);
- * reg.unregister();            // when the instance stops
- * micro.close();               // when the node closes
+ * const micro = new MicroResponder({ transport: node.transport, deadLetters: node.deadLetters, logger });
+ * const reg = micro.register({
+ *   name: 'payments', id: 'p1', version: '1.4.0', description: 'Charges cards',
+ *   metadata: { node: node.name }, endpoints: { charge: 'halyard.svc.payments' },
+ *   check: (level) => ref.check(level), status: () => ref.status(),
+ * });
+ * // per endpoint request: const t = reg.endpoint('charge').begin(); ...; reg.endpoint('charge').end(t, err);
+ * reg.unregister();   // the instance stopped
+ * micro.close();      // the node shuts down
  * ```
  */
 import type { DeadLetters } from '../../actors/DeadLetters.js';
@@ -60,8 +66,8 @@ import {
   type _EndpointView,
   type CheckResponse,
   type ErrorResponse,
-  endpointInfo,
-  endpointStatsInfo,
+  _endpointInfo,
+  _endpointStatsInfo,
   type InfoResponse,
   MicroResponseType,
   type MicroResponse,
@@ -313,12 +319,12 @@ export class MicroResponder {
 
   #info(entry: Entry): InfoResponse {
     const { spec } = entry;
-    return { type: MicroResponseType.Info, ...this.#identity(spec), description: spec.description, endpoints: entry.endpoints.map(endpointInfo) };
+    return { type: MicroResponseType.Info, ...this.#identity(spec), description: spec.description, endpoints: entry.endpoints.map(_endpointInfo) };
   }
 
   #stats(entry: Entry): StatsResponse {
     const { spec } = entry;
-    return { type: MicroResponseType.Stats, ...this.#identity(spec), started: spec.started, endpoints: entry.endpoints.map(endpointStatsInfo) };
+    return { type: MicroResponseType.Stats, ...this.#identity(spec), started: spec.started, endpoints: entry.endpoints.map(_endpointStatsInfo) };
   }
 
   async #check(entry: Entry, body: Uint8Array, reply: string): Promise<void> {

@@ -100,13 +100,15 @@ export interface _EndpointView {
   readonly stats: { snapshot(): EndpointStatsSnapshot };
 }
 
-export function endpointInfo(e: _EndpointView): EndpointInfo {
+/** @internal */
+export function _endpointInfo(e: _EndpointView): EndpointInfo {
   return e.queueGroup === undefined
     ? { name: e.name, subject: e.subject, metadata: e.metadata }
     : { name: e.name, subject: e.subject, queue_group: e.queueGroup, metadata: e.metadata };
 }
 
-export function endpointStatsInfo(e: _EndpointView): EndpointStatsInfo {
+/** @internal */
+export function _endpointStatsInfo(e: _EndpointView): EndpointStatsInfo {
   const s = e.stats.snapshot();
   const base = { name: e.name, subject: e.subject };
   return {
