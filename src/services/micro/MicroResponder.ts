@@ -238,7 +238,10 @@ export class MicroResponder {
       },
       endpoint: (name) => {
         const stats = entry.byName.get(name);
-        if (stats === undefined) throw new InvalidArgumentError('endpoint', `${JSON.stringify(String(name).slice(0, 100))} is not declared by ${entry.spec.name}`);
+        if (stats === undefined) {
+          const shown = JSON.stringify(String(name).slice(0, 100));
+          throw new InvalidArgumentError('endpoint', `${shown} is not declared by ${entry.spec.name}`);
+        }
         return stats;
       },
       resetStats: () => {
@@ -319,19 +322,30 @@ export class MicroResponder {
 
   #info(entry: Entry): InfoResponse {
     const { spec } = entry;
-    return { type: MicroResponseType.Info, ...this.#identity(spec), description: spec.description, endpoints: entry.endpoints.map(_endpointInfo) };
+    return {
+      type: MicroResponseType.Info,
+      ...this.#identity(spec),
+      description: spec.description,
+      endpoints: entry.endpoints.map(_endpointInfo),
+    };
   }
 
   #stats(entry: Entry): StatsResponse {
     const { spec } = entry;
-    return { type: MicroResponseType.Stats, ...this.#identity(spec), started: spec.started, endpoints: entry.endpoints.map(_endpointStatsInfo) };
+    return {
+      type: MicroResponseType.Stats,
+      ...this.#identity(spec),
+      started: spec.started,
+      endpoints: entry.endpoints.map(_endpointStatsInfo),
+    };
   }
 
   async #check(entry: Entry, body: Uint8Array, reply: string): Promise<void> {
     const mark = entry.check.begin();
     const level = parseLevel(body);
     if (level === undefined) {
-      this.#fail(entry, entry.check, mark, reply, MicroVerb.Check, ServiceErrorCode.BadRequest, 'level must be 0, 10 or 20, bare or as {"level": n}');
+      const why = 'level must be 0, 10 or 20, bare or as {"level": n}';
+      this.#fail(entry, entry.check, mark, reply, MicroVerb.Check, ServiceErrorCode.BadRequest, why);
       return;
     }
     let answer: { code: number; reason: string };
@@ -349,7 +363,14 @@ export class MicroResponder {
         answer = { code: OCF.ERR_GENERIC, reason: serviceErrorDescription(err) };
       }
     }
-    const res: CheckResponse = { type: MicroResponseType.Check, ...this.#identity(entry.spec), level, code: answer.code, label: ocfLabel(answer.code), reason: answer.reason };
+    const res: CheckResponse = {
+      type: MicroResponseType.Check,
+      ...this.#identity(entry.spec),
+      level,
+      code: answer.code,
+      label: ocfLabel(answer.code),
+      reason: answer.reason,
+    };
     this.#send(reply, MicroVerb.Check, res);
     entry.check.end(mark);
   }
