@@ -126,6 +126,22 @@ export {
   type LifetimeOption,
   type InstanceResult,
 } from './services/instances/index.js';
+export {
+  MicroResponder,
+  EndpointStats,
+  MicroVerb,
+  MicroResponseType,
+  MicroErrorCode,
+  ServiceErrorCodeHeader,
+  ServiceErrorHeader,
+  controlSubject,
+  serviceErrorHeaders,
+  type EndpointStatsSnapshot,
+  type MicroEndpointSpec,
+  type MicroInstance,
+  type MicroRegistration,
+  type MicroResponderOptions,
+} from './services/micro/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';
