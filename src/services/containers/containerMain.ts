@@ -1,0 +1,155 @@
+/**
+ * The inside of a worker or process container: the entry module the parent
+ * starts (see containerLogic.ts for the other side and protocol.ts for the
+ * frames). It imports the user's module by URL, because logic cannot travel,
+ * runs the XState actor there, and answers its parent.
+ *
+ * It holds no NATS connection and no credentials: everything goes through the
+ * parent. A process container exits when its IPC channel closes, which is
+ * also what happens when the parent is SIGKILLed, so it never outlives it; a
+ * worker ends with its process anyway.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { parentPort } from 'node:worker_threads';
+import { type AnyActorLogic, type AnyActorRef, createActor } from 'xstate';
+import { REPLY, type ReplyHandle } from '../../actors/reply.js';
+import { SHUTDOWN_EVENT } from '../../actors/types.js';
+import { ActorNotRunningError, type ContainerFrameError, toWireError } from '../../errors.js';
+import { type ActorView, FromContainer, type FromContainerFrame, ToContainer, type ToContainerFrame, parseToContainer } from './protocol.js';
+import { isActorLogic } from './loadLogic.js';
+
+interface Channel {
+  post(frame: FromContainerFrame): void;
+  listen(fn: (raw: unknown) => void): void;
+}
+
+function channel(): Channel {
+  if (parentPort) {
+    const port = parentPort;
+    return { post: (f) => port.postMessage(f), listen: (fn) => port.on('message', fn) };
+  }
+  if (typeof process.send !== 'function') throw new Error('containerMain runs only as a worker or a forked child');
+  // The parent is gone (exited, killed, or it ended this container): so are we.
+  process.on('disconnect', () => process.exit(0));
+  return { post: (f) => process.send?.(f), listen: (fn) => process.on('message', fn) };
+}
+
+const chan = channel();
+const loopDelay = monitorEventLoopDelay({ resolution: 20 });
+loopDelay.enable();
+let actor: AnyActorRef | undefined;
+let lastKey = '';
+let badFrames = 0;
+
+function viewOf(a: AnyActorRef): ActorView {
+  const s = a.getSnapshot() as { status: ActorView['status']; value?: unknown; tags?: Set<string>; output?: unknown; can?: (e: unknown) => boolean };
+  let canShutdown = false;
+  try {
+    canShutdown = typeof s.can === 'function' && s.can({ type: SHUTDOWN_EVENT });
+  } catch {
+    canShutdown = false;
+  }
+  const view: ActorView = { status: s.status, value: s.value, tags: s.tags ? [...s.tags] : [], canShutdown };
+  return s.status === 'done' ? { ...view, output: s.output } : view;
+}
+
+/** Tell the parent about a changed view; most events change nothing it mirrors and cost no frame. */
+function publish(a: AnyActorRef): void {
+  const view = viewOf(a);
+  const key = JSON.stringify([view.status, view.value, view.tags, view.canShutdown]);
+  if (key === lastKey) return;
+  lastKey = key;
+  chan.post({ t: FromContainer.View, view });
+}
+
+async function init(frame: Extract<ToContainerFrame, { t: 'init' }>): Promise<void> {
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(frame.module)) as Record<string, unknown>;
+  } catch (err) {
+    chan.post({ t: FromContainer.LoadError, field: 'module', message: toWireError(err).message });
+    return;
+  }
+  const logic = mod[frame.export];
+  if (!isActorLogic(logic)) {
+    const detail = logic === undefined ? `has no export ${JSON.stringify(frame.export)}` : `export ${JSON.stringify(frame.export)} is not XState logic`;
+    chan.post({ t: FromContainer.LoadError, field: 'export', message: detail });
+    return;
+  }
+  const a = createActor(logic as AnyActorLogic, frame.input === undefined ? {} : { input: frame.input });
+  a.subscribe({
+    next: () => publish(a),
+    error: (err) => chan.post({ t: FromContainer.Failed, error: toWireError(err) }),
+    complete: () => publish(a),
+  });
+  a.start();
+  actor = a;
+  const view = viewOf(a);
+  lastKey = JSON.stringify([view.status, view.value, view.tags, view.canShutdown]);
+  chan.post({ t: FromContainer.Ready, view });
+}
+
+function answer(id: number): ReplyHandle {
+  let settled = false;
+  return {
+    resolve(value) {
+      if (settled) return;
+      settled = true;
+      chan.post({ t: FromContainer.Reply, id, ok: true, value });
+    },
+    reject(error) {
+      if (settled) return;
+      settled = true;
+      chan.post({ t: FromContainer.Reply, id, ok: false, error: toWireError(error) });
+    },
+  };
+}
+
+function stats(): Record<string, unknown> {
+  const mem = process.memoryUsage();
+  const figures = {
+    heapUsed: mem.heapUsed,
+    heapTotal: mem.heapTotal,
+    eventLoopLagMs: Number.isFinite(loopDelay.mean) ? loopDelay.mean / 1e6 : 0,
+    eventLoopLagMaxMs: loopDelay.max / 1e6,
+    cpuUserUs: process.cpuUsage().user,
+    cpuSystemUs: process.cpuUsage().system,
+    badFrames,
+  };
+  loopDelay.reset();
+  return figures;
+}
+
+chan.listen((raw) => {
+  let frame: ToContainerFrame;
+  try {
+    frame = parseToContainer(raw);
+  } catch (err) {
+    // Only our own parent writes here; count it rather than die of it.
+    badFrames++;
+    const id = (raw as { id?: unknown } | null)?.id;
+    if (typeof id === 'number') chan.post({ t: FromContainer.Reply, id, ok: false, error: toWireError(err as ContainerFrameError) });
+    return;
+  }
+  switch (frame.t) {
+    case ToContainer.Init:
+      void init(frame);
+      return;
+    case ToContainer.Tell:
+      if (actor?.getSnapshot().status === 'active') actor.send(frame.event);
+      return;
+    case ToContainer.Ask: {
+      const handle = answer(frame.id);
+      if (actor?.getSnapshot().status !== 'active') {
+        handle.reject(new ActorNotRunningError(frame.event.type));
+        return;
+      }
+      actor.send({ ...frame.event, [REPLY]: handle });
+      return;
+    }
+    case ToContainer.Stats:
+      chan.post({ t: FromContainer.Stats, id: frame.id, figures: stats() });
+      return;
+  }
+});
+chan.post({ t: FromContainer.Hello });

@@ -1,0 +1,2 @@
+export { containerLogic, type ContainerKind, type ContainerOptions, type ContainerSnapshot } from './containerLogic.js';
+export { isActorLogic, loadLogic } from './loadLogic.js';
