@@ -78,4 +78,12 @@ describe('containers - the same interface for threads and processes', () => {
       if (kind === 'process') await waitFor(() => !alive(victimPid), { timeout: 10_000, message: `process ${victimPid} gone after kill` });
     });
   }
+
+  for (const kind of ['worker', 'process'] as const) {
+    it(`containers - events told and asked before the container is ready are delivered in order (${kind})`, async () => {
+      const ref = system().spawn(await logicFor(kind), { input: { start: 1 } });
+      for (let i = 0; i < 5; i++) ref.tell({ type: 'INC' });
+      await expect(ref.ask({ type: 'GET' })).resolves.toBe(6);
+    });
+  }
 });

@@ -120,7 +120,18 @@ function stats(): Record<string, unknown> {
   return figures;
 }
 
+/** Frames that arrive while the module is still importing, handled in order once the actor runs. */
+let early: unknown[] | undefined;
+
 chan.listen((raw) => {
+  if (early) {
+    early.push(raw);
+    return;
+  }
+  handle(raw);
+});
+
+function handle(raw: unknown): void {
   let frame: ToContainerFrame;
   try {
     frame = parseToContainer(raw);
@@ -133,7 +144,12 @@ chan.listen((raw) => {
   }
   switch (frame.t) {
     case ToContainer.Init:
-      void init(frame);
+      early = [];
+      void init(frame).finally(() => {
+        const held = early ?? [];
+        early = undefined;
+        for (const r of held) handle(r);
+      });
       return;
     case ToContainer.Tell:
       if (actor?.getSnapshot().status === 'active') actor.send(frame.event);
@@ -151,5 +167,6 @@ chan.listen((raw) => {
       chan.post({ t: FromContainer.Stats, id: frame.id, figures: stats() });
       return;
   }
-});
+}
+
 chan.post({ t: FromContainer.Hello });
