@@ -99,6 +99,7 @@ export {
   type Member,
   type MembershipChange,
 } from './services/cluster/index.js';
+export { containerLogic, loadLogic, type ContainerKind, type ContainerOptions, type ContainerSnapshot } from './services/containers/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';
