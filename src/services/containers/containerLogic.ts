@@ -82,6 +82,8 @@ export type ContainerSnapshot = Snapshot<unknown> & {
   can(event: AnyEventObject): boolean;
   /** @internal */
   readonly _input: unknown;
+  /** @internal The live container, for resource figures (resources.ts). */
+  readonly _rt: ContainerRuntime | undefined;
 };
 
 /** Events this logic sends itself from the channel; `halyard.*` types cannot be told by users. */
@@ -96,9 +98,12 @@ const EV = {
 type Ending = 'running' | 'done' | 'stopped' | 'failed';
 
 /** The live side of one container actor: its Worker or child process and the asks waiting on it. */
-class ContainerRuntime {
+export class ContainerRuntime {
   ending: Ending = 'running';
-  private child: Worker | ChildProcess | undefined;
+  /** performance.now() at spawn and the container's CPU µs then: the base of the next CPU % figure. @internal */
+  cpuSample: { readonly at: number; readonly cpuUs: number } = { at: performance.now(), cpuUs: 0 };
+  /** @internal */
+  child: Worker | ChildProcess | undefined;
   private listening = false;
   private readonly backlog: ToContainerFrame[] = [];
   private readonly pending = new Map<number, ReplyHandle>();
@@ -133,7 +138,7 @@ class ContainerRuntime {
         this.workerError = err;
       });
       w.on('exit', (code) => this.onExit(code, null));
-      this.self.send({ type: EV.Spawned, pid: process.pid, threadId: w.threadId });
+      this.self.send({ type: EV.Spawned, pid: process.pid, threadId: w.threadId, rt: this });
     } else {
       const execArgv = this.opts.execArgv ? [...this.opts.execArgv] : ts ? ['--import', tsxLoaderUrl()] : [];
       const c = fork(fileURLToPath(entry), [], { serialization: 'advanced', execArgv, stdio: 'inherit' });
@@ -144,7 +149,7 @@ class ContainerRuntime {
         this.workerError = err;
       });
       c.on('exit', (code, signal) => this.onExit(code, signal));
-      this.self.send({ type: EV.Spawned, pid: c.pid, threadId: undefined });
+      this.self.send({ type: EV.Spawned, pid: c.pid, threadId: undefined, rt: this });
     }
   }
 
@@ -291,11 +296,6 @@ class ContainerRuntime {
 
 const runtimes = new WeakMap<object, ContainerRuntime>();
 
-/** The container of a running container actor, for Status figures. @internal */
-export function _runtimeOf(self: object): ContainerRuntime | undefined {
-  return runtimes.get(self);
-}
-
 function stripReply(event: AnyEventObject): AnyEventObject {
   // Structured clone drops symbol keys anyway; copying makes the intent plain.
   const { [REPLY]: _r, ...rest } = event as AnyEventObject & { [REPLY]?: unknown };
@@ -368,6 +368,7 @@ export function containerLogic(options: ContainerOptions): ActorLogic<ContainerS
         badFrames: 0,
         undeliverable: 0,
         _input: input,
+        _rt: undefined,
       }),
     start: (snapshot, scope) => {
       const rt = new ContainerRuntime(opts, scope.self);
@@ -388,7 +389,7 @@ export function containerLogic(options: ContainerOptions): ActorLogic<ContainerS
       if (snap.status !== 'active') return snap;
       switch (event.type) {
         case EV.Spawned:
-          return snapshotOf({ ...snap, pid: event.pid, threadId: event.threadId });
+          return snapshotOf({ ...snap, pid: event.pid, threadId: event.threadId, _rt: event.rt });
         case EV.View: {
           const view = event.view as ActorView;
           if (view.status === 'done') rt?.finish(view.output);

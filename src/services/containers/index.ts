@@ -1,2 +1,3 @@
 export { containerLogic, type ContainerKind, type ContainerOptions, type ContainerSnapshot } from './containerLogic.js';
 export { isActorLogic, loadLogic } from './loadLogic.js';
+export { containerResources, containerStatus, type ContainerResources } from './resources.js';
