@@ -42,22 +42,34 @@ let actor: AnyActorRef | undefined;
 let lastKey = '';
 let badFrames = 0;
 
-function viewOf(a: AnyActorRef): ActorView {
+let lastValueKey = '';
+let lastCanShutdown = false;
+
+/**
+ * What the parent mirrors. Whether the shutdown event is accepted is asked of
+ * XState (`can`, a full transition computation) only when the state value or
+ * tags changed: a guard on the shutdown transition that reads context is
+ * seen at the next state change, not at every event.
+ */
+function viewOf(a: AnyActorRef): { view: ActorView; key: string } {
   const s = a.getSnapshot() as { status: ActorView['status']; value?: unknown; tags?: Set<string>; output?: unknown; can?: (e: unknown) => boolean };
-  let canShutdown = false;
-  try {
-    canShutdown = typeof s.can === 'function' && s.can({ type: SHUTDOWN_EVENT });
-  } catch {
-    canShutdown = false;
+  const tags = s.tags ? [...s.tags] : [];
+  const valueKey = JSON.stringify([s.value, tags]);
+  if (valueKey !== lastValueKey || lastKey === '') {
+    lastValueKey = valueKey;
+    try {
+      lastCanShutdown = typeof s.can === 'function' && s.can({ type: SHUTDOWN_EVENT });
+    } catch {
+      lastCanShutdown = false;
+    }
   }
-  const view: ActorView = { status: s.status, value: s.value, tags: s.tags ? [...s.tags] : [], canShutdown };
-  return s.status === 'done' ? { ...view, output: s.output } : view;
+  const view: ActorView = { status: s.status, value: s.value, tags, canShutdown: lastCanShutdown };
+  return { view: s.status === 'done' ? { ...view, output: s.output } : view, key: `${s.status}|${lastCanShutdown}|${valueKey}` };
 }
 
 /** Tell the parent about a changed view; most events change nothing it mirrors and cost no frame. */
 function publish(a: AnyActorRef): void {
-  const view = viewOf(a);
-  const key = JSON.stringify([view.status, view.value, view.tags, view.canShutdown]);
+  const { view, key } = viewOf(a);
   if (key === lastKey) return;
   lastKey = key;
   chan.post({ t: FromContainer.View, view });
@@ -85,8 +97,8 @@ async function init(frame: Extract<ToContainerFrame, { t: 'init' }>): Promise<vo
   });
   a.start();
   actor = a;
-  const view = viewOf(a);
-  lastKey = JSON.stringify([view.status, view.value, view.tags, view.canShutdown]);
+  const { view, key } = viewOf(a);
+  lastKey = key;
   chan.post({ t: FromContainer.Ready, view });
 }
 
