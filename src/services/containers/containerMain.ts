@@ -67,8 +67,23 @@ function viewOf(a: AnyActorRef): { view: ActorView; key: string } {
   return { view: s.status === 'done' ? { ...view, output: s.output } : view, key: `${s.status}|${lastCanShutdown}|${valueKey}` };
 }
 
-/** Tell the parent about a changed view; most events change nothing it mirrors and cost no frame. */
+let lastSnapshot: unknown;
+let lastValue: unknown;
+let lastStatus: unknown;
+
+/**
+ * Tell the parent about a changed view; most events change nothing it
+ * mirrors and cost no frame. XState keeps the snapshot (an event that only
+ * runs actions) or the state value object (a context change) when the state
+ * does not change, so those events are recognised without building a view.
+ */
 function publish(a: AnyActorRef): void {
+  const snap = a.getSnapshot() as { status: unknown; value?: unknown };
+  if (snap === lastSnapshot) return;
+  lastSnapshot = snap;
+  if (snap.value !== undefined && snap.value === lastValue && snap.status === lastStatus) return;
+  lastValue = snap.value;
+  lastStatus = snap.status;
   const { view, key } = viewOf(a);
   if (key === lastKey) return;
   lastKey = key;
