@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ActorSystem } from '../src/actors/ActorSystem.js';
 import type { ExitSignal, LocalActorRef } from '../src/actors/types.js';
 import { ContainerExitError, ContainerFrameError, ContainerLoadError, InvalidArgumentError, RemoteError } from '../src/errors.js';
-import { type ContainerSnapshot, containerLogic, loadLogic } from '../src/services/containers/index.js';
+import { type ContainerSnapshot, containerLogic, loadLogic, logicFor } from '../src/services/containers/index.js';
 import { parseFromContainer, parseToContainer } from '../src/services/containers/protocol.js';
 import { Supervision } from '../src/supervision/index.js';
 import type { Supervisor } from '../src/supervision/types.js';
@@ -158,8 +158,16 @@ describe('containers - bad input is a typed error naming the field, nothing left
       expect((error as Error).message).toContain('"nope"');
       const pid = snap(ref).pid!;
       if (kind === 'process') await waitFor(() => !alive(pid), { timeout: 10_000, message: `container ${pid} gone` });
+      // A worker that has exited reports threadId -1.
+      else await waitFor(() => (snap(ref)._rt?.child as { threadId: number } | undefined)?.threadId === -1, { timeout: 10_000, message: 'worker gone' });
     });
   }
+
+  it('containers - logicFor inline with a module that does not export the named logic is a ContainerLoadError before anything starts', async () => {
+    await expect(logicFor({ module: fixture, export: 'nope' })).rejects.toMatchObject({ name: 'ContainerLoadError', field: 'export' });
+    await expect(logicFor({ container: 'thread' as never, module: fixture })).rejects.toMatchObject({ name: 'InvalidArgumentError', field: 'container' });
+    await expect(logicFor({ module: fixture, export: 'counter', resourceLimits: {} })).rejects.toMatchObject({ field: 'resourceLimits' });
+  });
 
   it('containers - an export that is not logic, and a module that does not import, name export and module', async () => {
     const sys = system();

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { AnyActorLogic } from 'xstate';
 import { ActorSystem } from '../src/actors/ActorSystem.js';
 import type { LocalActorRef } from '../src/actors/types.js';
-import { containerLogic, loadLogic } from '../src/services/containers/index.js';
+import { logicFor } from '../src/services/containers/index.js';
 import { waitFor } from './support/wait.js';
 
 const fixture = new URL('./fixtures/counter.ts', import.meta.url);
@@ -24,9 +24,8 @@ function system(): ActorSystem {
   return s;
 }
 
-async function logicFor(kind: 'inline' | 'worker' | 'process'): Promise<AnyActorLogic> {
-  if (kind === 'inline') return loadLogic(fixture, 'counter');
-  return containerLogic({ container: kind, module: fixture, export: 'counter' });
+function logicOf(kind: 'inline' | 'worker' | 'process'): Promise<AnyActorLogic> {
+  return logicFor({ container: kind, module: fixture, export: 'counter' });
 }
 
 async function ready(ref: LocalActorRef): Promise<void> {
@@ -47,7 +46,7 @@ describe('containers - the same interface for threads and processes', () => {
   for (const kind of ['inline', 'worker', 'process'] as const) {
     it(`containers - the same interface for threads and processes (${kind}): tell, ask, check, status, stop with the logic's shutdown, kill`, async () => {
       const sys = system();
-      const ref = sys.spawn(await logicFor(kind), { name: `counter-${kind}`, input: { start: 40 } });
+      const ref = sys.spawn(await logicOf(kind), { name: `counter-${kind}`, input: { start: 40 } });
       await ready(ref);
 
       ref.tell({ type: 'INC' });
@@ -70,7 +69,7 @@ describe('containers - the same interface for threads and processes', () => {
       if (kind === 'process') await waitFor(() => !alive(pid), { timeout: 10_000, message: `process ${pid} gone after stop` });
 
       // kill skips the shutdown.
-      const victim = sys.spawn(await logicFor(kind), { name: `victim-${kind}` });
+      const victim = sys.spawn(await logicOf(kind), { name: `victim-${kind}` });
       await ready(victim);
       const victimPid = await victim.ask<number>({ type: 'PID' });
       await expect(victim.stop('brutal_kill')).resolves.toMatchObject({ reason: 'killed' });
@@ -81,7 +80,7 @@ describe('containers - the same interface for threads and processes', () => {
 
   for (const kind of ['worker', 'process'] as const) {
     it(`containers - events told and asked before the container is ready are delivered in order (${kind})`, async () => {
-      const ref = system().spawn(await logicFor(kind), { input: { start: 1 } });
+      const ref = system().spawn(await logicOf(kind), { input: { start: 1 } });
       for (let i = 0; i < 5; i++) ref.tell({ type: 'INC' });
       await expect(ref.ask({ type: 'GET' })).resolves.toBe(6);
     });

@@ -99,7 +99,19 @@ export {
   type Member,
   type MembershipChange,
 } from './services/cluster/index.js';
-export { containerLogic, loadLogic, type ContainerKind, type ContainerOptions, type ContainerSnapshot } from './services/containers/index.js';
+export {
+  containerLogic,
+  containerResources,
+  containerStatus,
+  loadLogic,
+  logicFor,
+  type ContainerChoice,
+  type ContainerKind,
+  type ContainerOptions,
+  type ContainerResources,
+  type ContainerSnapshot,
+  type LogicForOptions,
+} from './services/containers/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';
