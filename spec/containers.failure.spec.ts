@@ -210,4 +210,13 @@ describe('containers - bad input is a typed error naming the field, nothing left
     await waitFor(() => snap(ref).undeliverable === 2, { timeout: 5_000, message: 'both counted as undeliverable' });
     await expect(ref.ask({ type: 'GET' })).resolves.toBe(0);
   });
+
+  it('containers - asks the container never answers are forgotten once they time out, not kept until it ends', async () => {
+    const ref = system().spawn(containerLogic({ container: 'worker', module: fixture, export: 'counter' }));
+    await waitFor(() => snap(ref).ready, { timeout: 20_000, message: 'ready' });
+    const unanswered = Array.from({ length: 300 }, () => ref.ask({ type: 'NEVER_ANSWERED' }, { timeout: 50 }));
+    for (const p of unanswered) await expect(p).rejects.toMatchObject({ name: 'TimeoutError' });
+    await expect(ref.ask({ type: 'GET' })).resolves.toBe(0);
+    expect(snap(ref)._rt!.pendingAsks).toBeLessThan(256);
+  });
 });

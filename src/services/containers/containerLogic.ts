@@ -97,6 +97,9 @@ const EV = {
 
 type Ending = 'running' | 'done' | 'stopped' | 'failed';
 
+/** Pending asks past which settled ones (timed out) are swept. */
+const SWEEP_AT = 256;
+
 /** The live side of one container actor: its Worker or child process and the asks waiting on it. */
 export class ContainerRuntime {
   ending: Ending = 'running';
@@ -169,12 +172,27 @@ export class ContainerRuntime {
     }
   }
 
+  /** Asks waiting on the container. @internal */
+  get pendingAsks(): number {
+    return this.pending.size;
+  }
+
   ask(event: AnyEventObject, handle: ReplyHandle): boolean {
+    if (this.pending.size >= SWEEP_AT) this.sweep();
     const id = this.nextId++;
     this.pending.set(id, handle);
     if (this.post({ t: ToContainer.Ask, id, event: stripReply(event) })) return true;
     this.pending.delete(id);
     return false;
+  }
+
+  /**
+   * Forget asks their askers gave up on. The cell times an ask out on its own
+   * handle, which the logic is not told of; an ask the container never
+   * answers would otherwise stay here until the container ends.
+   */
+  private sweep(): void {
+    for (const [id, h] of this.pending) if ((h as { settled?: unknown }).settled === true) this.pending.delete(id);
   }
 
   /** Ask the container for its own figures (heap, loop lag, CPU); undefined when it is not running. @internal */
