@@ -198,6 +198,7 @@ describe('containers - bad input is a typed error naming the field, nothing left
     frameErr(() => parseFromContainer({ t: 'load-error', field: 'x', message: 'm' }), 'field');
     frameErr(() => parseToContainer({ t: 'ask', id: 1, event: { kind: 'no type' } }), 'event');
     frameErr(() => parseToContainer({ t: 'init', module: 1, export: 'x' }), 'module');
+    frameErr(() => parseFromContainer({ t: 'batch', frames: 'x' }), 'frames');
     expect(parseFromContainer({ t: 'reply', id: 1, ok: true, value: 3 })).toMatchObject({ id: 1, value: 3 });
     expect(() => parseFromContainer([])).toThrow(ContainerFrameError);
   });

@@ -242,7 +242,7 @@ export class ContainerRuntime {
     this.statsWaiting.clear();
   }
 
-  private onFrame(raw: unknown): void {
+  private onFrame(raw: unknown, nested = false): void {
     let frame: FromContainerFrame;
     try {
       frame = parseFromContainer(raw);
@@ -251,6 +251,11 @@ export class ContainerRuntime {
       return;
     }
     switch (frame.t) {
+      case FromContainer.Batch:
+        // A batch holds frames, never batches: nothing from the channel may recurse without bound.
+        if (nested) this.self.send({ type: EV.BadFrame });
+        else for (const f of frame.frames) this.onFrame(f, true);
+        return;
       case FromContainer.Hello: {
         this.listening = true;
         const held = this.backlog.splice(0);

@@ -35,7 +35,27 @@ function channel(): Channel {
   return { post: (f) => process.send?.(f), listen: (fn) => process.on('message', fn) };
 }
 
-const chan = channel();
+const port = channel();
+let outbox: FromContainerFrame[] | undefined;
+
+/** Frames sent in one turn leave together, in order, once the turn's synchronous work is done. */
+const chan = {
+  post(frame: FromContainerFrame): void {
+    if (outbox) {
+      outbox.push(frame);
+      return;
+    }
+    outbox = [frame];
+    queueMicrotask(flush);
+  },
+  listen: port.listen,
+};
+
+function flush(): void {
+  const frames = outbox ?? [];
+  outbox = undefined;
+  port.post(frames.length === 1 ? frames[0]! : { t: FromContainer.Batch, frames });
+}
 const loopDelay = monitorEventLoopDelay({ resolution: 20 });
 loopDelay.enable();
 let actor: AnyActorRef | undefined;

@@ -20,6 +20,8 @@
  *
  * A graceful stop is a `tell` of the shutdown event; the container exits
  * itself once its actor is done. A kill ends the container from outside.
+ * Frames the container produces in one turn travel as one `batch` (a
+ * reply per ask would otherwise cost a message each).
  * Every frame is checked on arrival ({@link parseToContainer},
  * {@link parseFromContainer}): a bad one is a {@link ContainerFrameError},
  * never a crash.
@@ -45,6 +47,7 @@ export const ToContainer = {
 
 export const FromContainer = {
   Hello: 'hello',
+  Batch: 'batch',
   Ready: 'ready',
   LoadError: 'load-error',
   View: 'view',
@@ -61,6 +64,8 @@ export type ToContainerFrame =
 
 export type FromContainerFrame =
   | { readonly t: 'hello' }
+  /** Frames produced in one turn of the container's loop, in order: one message instead of many. */
+  | { readonly t: 'batch'; readonly frames: readonly unknown[] }
   | { readonly t: 'ready'; readonly view: ActorView }
   | { readonly t: 'load-error'; readonly field: 'module' | 'export'; readonly message: string }
   | { readonly t: 'view'; readonly view: ActorView }
@@ -126,6 +131,9 @@ export function parseFromContainer(raw: unknown): FromContainerFrame {
   if (!isObj(raw)) throw new ContainerFrameError('frame', 'must be an object');
   switch (raw.t) {
     case FromContainer.Hello:
+      break;
+    case FromContainer.Batch:
+      if (!Array.isArray(raw.frames)) throw new ContainerFrameError('frames', 'must be an array');
       break;
     case FromContainer.Ready:
     case FromContainer.View:
