@@ -4,7 +4,8 @@
  * {@link BenchResult} on stdout (progress goes to stderr). `--only <text>`
  * keeps the cases whose `group/name` contains the text; `--quick` shortens
  * every run. Results and targets: see harness.ts, local.ts, nats.ts and
- * cluster.ts (membership, registry, failure detection, failover across processes; group `cluster`).
+ * cluster.ts (membership, registry, failure detection, failover across processes; group `cluster`)
+ * and containers.ts (worker and process containers; group `containers`).
  *
  * Run it as the npm script does: `node --expose-gc --import ./bench/register.mjs`.
  * `--expose-gc` lets the heap case collect garbage between measurements;
@@ -28,6 +29,7 @@ import {
   toJson,
 } from './harness.js';
 import { benchCluster } from './cluster.js';
+import { benchContainers } from './containers.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
 
@@ -126,6 +128,7 @@ async function main(): Promise<void> {
   results.push(...(await benchLocal(options)));
   results.push(...(await benchNats(options)));
   results.push(...(await benchCluster(options)));
+  results.push(...(await benchContainers(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

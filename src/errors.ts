@@ -717,3 +717,56 @@ export class ServiceRunningError extends HalyardError {
     super(ServiceErrorCode.ServiceRunning, `instance ${instance} is ${state}: stop it before cleanup`);
   }
 }
+
+/** Codes of the container errors below (worker and process containers, `src/services/containers/`). */
+export const ContainerErrorCode = {
+  ContainerLoad: 'ERR_CONTAINER_LOAD',
+  ContainerExit: 'ERR_CONTAINER_EXIT',
+  ContainerFrame: 'ERR_CONTAINER_FRAME',
+} as const;
+export type ContainerErrorCode = (typeof ContainerErrorCode)[keyof typeof ContainerErrorCode];
+
+/**
+ * The container could not load its logic: `field` is `module` (the URL did
+ * not import) or `export` (the module has no such export, or it is not
+ * XState logic).
+ */
+export class ContainerLoadError extends HalyardError {
+  override readonly name = 'ContainerLoadError';
+  constructor(
+    readonly field: 'module' | 'export',
+    readonly module: string,
+    detail: string,
+  ) {
+    super(ContainerErrorCode.ContainerLoad, `container could not load ${field} of ${module}: ${detail}`);
+  }
+}
+
+/**
+ * A worker or process container ended without its logic finishing: the
+ * instance's failure. `reason` is the real one: `exit code N`, `signal
+ * SIGKILL`, `ERR_WORKER_OUT_OF_MEMORY`, or the uncaught error's message.
+ */
+export class ContainerExitError extends HalyardError {
+  override readonly name = 'ContainerExitError';
+  constructor(
+    readonly container: 'worker' | 'process',
+    readonly reason: string,
+    readonly exitCode: number | null,
+    readonly signal: string | null,
+    cause?: unknown,
+  ) {
+    super(ContainerErrorCode.ContainerExit, `${container} container exited: ${reason}`, { cause });
+  }
+}
+
+/** A message across a container's channel that is not a frame of its protocol; `field` names what was wrong. */
+export class ContainerFrameError extends HalyardError {
+  override readonly name = 'ContainerFrameError';
+  constructor(
+    readonly field: string,
+    reason: string,
+  ) {
+    super(ContainerErrorCode.ContainerFrame, `bad container frame: ${field}: ${reason}`);
+  }
+}

@@ -142,6 +142,19 @@ export {
   type MicroRegistration,
   type MicroResponderOptions,
 } from './services/micro/index.js';
+export {
+  containerLogic,
+  containerResources,
+  containerStatus,
+  loadLogic,
+  logicFor,
+  type ContainerChoice,
+  type ContainerKind,
+  type ContainerOptions,
+  type ContainerResources,
+  type ContainerSnapshot,
+  type LogicForOptions,
+} from './services/containers/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';
