@@ -31,8 +31,11 @@
  *
  * The crashing logic throws a pre-built Error: capturing a fresh stack trace
  * per crash would be charged to the supervisor, and the bare baseline does
- * not crash at all. Storm supervisors use `intensity: 1e9, period: 10`, so the
- * restart history they copy into each report stays a few entries long.
+ * not crash at all. Storm supervisors use `intensity: 1e9, period: 10`: the
+ * supervisor never gives up, and the restart history each report carries is
+ * whatever fits in 10 ms (measured: about 45 entries at 1 000 restarts/s per
+ * supervisor, and each decision in the 10 000-entry log keeps its copy, a
+ * real cost of the storm that grows as restarts get faster).
  */
 import { createActor, setup } from 'xstate';
 import { ActorSystem } from '../src/actors/ActorSystem.js';
