@@ -30,8 +30,8 @@
  * one unmeasured warm-up per side; figures are medians over rounds.
  *
  * The crashing logic throws a pre-built Error: capturing a fresh stack trace
- * per crash would be charged to the supervisor, and the bare baseline does
- * not crash at all. Storm supervisors use `intensity: 1e9, period: 10`: the
+ * per crash would cost both sides alike and hide the difference (the bare
+ * start + crash baselines throw the same one). Storm supervisors use `intensity: 1e9, period: 10`: the
  * supervisor never gives up, and the restart history each report carries is
  * whatever fits in 10 ms (measured: about 45 entries at 1 000 restarts/s per
  * supervisor, and each decision in the 10 000-entry log keeps its copy, a
