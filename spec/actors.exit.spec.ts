@@ -140,3 +140,50 @@ describe('actors - exit primitive', () => {
     expect(ref.lifecycle).toBe('running');
   });
 });
+
+describe('actors - exit listeners', () => {
+  it('actors - every exit listener hears the exit once, in the order they were added, a listener added twice once', async () => {
+    const sys = system();
+    const ref = sys.spawn(counterMachine, { input: { start: 0 } });
+    const heard: string[] = [];
+    const a = () => heard.push('a');
+    ref.onExit(a);
+    ref.onExit(a);
+    ref.onExit(() => heard.push('b'));
+    ref.onExit(() => heard.push('c'));
+    const last = exitOf(ref);
+    exitActor(ref, 'shutdown');
+    await last;
+    expect(heard).toEqual(['a', 'b', 'c']);
+  });
+
+  it('actors - a listener cancelled after the exit but before its delivery is not called, the others are', async () => {
+    for (const cancel of ['first', 'second'] as const) {
+      const sys = system();
+      const ref = sys.spawn(counterMachine, { input: { start: 0 } });
+      const heard: string[] = [];
+      const offFirst = ref.onExit(() => heard.push('first'));
+      const offSecond = ref.onExit(() => heard.push('second'));
+      const last = exitOf(ref);
+      exitActor(ref, 'shutdown');
+      // The exit is decided; its notification is still queued.
+      expect(heard).toEqual([]);
+      (cancel === 'first' ? offFirst : offSecond)();
+      await last;
+      expect(heard).toEqual([cancel === 'first' ? 'second' : 'first']);
+    }
+  });
+
+  it('actors - a listener that replaces a cancelled one is called, and only it', async () => {
+    const sys = system();
+    const ref = sys.spawn(counterMachine, { input: { start: 0 } });
+    const heard: string[] = [];
+    const off = ref.onExit(() => heard.push('old'));
+    off();
+    ref.onExit(() => heard.push('new'));
+    const last = exitOf(ref);
+    exitActor(ref, 'shutdown');
+    await last;
+    expect(heard).toEqual(['new']);
+  });
+});

@@ -209,6 +209,12 @@ export class ActorCell implements LocalActorRef, Runnable {
   private endedAt: number | undefined;
   private lastError: unknown = undefined;
   private exitSignal: ExitSignal | undefined;
+  /**
+   * Exit listeners: the first in a field, any further ones in a set. Nearly
+   * every cell has exactly one (its supervisor's watch), and a Set per actor
+   * is dear when a crash storm makes thousands of them a second.
+   */
+  private listener: ExitListener | undefined;
   private listeners: Set<ExitListener> | undefined;
   private log_: Logger | undefined;
   private address_: string | undefined;
@@ -524,6 +530,13 @@ export class ActorCell implements LocalActorRef, Runnable {
         cancelled = true;
       };
     }
+    if (this.listener === undefined && this.listeners === undefined) {
+      this.listener = listener;
+      // The field is read when the exit is delivered, not when it happens:
+      // clearing it cancels a notification already queued, as for the set.
+      return () => this.unlistenFirst(listener);
+    }
+    if (listener === this.listener) return () => this.unlistenFirst(listener);
     this.listeners ??= new Set();
     const set = this.listeners;
     set.add(listener);
@@ -532,6 +545,10 @@ export class ActorCell implements LocalActorRef, Runnable {
     return () => {
       set.delete(listener);
     };
+  }
+
+  private unlistenFirst(listener: ExitListener): void {
+    if (this.listener === listener) this.listener = undefined;
   }
 
   /** @internal */
@@ -604,19 +621,28 @@ export class ActorCell implements LocalActorRef, Runnable {
     this.host._exited(this);
     const listeners = this.listeners;
     this.listeners = undefined;
-    if (listeners && listeners.size > 0) {
+    if (this.listener !== undefined || (listeners && listeners.size > 0)) {
       // Exit notifications are system messages: they run before further user
       // messages, and outside this actor's own processing.
-      this.host.scheduler.enqueueSystem(() => {
-        for (const l of listeners) {
-          if (!listeners.has(l)) continue;
-          try {
-            l(exit);
-          } catch (err) {
-            this.log.error({ err: toLogError(err) }, 'exit listener threw');
-          }
-        }
-      });
+      this.host.scheduler.enqueueSystem(() => this.notifyExit(exit, listeners));
+    }
+  }
+
+  private notifyExit(exit: ExitSignal, listeners: Set<ExitListener> | undefined): void {
+    const first = this.listener;
+    this.listener = undefined;
+    if (first !== undefined) this.callListener(first, exit);
+    if (listeners === undefined) return;
+    for (const l of listeners) {
+      if (listeners.has(l)) this.callListener(l, exit);
+    }
+  }
+
+  private callListener(l: ExitListener, exit: ExitSignal): void {
+    try {
+      l(exit);
+    } catch (err) {
+      this.log.error({ err: toLogError(err) }, 'exit listener threw');
     }
   }
 }

@@ -60,6 +60,14 @@ const POLICIES = new Set<string>(Object.values(OverflowPolicy));
 const MAILBOX_KEYS = ['capacity', 'overflow'];
 const SPAWN_KEYS = ['name', 'input', 'mailbox', 'check'];
 const SPAWN_INTERNAL_KEYS = ['statusExtra'];
+// Built once: every spawn (and so every restart in a crash storm) runs these checks.
+const SPAWN_OBJECT_HINT = {
+  instead: (v: unknown) => (typeof v === 'string' ? `to name the actor, pass { name: ${JSON.stringify(v)} }` : undefined),
+};
+const SPAWN_KEY_OPTIONS = { internal: SPAWN_INTERNAL_KEYS };
+const MAILBOX_OBJECT_HINT = {
+  instead: (v: unknown) => (typeof v === 'number' ? `for a capacity, pass { capacity: ${v} }` : undefined),
+};
 
 /**
  * Validate spawn options (before anything is created). A bare string is the
@@ -67,10 +75,8 @@ const SPAWN_INTERNAL_KEYS = ['statusExtra'];
  */
 export function assertSpawnOptions(options: unknown): void {
   if (options === undefined) return;
-  assertOptionsObject(options, 'options', '{ name?, input?, mailbox?, check? }', {
-    instead: (v) => (typeof v === 'string' ? `to name the actor, pass { name: ${JSON.stringify(v)} }` : undefined),
-  });
-  assertKnownKeys(options, '', SPAWN_KEYS, { internal: SPAWN_INTERNAL_KEYS });
+  assertOptionsObject(options, 'options', '{ name?, input?, mailbox?, check? }', SPAWN_OBJECT_HINT);
+  assertKnownKeys(options, '', SPAWN_KEYS, SPAWN_KEY_OPTIONS);
   if (options.check !== undefined) assertFunction(options.check, 'check', 'a function ({ snapshot, level, mailbox }) => code | { code, reason } (or a promise of one)');
   if (options.statusExtra !== undefined) assertFunction(options.statusExtra, 'statusExtra', 'a function');
 }
@@ -82,12 +88,10 @@ export function resolveMailbox(
   prefix = 'mailbox',
 ): { capacity: number; overflow: OverflowPolicy } {
   const raw: unknown = options;
-  if (raw !== undefined) {
-    assertOptionsObject(raw, prefix, '{ capacity?, overflow? }', {
-      instead: (v) => (typeof v === 'number' ? `for a capacity, pass { capacity: ${v} }` : undefined),
-    });
-    assertKnownKeys(raw, prefix, MAILBOX_KEYS);
-  }
+  // The defaults were checked when they were resolved.
+  if (raw === undefined) return defaults;
+  assertOptionsObject(raw, prefix, '{ capacity?, overflow? }', MAILBOX_OBJECT_HINT);
+  assertKnownKeys(raw, prefix, MAILBOX_KEYS);
   const capacity = options?.capacity ?? defaults.capacity;
   const overflow = options?.overflow ?? defaults.overflow;
   if (!Number.isInteger(capacity) || capacity < 1) {

@@ -30,6 +30,7 @@ export interface MailboxOptions {
 
 export const DEFAULT_MAILBOX_CAPACITY = 4096;
 
+/** A power of two, as every size after it: slots are found with a mask, not a division. */
 const INITIAL_SLOTS = 4;
 const EMPTY: unknown[] = [];
 
@@ -60,7 +61,7 @@ export class Mailbox {
   /** Append; the caller has checked for room (or is forcing a system message past capacity). */
   push(event: unknown, reply: ReplyHandle | undefined): void {
     if (this.size === this.events.length) this.grow();
-    const i = (this.head + this.size) % this.events.length;
+    const i = (this.head + this.size) & (this.events.length - 1);
     this.events[i] = event;
     this.replies[i] = reply;
     this.size++;
@@ -74,7 +75,7 @@ export class Mailbox {
     this.outReply = this.replies[i];
     this.events[i] = undefined;
     this.replies[i] = undefined;
-    this.head = (i + 1) % this.events.length;
+    this.head = (i + 1) & (this.events.length - 1);
     this.size--;
     return true;
   }
@@ -100,7 +101,7 @@ export class Mailbox {
     const events = new Array(next);
     const replies = new Array(next);
     for (let k = 0; k < this.size; k++) {
-      const i = (this.head + k) % old;
+      const i = (this.head + k) & (old - 1);
       events[k] = this.events[i];
       replies[k] = this.replies[i];
     }

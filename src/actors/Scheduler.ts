@@ -32,10 +32,15 @@ export interface SchedulerOptions {
 }
 
 export class Scheduler {
-  private ready: Runnable[] = [];
+  // Both queues are arrays used up to a tail index and kept at their size
+  // when emptied: truncating them (`length = 0`) frees the backing store, and
+  // the next message would allocate it again.
+  private ready: (Runnable | undefined)[] = [];
   private readyHead = 0;
-  private system: (() => void)[] = [];
+  private readyTail = 0;
+  private system: ((() => void) | undefined)[] = [];
   private systemHead = 0;
+  private systemTail = 0;
   private pending = false;
   private readonly throughput: number;
   private readonly budget: number;
@@ -51,19 +56,19 @@ export class Scheduler {
   schedule(r: Runnable): void {
     if (r._scheduled) return;
     r._scheduled = true;
-    this.ready.push(r);
+    this.ready[this.readyTail++] = r;
     this.wake();
   }
 
   /** Run `task` before any further user message. */
   enqueueSystem(task: () => void): void {
-    this.system.push(task);
+    this.system[this.systemTail++] = task;
     this.wake();
   }
 
   /** True when nothing is queued. */
   get idle(): boolean {
-    return this.readyHead >= this.ready.length && this.systemHead >= this.system.length;
+    return this.readyHead >= this.readyTail && this.systemHead >= this.systemTail;
   }
 
   private wake(): void {
@@ -76,42 +81,46 @@ export class Scheduler {
     let processed = 0;
     for (;;) {
       this.runSystem();
-      if (this.readyHead >= this.ready.length) break;
+      if (this.readyHead >= this.readyTail) break;
       if (processed >= this.budget) {
         setImmediate(this.run);
         return;
       }
       const r = this.ready[this.readyHead]!;
       // Drop the reference now: a long drain must not keep exited cells alive.
-      this.ready[this.readyHead++] = undefined as unknown as Runnable;
+      this.ready[this.readyHead++] = undefined;
       r._scheduled = false;
       const more = r._drain(this.throughput);
       processed += this.throughput;
       if (more && !r._scheduled) {
         r._scheduled = true;
-        this.ready.push(r);
+        this.ready[this.readyTail++] = r;
       }
-      if (this.readyHead > 1024 && this.readyHead * 2 > this.ready.length) {
-        this.ready = this.ready.slice(this.readyHead);
+      if (this.readyHead > 1024 && this.readyHead * 2 > this.readyTail) {
+        // Move the live part to the front, in place.
+        const live = this.readyTail - this.readyHead;
+        this.ready.copyWithin(0, this.readyHead, this.readyTail);
+        this.ready.fill(undefined, live, this.readyTail);
         this.readyHead = 0;
+        this.readyTail = live;
       }
     }
-    this.ready.length = 0;
     this.readyHead = 0;
+    this.readyTail = 0;
     this.pending = false;
   };
 
   private runSystem(): void {
-    while (this.systemHead < this.system.length) {
+    while (this.systemHead < this.systemTail) {
       const task = this.system[this.systemHead]!;
-      this.system[this.systemHead++] = undefined as unknown as () => void;
+      this.system[this.systemHead++] = undefined;
       try {
         task();
       } catch (err) {
         this.onError(err);
       }
     }
-    this.system.length = 0;
     this.systemHead = 0;
+    this.systemTail = 0;
   }
 }

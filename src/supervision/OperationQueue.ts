@@ -37,8 +37,25 @@ export class OperationQueue {
 
   /** Run `op` after everything queued before it; at once if the queue is idle. */
   post(op: Operation): void {
-    this.ops.push(op);
-    if (!this.busy) this.drain();
+    if (this.busy) {
+      this.ops.push(op);
+      return;
+    }
+    // Idle: run it without queueing it (a restart in a crash storm takes this path).
+    this.busy = true;
+    let r: void | Promise<void>;
+    try {
+      r = op();
+    } catch (err) {
+      this.onError(err);
+      this.drain();
+      return;
+    }
+    if (isThenable(r)) {
+      r.then(this.resume, this.fail);
+      return;
+    }
+    this.drain();
   }
 
   /** Run `op` in turn and settle with its result. */
@@ -84,8 +101,10 @@ export class OperationQueue {
         return;
       }
     }
-    this.ops = [];
-    this.head = 0;
+    if (this.head > 0) {
+      this.ops = [];
+      this.head = 0;
+    }
     this.busy = false;
     const waiters = this.waiters;
     if (waiters) {

@@ -33,8 +33,12 @@ export interface RestartCheck {
 /** OTP `add_restart/3`: record a restart at `now` and say whether intensity is exceeded. */
 export function addRestart(history: readonly number[], now: number, intensity: number, period: number): RestartCheck {
   const first = firstInWindow(history, now, period);
-  const next = history.slice(first);
-  next.push(now);
+  // Sized once: slice-then-push would grow the copy past its length, and a
+  // supervisor makes one of these per restart (each report keeps its own).
+  const kept = history.length - first;
+  const next = new Array<number>(kept + 1);
+  for (let i = 0; i < kept; i++) next[i] = history[first + i]!;
+  next[kept] = now;
   return { history: next, exceeded: next.length > intensity };
 }
 
