@@ -172,7 +172,14 @@ export class Node implements InboundTarget {
       askTimeout: options.askTimeout,
       addressOf: (ref) => subjects.actor(this.name, ref.id),
     });
-    this.inbound = new Inbound(transport, this.system.deadLetters, limits, logger, (name) => this.cluster_?._hostedEpoch(name));
+    this.inbound = new Inbound(
+      transport,
+      this.system.deadLetters,
+      limits,
+      logger,
+      (name) => this.cluster_?._hostedEpoch(name),
+      (label) => this.cluster_?._fencedRefusal(label),
+    );
     this.requester = new Requester(transport, this.clock, this.system.deadLetters, limits, (name) => this.cluster_?._knownEpoch(name));
     this.router = new Router(this.system, this.requester, subjects, this.name);
 

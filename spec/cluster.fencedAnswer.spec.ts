@@ -1,0 +1,92 @@
+/**
+ * A node that fenced itself off answers what still arrives for the instances
+ * it stopped, instead of dropping it in silence: a paused owner reads, on
+ * waking, what NATS routed to it meanwhile. In one process against a real
+ * nats-server: the owner's own heartbeats are cut (its link is never
+ * confirmed, as for a process stopped past its lease), it fences, the
+ * instance moves, and asks to the old actor address get `FencedError` at once.
+ */
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { createNode, type Node } from '../src/index.js';
+import { decodeEnvelope, requestFrame } from '../src/services/remote/envelope.js';
+import { DEFAULT_LIMITS } from '../src/services/remote/frameGuard.js';
+import { fromWireError, isWireError } from '../src/errors.js';
+import type { Transport } from '../src/transport/Transport.js';
+import { connect, uniquePrefix } from './cluster/harness.js';
+import { counterMachine } from './support/machines.js';
+import { waitFor } from './support/wait.js';
+
+const nodes: Node[] = [];
+const transports: Transport[] = [];
+afterEach(async () => {
+  await Promise.allSettled(nodes.splice(0).reverse().map((n) => n.shutdown()));
+  await Promise.allSettled(transports.splice(0).map((t) => t.close()));
+});
+
+const fast = { heartbeatMs: 50, suspectAfterMs: 100, downAfterMs: 200 } as const;
+
+/** `inner`, except that while `cut.on` its own heartbeats are not published: its link is never confirmed. */
+function cuttingHeartbeats(inner: Transport, heartbeatSubject: string, cut: { on: boolean }): Transport {
+  return new Proxy(inner, {
+    get(target, key) {
+      if (key === 'publish') {
+        return (subject: string, ...rest: unknown[]) => {
+          if (cut.on && subject === heartbeatSubject) return;
+          (target.publish as (...a: unknown[]) => void).call(target, subject, ...rest);
+        };
+      }
+      const v = Reflect.get(target, key, target);
+      return typeof v === 'function' ? v.bind(target) : v;
+    },
+  });
+}
+
+describe('cluster - a fencing node answers what it drops', () => {
+  it('cluster - an ask or status to an instance its node stopped by fencing gets FencedError at once (not at its deadline), and is a fenced dead letter', async () => {
+    const servers = inject('natsUrl');
+    const prefix = uniquePrefix('fa');
+    // a first: it becomes the cluster coordinator and stays valid throughout.
+    const a = await createNode({ name: 'a', prefix, transport: { kind: 'nats', servers }, cluster: fast });
+    nodes.push(a);
+    a.register('counter', counterMachine);
+    await waitFor(() => a.cluster!.isCoordinator, { timeout: 10_000, message: 'a becomes coordinator' });
+
+    const cut = { on: false };
+    const raw = await connect(servers, `${prefix}-h`);
+    transports.push(raw);
+    const h = await createNode({ name: 'h', prefix, transport: cuttingHeartbeats(raw, `${prefix}.hb.h`, cut), cluster: fast });
+    nodes.push(h);
+    h.register('counter', counterMachine);
+    await waitFor(() => a.nodes().filter((m) => m.status === 'up').length === 2, { timeout: 10_000, message: 'a sees h up' });
+    await waitFor(() => a.cluster!.typesOf('h')?.counter !== undefined, { timeout: 10_000, message: "h's types reach a" });
+
+    await a.cluster!.start({ name: 'solo', type: 'counter', node: 'h', placement: 'any' });
+    await waitFor(() => h.whereis('solo') !== undefined, { timeout: 10_000, message: 'solo runs on h' });
+    const old = h.whereis('solo')!;
+    const oldEpoch = h.cluster!.instances().find((i) => i.name === 'solo')!.epoch;
+    const address = `${prefix}.actor.h.${old.id}`;
+
+    cut.on = true;
+    await waitFor(() => h.cluster!.fences >= 1 && h.whereis('solo') === undefined, { timeout: 10_000, message: 'h fences itself' });
+
+    // A Halyard ask (msgpack) by the old actor address: the error comes back over the wire keeping its code.
+    const asked = await a.transport.request(address, requestFrame('ask', old.id, 'c1', { type: 'GET' }), { timeout: 5000 });
+    const env = decodeEnvelope(asked.data, DEFAULT_LIMITS);
+    expect(env.k).toBe('error');
+    expect(env.e).toBeUndefined();
+    expect(isWireError(env.b)).toBe(true);
+    const err = fromWireError(env.b as Parameters<typeof fromWireError>[0]);
+    expect({ name: err.name, remoteName: err.remoteName, code: err.code }).toEqual({ name: 'RemoteError', remoteName: 'FencedError', code: 'ERR_FENCED' });
+    expect(err.message).toBe(`node h is fenced off: instance solo (epoch ${oldEpoch}) was stopped here`);
+
+    // A plain JSON client asking for status by the same address gets the same refusal.
+    const status = await a.transport.request(address, new Uint8Array(), {
+      timeout: 5000,
+      headers: { 'content-type': 'application/json', 'halyard-op': 'status' },
+    });
+    expect(status.headers?.get('halyard-error')).toBe('1');
+    expect(JSON.parse(new TextDecoder().decode(status.data))).toMatchObject({ name: 'FencedError', code: 'ERR_FENCED' });
+
+    expect(h.system.deadLetters.byReason().fenced).toBe(2);
+  }, 60_000);
+});
