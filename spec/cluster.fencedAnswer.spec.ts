@@ -10,7 +10,11 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node } from '../src/index.js';
 import { decodeEnvelope, requestFrame } from '../src/services/remote/envelope.js';
 import { DEFAULT_LIMITS } from '../src/services/remote/frameGuard.js';
-import { fromWireError, isWireError } from '../src/errors.js';
+import { ManualClock } from '../src/clock.js';
+import { FencedError, fromWireError, isWireError } from '../src/errors.js';
+import { nullLogger } from '../src/log.js';
+import type { Membership } from '../src/services/cluster/Membership.js';
+import { type Fenceable, type FencedInstance, SelfFence } from '../src/services/cluster/SelfFence.js';
 import type { Transport } from '../src/transport/Transport.js';
 import { connect, uniquePrefix } from './cluster/harness.js';
 import { counterMachine } from './support/machines.js';
@@ -89,4 +93,42 @@ describe('cluster - a fencing node answers what it drops', () => {
 
     expect(h.system.deadLetters.byReason().fenced).toBe(2);
   }, 60_000);
+});
+
+describe('cluster - self-fence refusals (no runtime)', () => {
+  /** A SelfFence over a fake host and link: the link was confirmed at 0, the lease is 100 ms. */
+  function fenceOver(hosted: FencedInstance[], owners: Map<string, { node: string; epoch: number }>) {
+    const clock = new ManualClock(0);
+    const target: Fenceable = {
+      get size() {
+        return hosted.length;
+      },
+      killAll: () => hosted.splice(0),
+      settleFenced: () => {},
+    };
+    const membership = { linkConfirmedAt: 0, heartbeatMs: 50 } as unknown as Membership;
+    const fence = new SelfFence({ membership, clock, leaseMs: 100, logger: nullLogger(), target: () => target, node: 'h', ownerOf: (n) => owners.get(n) });
+    return { fence, clock };
+  }
+
+  it('cluster - a fenced instance is refused by name and by actor id with its epoch, and with its new owner once one with a newer epoch is known', () => {
+    const owners = new Map<string, { node: string; epoch: number }>();
+    const { fence, clock } = fenceOver([{ name: 'solo', id: 'x7', epoch: 3 }], owners);
+    expect(fence.refusal('solo')).toBeUndefined();
+    clock.advance(100);
+    expect(fence.guard()).toBe(false);
+
+    const byName = fence.refusal('solo');
+    expect(byName).toBeInstanceOf(FencedError);
+    expect(byName).toMatchObject({ code: 'ERR_FENCED', node: 'h', instance: { name: 'solo', epoch: 3 } });
+    expect(fence.refusal('x7')?.message).toBe('node h is fenced off: instance solo (epoch 3) was stopped here');
+    // Its own old record is no move.
+    owners.set('solo', { node: 'h', epoch: 3 });
+    expect((fence.refusal('solo') as FencedError).instance?.movedTo).toBeUndefined();
+    owners.set('solo', { node: 'a', epoch: 4 });
+    expect(fence.refusal('x7')).toMatchObject({ instance: { name: 'solo', epoch: 3, movedTo: { node: 'a', epoch: 4 } } });
+    expect(fence.refusal('x7')?.message).toBe('node h is fenced off: instance solo (epoch 3) was stopped here; moved to node a at epoch 4');
+    // Anything this fence did not stop is no business of it.
+    expect(fence.refusal('other')).toBeUndefined();
+  });
 });
