@@ -3,11 +3,16 @@
  * it stopped, instead of dropping it in silence: a paused owner reads, on
  * waking, what NATS routed to it meanwhile. In one process against a real
  * nats-server: the owner's own heartbeats are cut (its link is never
- * confirmed, as for a process stopped past its lease), it fences, the
- * instance moves, and asks to the old actor address get `FencedError` at once.
+ * confirmed, as for a process stopped past its lease), it fences, and asks
+ * to the old actor address get `FencedError` at once. Across real OS
+ * processes: asks by name to an owner SIGSTOPped past its lease are each
+ * answered once it wakes (by the new owner, or `FencedError`), none left to
+ * its deadline.
  */
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createNode, type Node } from '../src/index.js';
+import { type Child, clusterNodeEnv, killAll, script, spawnChild } from './cluster/children.js';
+import { listAll } from './cluster/owners.js';
 import { decodeEnvelope, requestFrame } from '../src/services/remote/envelope.js';
 import { DEFAULT_LIMITS } from '../src/services/remote/frameGuard.js';
 import { ManualClock } from '../src/clock.js';
@@ -22,7 +27,9 @@ import { waitFor } from './support/wait.js';
 
 const nodes: Node[] = [];
 const transports: Transport[] = [];
+const children: Child[] = [];
 afterEach(async () => {
+  await killAll(children.splice(0));
   await Promise.allSettled(nodes.splice(0).reverse().map((n) => n.shutdown()));
   await Promise.allSettled(transports.splice(0).map((t) => t.close()));
 });
@@ -131,4 +138,53 @@ describe('cluster - self-fence refusals (no runtime)', () => {
     // Anything this fence did not stop is no business of it.
     expect(fence.refusal('other')).toBeUndefined();
   });
+});
+
+describe('cluster - a paused owner answers on waking', () => {
+  it('cluster - asks by name to an owner SIGSTOPped past its lease are all answered once it wakes, by the new owner or FencedError, none at its deadline', async () => {
+    const servers = inject('natsUrl');
+    const prefix = uniquePrefix('fp');
+    const env = clusterNodeEnv(servers, prefix, { heartbeatMs: 100, suspectAfterMs: 200, downAfterMs: 400 });
+    const v = spawnChild(script('clusterNode.ts'), env('v'));
+    children.push(v);
+    await v.line(/^LEADER v/, 30_000, 'v becomes coordinator');
+    const s1 = spawnChild(script('clusterNode.ts'), env('s1'));
+    children.push(s1);
+    await s1.line(/^READY /, 30_000);
+    const obs = await createNode({ name: 'obs', prefix, transport: { kind: 'nats', servers }, cluster: { heartbeatMs: 100, suspectAfterMs: 200, downAfterMs: 400 } });
+    nodes.push(obs);
+    await waitFor(() => obs.nodes().filter((m) => m.status === 'up').length === 3, { timeout: 10_000, message: 'three up' });
+    await waitFor(() => ['v', 's1'].every((n) => obs.cluster!.typesOf(n)?.single !== undefined), { timeout: 10_000, message: 'types reach obs' });
+    await obs.cluster!.start({ name: 'solo', type: 'single', node: 'v', placement: 'any' });
+    expect(await obs.ref('solo').ask({ type: 'GET' })).toBe(0);
+
+    v.process.kill('SIGSTOP');
+    const outcomes: string[] = [];
+    const asks: Promise<void>[] = [];
+    const fire = (n: number): void => {
+      for (let i = 0; i < n; i++) {
+        const ask = obs.ref('solo').ask({ type: 'GET' }, { timeout: 10_000 });
+        asks.push(ask.then(() => void outcomes.push('answered'), (e: { code?: string }) => void outcomes.push(e.code ?? 'uncoded')));
+      }
+    };
+    // While v is the only subscriber, then while NATS splits the queue group between the frozen v and s1.
+    fire(40);
+    await waitFor(async () => ((await listAll(obs, prefix, ['s1']))[0]?.instances ?? []).some((i) => i.name === 'solo'), {
+      timeout: 10_000,
+      message: 'solo fails over to s1',
+    });
+    fire(40);
+    // The server has routed every ask (to v's socket or to s1) once it answers the flush.
+    await obs.flush();
+    v.process.kill('SIGCONT');
+    await v.line(/^FENCED /, 10_000, 'v fences itself on waking');
+    await Promise.all(asks);
+
+    const count: Record<string, number> = {};
+    for (const o of outcomes) count[o] = (count[o] ?? 0) + 1;
+    console.log(`[cluster] 80 asks by name across a SIGSTOP of their owner past its lease: ${JSON.stringify(count)}`);
+    expect(Object.keys(count).filter((k) => k !== 'answered' && k !== 'ERR_FENCED')).toEqual([]);
+    // The asks sent while v was the only subscriber reached v: its refusals prove the fenced path answered them.
+    expect(count.ERR_FENCED).toBeGreaterThanOrEqual(40);
+  }, 90_000);
 });

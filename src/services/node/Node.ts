@@ -420,6 +420,9 @@ export class Node implements InboundTarget {
     const sub = this.nameSubs.get(name);
     if (!sub) return;
     this.nameSubs.delete(name);
-    sub.unsubscribe();
+    // A name this node just fenced off: what NATS routed here while the process
+    // was paused is still on its way, and is answered FencedError rather than lost.
+    if (sub.drain !== undefined && this.cluster_?._fencedRefusal(name) !== undefined) sub.drain();
+    else sub.unsubscribe();
   }
 }
