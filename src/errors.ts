@@ -608,12 +608,24 @@ export class UnknownServiceTypeError extends HalyardError {
   }
 }
 
-/** This node has fenced itself off (lost contact longer than its lease, or was paused): it runs and accepts nothing until it rejoins. */
+/**
+ * This node has fenced itself off (lost contact longer than its lease, or was paused): it runs and accepts nothing until it rejoins.
+ * When it refuses a message to an instance it stopped, `instance` names it with the epoch it ran at here and, once known, where
+ * it moved to. The wire keeps only name, message and code, so the message spells out the epochs too.
+ */
 export class FencedError extends HalyardError {
   override readonly name = 'FencedError';
-  constructor(readonly node: string) {
-    super(ClusterErrorCode.Fenced, `node ${node} is fenced off`);
+  constructor(
+    readonly node: string,
+    readonly instance?: { readonly name: string; readonly epoch: number; readonly movedTo?: { readonly node: string; readonly epoch: number } },
+  ) {
+    super(ClusterErrorCode.Fenced, `node ${node} is fenced off${instance === undefined ? '' : fencedInstanceDetail(instance)}`);
   }
+}
+
+function fencedInstanceDetail(i: NonNullable<FencedError['instance']>): string {
+  const moved = i.movedTo === undefined ? '' : `; moved to node ${i.movedTo.node} at epoch ${i.movedTo.epoch}`;
+  return `: instance ${i.name} (epoch ${i.epoch}) was stopped here${moved}`;
 }
 
 /** No live node can host the instance now (type not registered, locks, or the pinned node is not up). */

@@ -28,6 +28,8 @@ export const DeadLetterReason = {
   TransportDown: 'transport-down',
   /** A reply or report carrying an older epoch than the current owner's. */
   StaleEpoch: 'stale-epoch',
+  /** A message to a cluster instance this node stopped when it fenced itself off (answered with `FencedError`). */
+  Fenced: 'fenced',
 } as const;
 export type DeadLetterReason = (typeof DeadLetterReason)[keyof typeof DeadLetterReason];
 

@@ -286,6 +286,12 @@ class NatsSubscriptionView implements Subscription {
       // The connection is closed, so the subscription is already gone.
     }
   }
+
+  drain(): void {
+    if (this.#sub.isClosed() || this.#sub.isDraining()) return;
+    // It rejects only once the connection is closed, which ends the subscription too.
+    this.#sub.drain().catch(() => {});
+  }
 }
 
 interface OfflineFrame {

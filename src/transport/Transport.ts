@@ -69,6 +69,12 @@ export interface Subscription {
   readonly queue?: string;
   /** Stop delivery. Idempotent. */
   unsubscribe(): void;
+  /**
+   * Stop delivery once what the server routed here before it saw the
+   * unsubscription has been delivered (NATS: `sub.drain()`); `unsubscribe`
+   * drops those in silence. Absent where nothing can be in flight.
+   */
+  drain?(): void;
   readonly isClosed: boolean;
 }
 

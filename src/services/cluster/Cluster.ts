@@ -236,7 +236,18 @@ export class Cluster {
       this.staleRejected++;
     };
     this.#catalog = new ServiceCatalog(this.node);
-    this.#fence = new SelfFence({ membership, clock: this.#clock, leaseMs: this.leaseMs, logger: this.#log, target: () => this.#host });
+    this.#fence = new SelfFence({
+      membership,
+      clock: this.#clock,
+      leaseMs: this.leaseMs,
+      logger: this.#log,
+      target: () => this.#host,
+      node: this.node,
+      ownerOf: (name) => {
+        const r = this.#view.record(name);
+        return r === undefined ? undefined : { node: r.owner, epoch: r.epoch };
+      },
+    });
     this.#view = new ClusterView({
       node: this.node,
       membership,
@@ -423,6 +434,11 @@ export class Cluster {
    */
   _guard(): boolean {
     return this.#fence.guard();
+  }
+
+  /** @internal The `FencedError` to answer a message for `label` with, if it is an instance this node stopped by fencing. */
+  _fencedRefusal(label: string): Error | undefined {
+    return this.#fence.refusal(label);
   }
 
   /** @internal The starter of remote children, installed into supervision. */

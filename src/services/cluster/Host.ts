@@ -46,7 +46,7 @@ import { Cardinality, lockConflict } from './placement.js';
 import { CLUSTER_SUPERVISOR, claimKeyOf, type HostedInstance, type InstanceRecord, type SpawnRequest } from './records.js';
 import type { Registry } from './Registry.js';
 import { resolveIntensity } from './restarts.js';
-import type { Fenceable, SelfFence } from './SelfFence.js';
+import type { Fenceable, FencedInstance, SelfFence } from './SelfFence.js';
 import type { ClusterSubjects } from './subjects.js';
 import { assertRpcVersion, RPC_VERSION } from './wire.js';
 
@@ -267,12 +267,15 @@ export class Host implements Fenceable {
   }
 
   /** Stop every hosted instance at once, writing and reporting nothing (SelfFence.ts). */
-  killAll(): void {
+  killAll(): FencedInstance[] {
+    const killed: FencedInstance[] = [];
     for (const h of [...this.#hosted.values()]) {
       h.fenced = true;
       this.#hosted.delete(h.name);
+      killed.push({ name: h.name, id: h.ref.id, epoch: h.epoch });
       void h.ref.stop('brutal_kill');
     }
+    return killed;
   }
 
   settleFenced(): void {

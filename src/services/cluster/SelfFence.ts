@@ -19,17 +19,31 @@
  * instance whose claim is still this node's is recorded as ended `killed`,
  * so its supervisor or the cluster coordinator restarts it; one taken over
  * is left to its successor.
+ *
+ * What still arrives for a stopped instance is answered, not dropped in
+ * silence: NATS keeps routing to a paused process, which reads those
+ * messages on waking. {@link SelfFence.refusal} gives the `FencedError`
+ * (the instance, its epoch here, its new owner once known) that Inbound
+ * answers them with, counting each as a `fenced` dead letter.
  */
 import type { Clock, TimerHandle } from '../../clock.js';
+import { FencedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Membership } from './Membership.js';
+
+/** An instance stopped by fencing: its name, its actor's id and the epoch it ran at here. */
+export interface FencedInstance {
+  readonly name: string;
+  readonly id: string;
+  readonly epoch: number;
+}
 
 /** What fencing acts on: the instances hosted here (Host.ts). */
 export interface Fenceable {
   /** Instances running here (fenced ones excluded). */
   readonly size: number;
-  /** Stop every instance at once, writing and reporting nothing. */
-  killAll(): void;
+  /** Stop every instance at once, writing and reporting nothing; returns those stopped. */
+  killAll(): readonly FencedInstance[];
   /** Record the ends of fenced instances that are still ours, once valid again (no-op when none or already running). */
   settleFenced(): void;
 }
@@ -40,6 +54,10 @@ export interface SelfFenceDeps {
   readonly leaseMs: number;
   readonly logger: Logger;
   readonly target: () => Fenceable;
+  /** This node's name, for the errors it answers with. */
+  readonly node: string;
+  /** The newest owner known here for an instance (from the Registry watch), if any. */
+  readonly ownerOf: (name: string) => { readonly node: string; readonly epoch: number } | undefined;
 }
 
 export class SelfFence {
@@ -49,6 +67,8 @@ export class SelfFence {
   #selfDown = false;
   #tick: TimerHandle | undefined;
   #stopped = false;
+  /** The instances stopped by the latest fence, by name and by actor id: what arrives for them is refused. */
+  readonly #fenced = new Map<string, FencedInstance>();
 
   constructor(deps: SelfFenceDeps) {
     this.#d = deps;
@@ -84,7 +104,23 @@ export class SelfFence {
     if (target.size === 0) return;
     this.fences++;
     this.#d.logger.warn({ why, instances: target.size }, 'fencing: stopping every instance hosted here');
-    target.killAll();
+    const killed = target.killAll();
+    this.#fenced.clear();
+    for (const f of killed) this.#fenced.set(f.name, f).set(f.id, f);
+  }
+
+  /**
+   * The error to answer a message for `label` (a name or an actor id) with,
+   * when it is one of the instances the latest fence stopped. Inbound asks
+   * only when nothing here serves `label`, so a name started here again is
+   * served by its new instance.
+   */
+  refusal(label: string): FencedError | undefined {
+    const f = this.#fenced.get(label);
+    if (f === undefined) return undefined;
+    const owner = this.#d.ownerOf(f.name);
+    const movedTo = owner !== undefined && owner.epoch > f.epoch ? { node: owner.node, epoch: owner.epoch } : undefined;
+    return new FencedError(this.#d.node, movedTo === undefined ? { name: f.name, epoch: f.epoch } : { name: f.name, epoch: f.epoch, movedTo });
   }
 
   /** Guard on a tick of `heartbeatMs / 5` (at least 10 ms), and settle fenced ends once valid again. */

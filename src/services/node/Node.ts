@@ -180,7 +180,14 @@ export class Node implements InboundTarget {
       askTimeout: options.askTimeout,
       addressOf: (ref) => subjects.actor(this.name, ref.id),
     });
-    this.inbound = new Inbound(transport, this.system.deadLetters, limits, logger, (name) => this.cluster_?._hostedEpoch(name));
+    this.inbound = new Inbound(
+      transport,
+      this.system.deadLetters,
+      limits,
+      logger,
+      (name) => this.cluster_?._hostedEpoch(name),
+      (label) => this.cluster_?._fencedRefusal(label),
+    );
     this.requester = new Requester(transport, this.clock, this.system.deadLetters, limits, (name) => this.cluster_?._knownEpoch(name));
     this.router = new Router(this.system, this.requester, subjects, this.name);
 
@@ -423,6 +430,9 @@ export class Node implements InboundTarget {
     const sub = this.nameSubs.get(name);
     if (!sub) return;
     this.nameSubs.delete(name);
-    sub.unsubscribe();
+    // A name this node just fenced off: what NATS routed here while the process
+    // was paused is still on its way, and is answered FencedError rather than lost.
+    if (sub.drain !== undefined && this.cluster_?._fencedRefusal(name) !== undefined) sub.drain();
+    else sub.unsubscribe();
   }
 }

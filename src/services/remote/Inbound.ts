@@ -14,6 +14,14 @@
  *   `{"level": 10}` or empty). Errors come back as JSON `{name, message, code}`
  *   with the header `halyard-error: 1`; answers from a cluster instance carry
  *   its epoch in the header `halyard-epoch` (see Answerer.ts).
+ *
+ * A frame for a cluster instance this node stopped by fencing itself off
+ * (SelfFence.ts) is a `fenced` dead letter, answered with that node's
+ * `FencedError` where the sender gave a reply subject: a paused process
+ * reads, on waking, what NATS routed to it meanwhile, and its askers should
+ * learn at once that the instance moved, not at their deadline. The error
+ * goes without the old epoch, which an asker that knows the new owner would
+ * refuse as stale.
  */
 import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
 import type { ActorCell } from '../../actors/ActorCell.js';
@@ -71,6 +79,9 @@ function isJson(msg: Msg): boolean {
 /** The epoch (fencing token) of a cluster instance hosted here, stamped on its replies. */
 export type EpochOf = (name: string) => number | undefined;
 
+/** The error (a `FencedError`) to refuse a frame for `label` with, when it is an instance this node stopped by fencing. */
+export type FencedRefusal = (label: string) => Error | undefined;
+
 export class Inbound {
   private received = 0;
   private delivered = 0;
@@ -85,6 +96,7 @@ export class Inbound {
     private readonly limits: CodecLimits,
     private readonly log: Logger,
     private readonly epochOf: EpochOf = () => undefined,
+    private readonly fencedRefusal: FencedRefusal = () => undefined,
   ) {
     this.answerer = new Answerer(transport, log);
   }
@@ -163,6 +175,7 @@ export class Inbound {
         // subject when there is one, so that no bad frame is lost in silence.
         // An ask nobody can answer is still a message: it is delivered as a tell.
         if (!target?._enqueue) {
+          if (target === undefined && this.refuseFenced(label, env.b, reply, json)) return;
           this.deadLetter(label, env.b, DeadLetterReason.NoSuchActor);
           if (reply) this.sendError(reply, json, new NoSuchActorError(label));
           return;
@@ -193,6 +206,7 @@ export class Inbound {
           return;
         }
         if (!target) {
+          if (this.refuseFenced(label, undefined, reply, json)) return;
           this.refused++;
           this.sendError(reply, json, new NoSuchActorError(label));
           return;
@@ -220,6 +234,15 @@ export class Inbound {
         this.deadLetter(label, undefined, DeadLetterReason.Unroutable);
         if (reply) this.sendError(reply, json, new DecodeError(DecodeReason.NotEnvelope, `${env.k} frames are not accepted here`));
     }
+  }
+
+  /** A frame for an instance stopped by fencing: a dead letter, answered with the `FencedError`. */
+  private refuseFenced(label: string, event: unknown, reply: string | undefined, json: boolean): boolean {
+    const err = this.fencedRefusal(label);
+    if (err === undefined) return false;
+    this.deadLetter(label, event, DeadLetterReason.Fenced);
+    if (reply) this.sendError(reply, json, err);
+    return true;
   }
 
   private sendError(subject: string, json: boolean, err: unknown): void {
