@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { DeadLetterReason } from '../src/actors/DeadLetters.js';
 import { NoSuchActorError, RemoteError } from '../src/errors.js';
@@ -172,6 +173,7 @@ describe.each([
   });
 
   it('node - malformed and oversize frames are answered with typed errors and counted', async () => {
+    const foreign = new Packr({ useRecords: false });
     const f = makeFixture();
     const a = await f.node('a', { limits: { maxBytes: 4096, maxDepth: 16 } });
     const raw = await f.raw();
@@ -185,7 +187,8 @@ describe.each([
           fc.uint8Array({ minLength: 0, maxLength: 256 }),
           fc.uint8Array({ minLength: 4097, maxLength: 6000 }),
           fc.integer({ min: 17, max: 400 }).map((d) => new Uint8Array([...new Array(d).fill(0x91), 0xc0])),
-          fc.jsonValue().map((v) => encodeEnvelope({ v: 1, k: 'ask', t: 'counter', b: v as never })),
+          // Packed as a foreign msgpack client would: Halyard's own encoder refuses some bodies (a `__proto__` key) that a peer may still send.
+          fc.jsonValue().map((v) => foreign.pack({ v: 1, k: 'ask', t: 'counter', b: v })),
         ),
         async (frame) => {
           let decodesAsEvent = false;
