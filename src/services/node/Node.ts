@@ -18,6 +18,7 @@
  * | `askTimeout` | no       | 5000                    | default ask deadline, ms |
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
  * | `supervision`| no       | OTP default policy      | `{ rules, decisionLogSize, ruleTimeout }` for the Recovery Coordinator |
+ * | `events`     | no       | `{ publish: false }`    | `{ publish }`: also publish `node.events` as JSON on `<prefix>.events.<node>` (src/events.ts) |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
@@ -41,7 +42,8 @@ import {
 } from '../../actors/ocf.js';
 import type { ActorRef, ExitSignal, LocalActorRef, Shutdown } from '../../actors/types.js';
 import { type Clock, monotonicClock } from '../../clock.js';
-import { InvalidArgumentError, InvalidSpecError, NodeClosedError, PermissionDeniedError, describe } from '../../errors.js';
+import { type Events, EventStream } from '../../events.js';
+import { InvalidArgumentError, InvalidSpecError, NodeClosedError, PermissionDeniedError, describe, toLogError } from '../../errors.js';
 import { type Logger, nullLogger } from '../../log.js';
 import { assertShutdownArg } from '../../options.js';
 import type { CodecLimits } from '../remote/frameGuard.js';
@@ -75,6 +77,8 @@ export interface NodeOptions {
   readonly supervision?: SupervisionOptions;
   /** Join the cluster of nodes on the same NATS server (or the same LocalBus) and prefix (see cluster/Cluster.ts). */
   readonly cluster?: true | ClusterOptions;
+  /** The event stream's options (src/events.ts). */
+  readonly events?: { readonly publish?: boolean };
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -137,6 +141,7 @@ export class Node implements InboundTarget {
   readonly clock: Clock;
   /** Supervisors of this node and its Recovery Coordinator. */
   readonly supervision: Supervision;
+  private readonly eventStream: EventStream;
   private readonly owned: boolean;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
@@ -164,6 +169,7 @@ export class Node implements InboundTarget {
     this.logger = logger;
     this.clock = options.clock ?? monotonicClock;
     this.startedAt = this.clock.now();
+    this.eventStream = new EventStream(this.name, this.clock, logger);
     this.system = new ActorSystem({
       node: this.name,
       logger: rootLogger,
@@ -200,7 +206,38 @@ export class Node implements InboundTarget {
         this.requester.failSubject(s.subject, new PermissionDeniedError(s.subject, 'publish'));
       }
     });
-    this.supervision = new Supervision(this.system, options.supervision);
+    this.supervision = new Supervision(this.system, options.supervision, this.eventStream.emit);
+    if (options.events?.publish === true) this.publishEvents();
+    const deadLetters = this.system.deadLetters;
+    deadLetters.subscribe((letter) => {
+      if (this.eventStream.idle) return;
+      this.eventStream.emit({
+        type: 'dead_letter',
+        target: letter.target,
+        reason: letter.reason,
+        ...(letter.type !== undefined ? { eventType: letter.type } : {}),
+        count: deadLetters.count(letter.reason),
+      });
+    });
+  }
+
+  private publishEvents(): void {
+    const subject = this.subjects.events(this.name);
+    const encoder = new TextEncoder();
+    this.eventStream._outlet((event) => {
+      if (this.transport.isClosed) return;
+      try {
+        this.transport.publish(subject, encoder.encode(JSON.stringify(event)));
+      } catch (err) {
+        // A lost event must not fail the actor step that caused it.
+        this.logger.warn({ err: toLogError(err), eventType: event.type }, 'cannot publish event');
+      }
+    });
+  }
+
+  /** What happened on this node, as versioned events for tools (src/events.ts). */
+  get events(): Events {
+    return this.eventStream;
   }
 
   /** Name or id, for logs and health answers. */
@@ -226,6 +263,19 @@ export class Node implements InboundTarget {
   /** @internal */
   _attachCluster(cluster: Cluster): void {
     this.cluster_ = cluster;
+    const emit = this.eventStream.emit;
+    cluster.membership.on('change', (c) =>
+      emit({ type: 'cluster.member', change: c.type, member: c.member.node, incarnation: c.member.incarnation, by: c.by }),
+    );
+    cluster.on('gave-up', (e) =>
+      emit({
+        type: 'cluster.gave_up',
+        name: e.name,
+        reason: e.reason,
+        ...(e.endedWith !== undefined ? { endedWith: e.endedWith } : {}),
+        ...(e.bannedUntil !== undefined ? { bannedUntil: e.bannedUntil } : {}),
+      }),
+    );
   }
 
   /** Cluster members as this node sees them (`[]` without a cluster). */

@@ -47,6 +47,7 @@ const NODE_KEYS: Record<keyof NodeOptions, true> = {
   limits: true,
   supervision: true,
   cluster: true,
+  events: true,
 };
 const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   kind: true,
@@ -187,6 +188,11 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   assertPositiveInteger(limits.maxBytes, 'limits.maxBytes');
   assertPositiveInteger(limits.maxDepth, 'limits.maxDepth');
   assertSupervisionOptions(o.supervision);
+  if (o.events !== undefined) {
+    assertOptionsObject(o.events, 'events', '{ publish? }');
+    assertKnownKeys(o.events, 'events', ['publish']);
+    if (o.events.publish !== undefined && typeof o.events.publish !== 'boolean') throw new InvalidSpecError('events.publish', `must be a boolean, got ${kindOf(o.events.publish)}`);
+  }
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
     // The cluster keeps its records in the transport's key-value store; both
