@@ -215,4 +215,23 @@ describe('events - cluster', () => {
     expect(left).toMatchObject({ v: 1, node: 'a', type: 'cluster.member', change: 'leave', member: 'b' });
     expect(typeof (left as { incarnation: unknown }).incarnation).toBe('number');
   });
+
+  it('events - the cluster giving up on an instance is a cluster gave up event, after its recovery decision', async () => {
+    const prefix = `evg${process.pid}x${++seq}`;
+    const a = await createNode({ name: 'a', prefix, transport: { kind: 'local', bus: new LocalBus() }, cluster: { ...fast, failureTimeoutMs: 60_000 } });
+    nodes.push(a);
+    await waitFor(() => a.cluster!.isCoordinator, { timeout: 10_000, message: 'a is the coordinator' });
+    a.register('counter', counterMachine);
+    const seen = record(a);
+    await a.cluster!.start({ name: 'g1', type: 'counter', node: 'a', intensity: 0, period: 60_000 });
+    const ref = await waitFor(() => a.whereis('g1'), { timeout: 5000, message: 'g1 runs on a' });
+    ref.tell({ type: 'BOOM' });
+    const gaveUp = await waitFor(() => seen.find((e) => e.type === EventType.ClusterGaveUp), { timeout: 10_000, message: 'cluster gave up event' });
+    expect(gaveUp).toMatchObject({ v: 1, node: 'a', name: 'g1', reason: 'reached_max_restart_intensity', endedWith: 'error' });
+    expect(typeof (gaveUp as { bannedUntil?: unknown }).bannedUntil).toBe('number');
+    // One recovery path: the cluster's decision is the node coordinator's, and it comes first.
+    const decision = seen.find((e) => e.type === EventType.Decision);
+    expect(decision).toMatchObject({ directive: 'escalate', reason: 'error' });
+    expect(decision!.seq).toBeLessThan(gaveUp.seq);
+  });
 });
