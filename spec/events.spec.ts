@@ -135,6 +135,20 @@ describe('events - subscriptions', () => {
     expect(node.deadLetters.total).toBe(2);
   });
 
+  it('events - an event caused by a listener reaches every listener after the one being delivered', async () => {
+    const node = await open('a');
+    const stale = node.spawn(counterMachine);
+    await node.stop(stale);
+    // The first listener causes a dead letter while the exit is being delivered.
+    node.events.subscribe(() => stale.tell({ type: 'INC' }), { types: [EventType.ChildExited] });
+    const seen = record(node);
+    const sup = node.supervise({ intensity: 3, children: [{ id: 'w', start: counterMachine }] }, { name: 'app' });
+    sup.whichChildren()[0]!.ref!.tell({ type: 'BOOM' });
+    await waitFor(() => seen.some((e) => e.type === EventType.ChildRestarted), { timeout: 5000, message: 'restarted event' });
+    expect(seen.map((e) => e.type)).toEqual([EventType.ChildStarted, EventType.ChildExited, EventType.DeadLetter, EventType.Decision, EventType.ChildRestarted]);
+    expect(seen.map((e) => e.seq)).toEqual([...seen.map((e) => e.seq)].sort((x, y) => x - y));
+  });
+
   it('events - a subscription with types gets only those types', async () => {
     const node = await open('a');
     const seen: HalyardEvent[] = [];

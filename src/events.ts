@@ -129,6 +129,7 @@ export class EventStream implements Events {
   readonly #entries = new Set<Entry>();
   readonly #outlets = new Set<(event: HalyardEvent) => void>();
   readonly #pending: HalyardEvent[] = [];
+  readonly #sources: Array<{ readonly start: () => () => void; stop: (() => void) | undefined }> = [];
   #seq = 0;
   #dispatching = false;
 
@@ -141,6 +142,28 @@ export class EventStream implements Events {
   /** True when nobody would see an event: emitters may skip building one. */
   get idle(): boolean {
     return this.#entries.size === 0 && this.#outlets.size === 0;
+  }
+
+  /**
+   * @internal A source that costs something while watched (the dead-letter
+   * listener makes every dead letter allocate): `start` runs while the stream
+   * has any listener and returns its own stop.
+   */
+  _source(start: () => () => void): void {
+    const source = { start, stop: this.idle ? undefined : start() };
+    this.#sources.push(source);
+  }
+
+  #activity(): void {
+    const idle = this.idle;
+    for (const source of this.#sources) {
+      if (idle && source.stop !== undefined) {
+        source.stop();
+        source.stop = undefined;
+      } else if (!idle && source.stop === undefined) {
+        source.stop = source.start();
+      }
+    }
   }
 
   subscribe<T extends EventType = EventType>(listener: EventListener<T>, options?: SubscribeOptions<T>): () => void {
@@ -158,16 +181,20 @@ export class EventStream implements Events {
     }
     const entry: Entry = { fn: listener as Entry['fn'], types };
     this.#entries.add(entry);
+    this.#activity();
     return () => {
       this.#entries.delete(entry);
+      this.#activity();
     };
   }
 
   /** @internal Every event, after the listeners (the transport publisher). Its failures are its own to report. */
   _outlet(fn: (event: HalyardEvent) => void): () => void {
     this.#outlets.add(fn);
+    this.#activity();
     return () => {
       this.#outlets.delete(fn);
+      this.#activity();
     };
   }
 

@@ -208,9 +208,13 @@ export class Node implements InboundTarget {
     });
     this.supervision = new Supervision(this.system, options.supervision, this.eventStream.emit);
     if (options.events?.publish === true) this.publishEvents();
+    this.eventStream._source(() => this.deadLetterEvents());
+  }
+
+  /** Dead letters as events, watched only while the stream has listeners (each watched dead letter allocates). */
+  private deadLetterEvents(): () => void {
     const deadLetters = this.system.deadLetters;
-    deadLetters.subscribe((letter) => {
-      if (this.eventStream.idle) return;
+    return deadLetters.subscribe((letter) => {
       this.eventStream.emit({
         type: 'dead_letter',
         target: letter.target,
