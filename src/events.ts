@@ -20,10 +20,10 @@
  * | type                          | cause | fields |
  * |-------------------------------|-------|--------|
  * | `supervisor.child.started`    | a child's first start (also each `startChild` instance) | `supervisor`, `childId`, `actor` |
- * | `supervisor.child.exited`     | a child ended without its supervisor stopping it (only those: a stop the supervisor ordered is not a failure) | `supervisor`, `childId`, `actor`, `reason` (`normal`, `error`, `shutdown`, `killed`, `nodedown`, or a failed check's `check_failed`), `error?` (message only) |
- * | `supervisor.child.restarted`  | a child started again after an exit | `supervisor`, `childId`, `actor`, `restarts` |
+ * | `supervisor.child.exited`     | a child ended without its supervisor stopping it (only those: a stop the supervisor ordered is not a failure) | `supervisor`, `childId`, `actor`, `reason` (`normal`, `error`, `shutdown`, `killed`, `nodedown`; a failed recurring check or a failed restart is `error`), `error?` (message only) |
+ * | `supervisor.child.restarted`  | a child started again (after an exit, or by `restartChild`) | `supervisor`, `childId`, `actor`, `restarts` (starts so far minus one) |
  * | `supervisor.gave_up`          | a supervisor reached its intensity or a rule escalated | `supervisor`, `reason` (`reached_max_restart_intensity` or `escalated`) |
- * | `recovery.decision`           | the Recovery Coordinator decided on a failure report (a node's supervisors and the cluster's instances alike) | `decision` (its seq in the decision log), `supervisor`, `childId`, `reason`, `directive` (its `type`), `rule` |
+ * | `recovery.decision`           | the Recovery Coordinator decided on a failure report (a node's supervisors and the cluster's instances alike) | `decision` (its seq in the decision log), `supervisor`, `childId`, `reason` (an exit's, or `degraded` for a check that answered 190), `directive` (its `type`), `rule` |
  * | `dead_letter`                 | a message reached no one | `target`, `reason`, `eventType?`, `count` (dead letters of that reason so far). Never the payload. |
  * | `cluster.member`              | a member's status changed as this node sees it | `change` (`join`, `suspect`, `alive`, `down`, `leave`), `member`, `incarnation`, `by` (whose report) |
  * | `cluster.gave_up`             | the cluster coordinator gave up on an instance | `name`, `reason`, `endedWith?`, `bannedUntil?` (wall-clock ms) |
