@@ -210,6 +210,29 @@ describe('events - options', () => {
   });
 });
 
+describe('events - publishing is off by default', () => {
+  it('events - without publish nothing goes to <prefix>.events.<node>', async () => {
+    const prefix = `evq${process.pid}x${++seq}`;
+    const tap = await NatsTransport.connect({ servers: inject('natsUrl'), name: 'tap' });
+    closers.push(() => tap.close());
+    const got: string[] = [];
+    tap.subscribe(`${prefix}.events.a`, () => void got.push('event'));
+    tap.subscribe(`${prefix}.marker`, () => void got.push('marker'));
+    await tap.flush();
+    const node = await createNode({ name: 'a', prefix, transport: { kind: 'nats', servers: inject('natsUrl') } });
+    nodes.push(node);
+    const seen = record(node);
+    const ref = node.spawn(counterMachine);
+    await node.stop(ref);
+    ref.tell({ type: 'INC' });
+    expect(seen).toHaveLength(1);
+    // One connection's messages arrive in order: had the event been published, it would come before the marker.
+    node.transport.publish(`${prefix}.marker`, new Uint8Array());
+    await waitFor(() => got.includes('marker'), { timeout: 5000, message: 'marker' });
+    expect(got).toEqual(['marker']);
+  });
+});
+
 describe('events - cluster', () => {
   const fast = { heartbeatMs: 50, suspectAfterMs: 100, downAfterMs: 200 } as const;
 
