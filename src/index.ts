@@ -155,6 +155,16 @@ export {
   type ContainerSnapshot,
   type LogicForOptions,
 } from './services/containers/index.js';
+export {
+  EventType,
+  EVENTS_VERSION,
+  type Events,
+  type EventBody,
+  type EventListener,
+  type EventOf,
+  type HalyardEvent,
+  type SubscribeOptions,
+} from './events.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

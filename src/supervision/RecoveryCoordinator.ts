@@ -54,6 +54,7 @@ import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import { type LocalActorRef, SHUTDOWN_EVENT } from '../actors/types.js';
 import { InvalidArgumentError, toLogError, toWireError } from '../errors.js';
+import type { EventSink } from '../events.js';
 import type { Logger } from '../log.js';
 import { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
 import { toDecisionLines } from './decisionLines.js';
@@ -87,6 +88,8 @@ export interface CoordinatorOptions {
   readonly ruleTimeout?: number;
   /** Name of the coordinator's actor. Default `_coordinator`. */
   readonly name?: string;
+  /** @internal The node's event stream: each decision becomes a `recovery.decision` event (src/events.ts). */
+  readonly events?: EventSink;
 }
 
 const coordinatorLogic = setup({}).createMachine({
@@ -119,6 +122,7 @@ export class RecoveryCoordinator {
   private readonly byRule = new Map<string, number>();
   private ruleErrors = 0;
   private readonly chain: ChainEnv;
+  private readonly events: EventSink | undefined;
 
   constructor(system: ActorSystem, options: CoordinatorOptions = {}) {
     const size = options.decisionLogSize ?? DEFAULT_DECISION_LOG_SIZE;
@@ -129,6 +133,7 @@ export class RecoveryCoordinator {
     }
     this.system = system;
     this.decisionLog = new DecisionLog(size);
+    this.events = options.events;
     this.ruleTimeout = timeout;
     this.log = system.logger.child({ node: system.node, component: 'coordinator' });
     this.chain = { clock: system.clock, timeout, context: () => this.context() };
@@ -257,6 +262,15 @@ export class RecoveryCoordinator {
     // Rules read `now` from their context; kept only when it is not the report's own time, so replay gives them the same.
     if (verdict.now !== undefined && verdict.now !== report.at) entry.now = verdict.now;
     this.decisionLog.append(entry);
+    this.events?.({
+      type: 'recovery.decision',
+      decision: seq,
+      supervisor: report.supervisor,
+      childId: report.childId,
+      reason: report.reason,
+      directive: directive.type,
+      rule,
+    });
     this.byDirective[directive.type]++;
     this.byRule.set(rule, (this.byRule.get(rule) ?? 0) + 1);
     return directive;

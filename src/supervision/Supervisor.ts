@@ -117,6 +117,7 @@ import {
   describe,
   toLogError,
 } from '../errors.js';
+import type { EventSink } from '../events.js';
 import type { Logger } from '../log.js';
 import type { ResolvedChildSpec, ResolvedSupervisorSpec } from './childSpec.js';
 import { validateChildSpec } from './childSpec.js';
@@ -165,6 +166,8 @@ export interface SupervisorInit extends SuperviseOptions {
   readonly registry?: Map<string, SupervisorImpl>;
   /** @internal Starts remote children (`start: { type }`); set by the cluster. Without it such a child fails to start. */
   readonly remote?: RemoteStarter | undefined;
+  /** @internal The node's event stream (src/events.ts): child starts, exits, restarts and give-ups. */
+  readonly events?: EventSink | undefined;
 }
 
 /**
@@ -234,6 +237,9 @@ export class SupervisorImpl implements Supervisor {
   private history: readonly number[] = [];
   private instanceSeq = 0;
   private pendingRetries = 0;
+  private readonly events: EventSink | undefined;
+  /** Per child: how often it started and its last incarnation's actor, for the event stream. */
+  private readonly incarnations = new WeakMap<ChildRecord, { starts: number; actor: string }>();
 
   constructor(system: ActorSystem, coordinator: RecoveryCoordinator, spec: ResolvedSupervisorSpec, init: SupervisorInit = {}) {
     this.system = system;
@@ -243,6 +249,7 @@ export class SupervisorImpl implements Supervisor {
     this.direct = init._direct === true;
     this.registry = init.registry;
     this.remote = init.remote;
+    this.events = init.events;
     this.name = init.name;
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
@@ -468,6 +475,7 @@ export class SupervisorImpl implements Supervisor {
           _direct: this.direct,
           registry: this.registry,
           remote: this.remote,
+          events: this.events,
         });
         if (nested.startError !== undefined) {
           // It stops what it started on its own; the failed start is over
@@ -498,6 +506,7 @@ export class SupervisorImpl implements Supervisor {
       return new StartFailure(err);
     }
     this.children.started(rec, ref, nested, this.onChildExit);
+    this.emitStarted(rec, ref);
     if (s.monitor !== undefined) {
       const epoch = rec.epoch;
       rec.stopMonitor = startChildMonitor(this.system.clock, ref, s.monitor, {
@@ -536,6 +545,14 @@ export class SupervisorImpl implements Supervisor {
     const at = this.system.clock.now();
     const report = failureReport(this.reporter, rec, reason, error, inWindow(this.history, at, this.spec.period), at, check);
     logChildEnd(this.log, this.label, rec, report, error, context);
+    this.events?.({
+      type: 'supervisor.child.exited',
+      supervisor: this.label,
+      childId: rec.id,
+      actor: this.incarnations.get(rec)?.actor ?? '',
+      reason: report.reason,
+      ...(report.error !== undefined ? { error: report.error.message } : {}),
+    });
     let answer: Directive | Promise<Directive>;
     try {
       answer = this.direct ? otpPolicy(report) : this.coordinator.decide(report);
@@ -569,6 +586,7 @@ export class SupervisorImpl implements Supervisor {
         this.log.error({ report: otpReport(this.label, 'shutdown', why, rec) }, 'supervisor gives up');
         this.dropIfTransientSpec(rec);
         this.gaveUp_ = why;
+        this.events?.({ type: 'supervisor.gave_up', supervisor: this.label, reason: why });
         return this.terminate(SHUTDOWN_EXIT);
       }
       case 'stop':
@@ -577,6 +595,15 @@ export class SupervisorImpl implements Supervisor {
       default:
         return this.notRestarted(rec);
     }
+  }
+
+  private emitStarted(rec: ChildRecord, ref: LocalActorRef): void {
+    const seen = this.incarnations.get(rec);
+    const starts = (seen?.starts ?? 0) + 1;
+    this.incarnations.set(rec, { starts, actor: ref.id });
+    if (this.events === undefined) return;
+    const fields = { supervisor: this.label, childId: rec.id, actor: ref.id };
+    this.events(starts === 1 ? { type: 'supervisor.child.started', ...fields } : { type: 'supervisor.child.restarted', ...fields, restarts: starts - 1 });
   }
 
   /**

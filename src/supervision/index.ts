@@ -15,6 +15,7 @@ import type { ActorSystem } from '../actors/ActorSystem.js';
 import { assertName } from '../actors/names.js';
 import type { ActorRef, LocalActorRef } from '../actors/types.js';
 import { InvalidSpecError, describe } from '../errors.js';
+import type { EventSink } from '../events.js';
 import { assertFunction, assertKnownKeys, assertOptionsObject, assertPositiveInteger, assertPositiveMs, at, kindOf } from '../options.js';
 import { DEFAULT_RULE } from './policy/otpPolicy.js';
 import { validateSupervisorSpec } from './childSpec.js';
@@ -75,13 +76,17 @@ export class Supervision {
   private remote: RemoteStarter | undefined;
   /** Top-level supervisors that gave up, newest last, bounded. */
   private readonly gaveUp: GaveUp[] = [];
+  private readonly events: EventSink | undefined;
 
-  constructor(system: ActorSystem, options: SupervisionOptions = {}) {
+  /** `events` (internal) is the node's event stream, given to the coordinator and every supervisor. */
+  constructor(system: ActorSystem, options: SupervisionOptions = {}, events?: EventSink) {
     this.system = system;
+    this.events = events;
     const coordinatorOptions: CoordinatorOptions = {
       rules: options.rules,
       decisionLogSize: options.decisionLogSize,
       ruleTimeout: options.ruleTimeout,
+      events,
     };
     this.coordinator = new RecoveryCoordinator(system, coordinatorOptions);
   }
@@ -106,7 +111,7 @@ export class Supervision {
         throw new InvalidSpecError('name', describe(err));
       }
     }
-    const sup = new SupervisorImpl(this.system, this.coordinator, resolved, { ...options, registry: this.all, remote: this.remote });
+    const sup = new SupervisorImpl(this.system, this.coordinator, resolved, { ...options, registry: this.all, remote: this.remote, events: this.events });
     this.roots.add(sup);
     void sup.stopped.then((exit) => {
       this.roots.delete(sup);

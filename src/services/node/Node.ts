@@ -18,6 +18,7 @@
  * | `askTimeout` | no       | 5000                    | default ask deadline, ms |
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
  * | `supervision`| no       | OTP default policy      | `{ rules, decisionLogSize, ruleTimeout }` for the Recovery Coordinator |
+ * | `events`     | no       | `{ publish: false }`    | `{ publish }`: also publish `node.events` as JSON on `<prefix>.events.<node>` (src/events.ts) |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
@@ -41,7 +42,8 @@ import {
 } from '../../actors/ocf.js';
 import type { ActorRef, ExitSignal, LocalActorRef, Shutdown } from '../../actors/types.js';
 import { type Clock, monotonicClock } from '../../clock.js';
-import { InvalidArgumentError, InvalidSpecError, NodeClosedError, PermissionDeniedError, describe } from '../../errors.js';
+import { type Events, EventStream } from '../../events.js';
+import { InvalidArgumentError, InvalidSpecError, NodeClosedError, PermissionDeniedError, describe, toLogError } from '../../errors.js';
 import { type Logger, nullLogger } from '../../log.js';
 import { assertShutdownArg } from '../../options.js';
 import type { CodecLimits } from '../remote/frameGuard.js';
@@ -81,6 +83,8 @@ export interface NodeOptions {
   readonly services?: readonly AnyServiceDefinition[];
   /** Node labels matched against a service's `requires`. */
   readonly labels?: readonly string[];
+  /** The event stream's options (src/events.ts). */
+  readonly events?: { readonly publish?: boolean };
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -145,6 +149,7 @@ export class Node implements InboundTarget {
   readonly supervision: Supervision;
   /** Service types and instances on this node. */
   readonly services: ServiceManager;
+  private readonly eventStream: EventStream;
   private readonly owned: boolean;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
@@ -172,6 +177,7 @@ export class Node implements InboundTarget {
     this.logger = logger;
     this.clock = options.clock ?? monotonicClock;
     this.startedAt = this.clock.now();
+    this.eventStream = new EventStream(this.name, this.clock, logger);
     this.system = new ActorSystem({
       node: this.name,
       logger: rootLogger,
@@ -215,8 +221,43 @@ export class Node implements InboundTarget {
         this.requester.failSubject(s.subject, new PermissionDeniedError(s.subject, 'publish'));
       }
     });
-    this.supervision = new Supervision(this.system, options.supervision);
+    this.supervision = new Supervision(this.system, options.supervision, this.eventStream.emit);
     this.services = new ServiceManager({ name: this.name, clock: this.clock, logger, supervise: (spec, o) => this.supervise(spec, o), nameTaken: (n) => this.system.lookup(n) !== undefined }, options.services, options.labels);
+    if (options.events?.publish === true) this.publishEvents();
+    this.eventStream._source(() => this.deadLetterEvents());
+  }
+
+  /** Dead letters as events, watched only while the stream has listeners (each watched dead letter allocates). */
+  private deadLetterEvents(): () => void {
+    const deadLetters = this.system.deadLetters;
+    return deadLetters.subscribe((letter) => {
+      this.eventStream.emit({
+        type: 'dead_letter',
+        target: letter.target,
+        reason: letter.reason,
+        ...(letter.type !== undefined ? { eventType: letter.type } : {}),
+        count: deadLetters.count(letter.reason),
+      });
+    });
+  }
+
+  private publishEvents(): void {
+    const subject = this.subjects.events(this.name);
+    const encoder = new TextEncoder();
+    this.eventStream._outlet((event) => {
+      if (this.transport.isClosed) return;
+      try {
+        this.transport.publish(subject, encoder.encode(JSON.stringify(event)));
+      } catch (err) {
+        // A lost event must not fail the actor step that caused it.
+        this.logger.warn({ err: toLogError(err), eventType: event.type }, 'cannot publish event');
+      }
+    });
+  }
+
+  /** What happened on this node, as versioned events for tools (src/events.ts). */
+  get events(): Events {
+    return this.eventStream;
   }
 
   /** Name or id, for logs and health answers. */
@@ -242,6 +283,19 @@ export class Node implements InboundTarget {
   /** @internal */
   _attachCluster(cluster: Cluster): void {
     this.cluster_ = cluster;
+    const emit = this.eventStream.emit;
+    cluster.membership.on('change', (c) =>
+      emit({ type: 'cluster.member', change: c.type, member: c.member.node, incarnation: c.member.incarnation, by: c.by }),
+    );
+    cluster.on('gave-up', (e) =>
+      emit({
+        type: 'cluster.gave_up',
+        name: e.name,
+        reason: e.reason,
+        ...(e.endedWith !== undefined ? { endedWith: e.endedWith } : {}),
+        ...(e.bannedUntil !== undefined ? { bannedUntil: e.bannedUntil } : {}),
+      }),
+    );
   }
 
   /** Cluster members as this node sees them (`[]` without a cluster). */

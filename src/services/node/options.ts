@@ -51,6 +51,7 @@ const NODE_KEYS: Record<keyof NodeOptions, true> = {
   cluster: true,
   services: true,
   labels: true,
+  events: true,
 };
 const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   kind: true,
@@ -198,6 +199,11 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   assertPositiveInteger(limits.maxDepth, 'limits.maxDepth');
   assertSupervisionOptions(o.supervision);
   assertNodeLabels(o.labels);
+  if (o.events !== undefined) {
+    assertOptionsObject(o.events, 'events', '{ publish? }');
+    assertKnownKeys(o.events, 'events', ['publish']);
+    if (o.events.publish !== undefined && typeof o.events.publish !== 'boolean') throw new InvalidSpecError('events.publish', `must be a boolean, got ${kindOf(o.events.publish)}`);
+  }
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
     // The cluster keeps its records in the transport's key-value store; both

@@ -6,6 +6,7 @@
  * | `halyard.svc.<name>`               | tell, ask, check, status for a name       | every instance of a named actor      | `<name>`    | {@link Subjects.svc} |
  * | `halyard.actor.<node>.<id>`        | tell, ask, check, status for one actor by id | the node hosting actor `<id>` (one wildcard subscription `halyard.actor.<node>.*` per node) | none | {@link Subjects.actor} |
  * | `halyard.node.<node>`              | check, status of the node itself          | the node                             | none        | {@link Subjects.node} |
+ * | `halyard.events.<node>`            | the node's event stream as JSON (src/events.ts), only with `events: { publish: true }` | tools (`halyard.events.*`) | none | {@link Subjects.events} |
  * | `_INBOX.<unique>.r.<corr>`         | the reply or error to one ask, check or status | the asking node (one wildcard subscription `_INBOX.<unique>.>` per node) | none | Requester |
  * | `_INBOX.<unique>.t.<name>`         | nothing but the server's "no responders" status for a tell to `<name>` (a `no-such-actor` dead letter) | the telling node (same subscription) | none | Requester |
  * | `_INBOX.<unique>.<token>`          | replies to `Transport.request()` (cluster RPCs, probes) | the requesting connection (`_INBOX.<unique>.*`) | none | RequestMux |
@@ -72,5 +73,9 @@ export class Subjects {
 
   node(node: string): string {
     return this.nodePrefix + node;
+  }
+
+  events(node: string): string {
+    return `${this.prefix}.events.${node}`;
   }
 }
