@@ -1,6 +1,7 @@
 /**
- * One instance of a service type on this node (inline container): its
- * lifecycle (types.ts has the diagram), its supervisor and its handle.
+ * One instance of a service type on this node, in any container (inline,
+ * worker, process: containedLogic.ts): its lifecycle (types.ts has the
+ * diagram), its supervisor and its handle.
  *
  * Each instance runs under a supervisor of its own (`_svc.<id>`, one child,
  * `transient`), so a crash is reported to the Recovery Coordinator like any
@@ -16,7 +17,7 @@
  *   and an instance that ended must not leave them open.
  * - A restart by the supervisor keeps the resource: setup runs once per start.
  */
-import type { AnyEventObject } from 'xstate';
+import type { AnyActorLogic, AnyEventObject } from 'xstate';
 import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
 import { type CheckLevel, type CheckResult, makeCheckResult, OCF, type StatusReport } from '../../actors/ocf.js';
 import type { AskOptions, ExitSignal, LocalActorRef } from '../../actors/types.js';
@@ -26,6 +27,7 @@ import { assertPositiveMs } from '../../options.js';
 import type { Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { SuperviseOptions } from '../../supervision/Supervisor.js';
 import type { AnyServiceDefinition, InstanceIdentity } from '../catalog/definition.js';
+import { containedLogic } from './containedLogic.js';
 import { isReady, observedLogic } from './observedLogic.js';
 import { type InstanceState, type LifetimeOption, type ServiceEvent, ServiceEventType, type StopOptions } from './types.js';
 
@@ -161,6 +163,12 @@ export class ServiceInstance implements AsyncDisposable {
 
   private async run(): Promise<void> {
     const def = this.definition;
+    let contained: AnyActorLogic;
+    try {
+      contained = await containedLogic(def);
+    } catch (err) {
+      throw new ServiceStartError(this.service, describe(err), OCF.ERR_INSTALLED, err);
+    }
     if (def.setup) {
       try {
         this.resource = await def.setup({ config: this.config, instance: this.identity, signal: this.abort.signal });
@@ -174,9 +182,10 @@ export class ServiceInstance implements AsyncDisposable {
         return;
       }
     }
-    const input = { config: this.config, instance: this.identity, resource: this.resource };
+    // A resource cannot travel to a worker or process: only the config and identity do.
+    const input = { config: this.config, instance: this.identity, resource: def.container === 'inline' ? this.resource : undefined };
     const logic = observedLogic(
-      def.logic,
+      contained,
       (snapshot) => this.observe(snapshot),
       // A delayed restart (restart-after) comes back here: pick up the new incarnation once the supervisor has registered it.
       () => queueMicrotask(() => this.sup !== undefined && this.afterDecision(this.sup)),
@@ -217,7 +226,10 @@ export class ServiceInstance implements AsyncDisposable {
     if (this.readyWaiter === undefined || this.ref === undefined) return;
     let ok = false;
     try {
-      ok = isReady(this.latest ?? this.ref.getSnapshot(), this.definition.ready as never);
+      const snapshot = this.latest ?? this.ref.getSnapshot();
+      // A container is active while it spawns; it is ready only once its logic runs inside.
+      const loaded = this.definition.container === 'inline' || (snapshot as { ready?: unknown }).ready === true;
+      ok = loaded && isReady(snapshot, this.definition.ready as never);
     } catch (err) {
       this.lastError = err;
       this.log.warn({ err: describe(err) }, 'ready predicate threw');
