@@ -28,6 +28,8 @@ import type { Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { SuperviseOptions } from '../../supervision/Supervisor.js';
 import type { AnyServiceDefinition, InstanceIdentity } from '../catalog/definition.js';
 import { containedLogic } from './containedLogic.js';
+import { type MicroHost, registerInstance } from './microRegistration.js';
+import type { MicroRegistration } from '../micro/MicroResponder.js';
 import { isReady, observedLogic } from './observedLogic.js';
 import { type InstanceState, type LifetimeOption, type ServiceEvent, ServiceEventType, type StopOptions } from './types.js';
 
@@ -41,6 +43,8 @@ export interface InstanceHost {
   /** Live instances on this node whose type depends on `instance`'s type. */
   liveDependants(instance: ServiceInstance): ServiceInstance[];
   forget(instance: ServiceInstance): void;
+  /** Where the instance is listed for `$SRV` while it runs; none, not listed. */
+  readonly micro?: MicroHost;
 }
 
 export interface InstanceInit {
@@ -84,6 +88,9 @@ export class ServiceInstance implements AsyncDisposable {
   /** Resolves once the instance is `stopped` or `failed`. Never rejects. */
   readonly stopped: Promise<void>;
   private lastError: unknown;
+  private listing: MicroRegistration | undefined;
+  /** Declared endpoint name by the event type it answers, for `$SRV STATS`. */
+  private readonly endpointByEvent: ReadonlyMap<string, string>;
 
   constructor(host: InstanceHost, init: InstanceInit) {
     this.host = host;
@@ -99,6 +106,7 @@ export class ServiceInstance implements AsyncDisposable {
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
+    this.endpointByEvent = new Map(Object.entries(init.def.endpoints).map(([name, type]) => [type, name]));
   }
 
   get state(): InstanceState {
@@ -157,6 +165,7 @@ export class ServiceInstance implements AsyncDisposable {
       this.host.clock.clearTimer(timer as never);
     }
     this.state_ = 'running';
+    this.list();
     this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
     this.log.info('service started');
   }
@@ -332,6 +341,8 @@ export class ServiceInstance implements AsyncDisposable {
       }
       await this.teardown();
       this.state_ = wasFailed ? 'failed' : 'stopped';
+      this.listing?.unregister();
+      this.listing = undefined;
       if (!wasFailed) this.host.emit({ ...this.eventBase(), type: ServiceEventType.Exited, reason: how as 'normal' | 'shutdown' | 'killed' });
       else this.log.warn({ err: describe(this.lastError) }, 'service ended failed');
       this.resolveStopped();
@@ -407,10 +418,36 @@ export class ServiceInstance implements AsyncDisposable {
   }
 
   ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R> {
+    let answer: Promise<R>;
     try {
-      return this.live().ask(event, options) as Promise<R>;
+      answer = this.live().ask(event, options) as Promise<R>;
     } catch (err) {
       return Promise.reject(err);
+    }
+    const endpoint = this.listing === undefined ? undefined : this.endpointByEvent.get(event.type);
+    if (endpoint === undefined || this.listing === undefined) return answer;
+    const stats = this.listing.endpoint(endpoint);
+    const mark = stats.begin();
+    return answer.then(
+      (value) => {
+        stats.end(mark);
+        return value;
+      },
+      (err: unknown) => {
+        stats.end(mark, err);
+        throw err;
+      },
+    );
+  }
+
+  /** List this running instance on the node's `$SRV` responder; a refusal is logged, never the instance's failure. */
+  private list(): void {
+    const micro = this.host.micro;
+    if (micro === undefined || this.listing !== undefined) return;
+    try {
+      this.listing = registerInstance(micro, this);
+    } catch (err) {
+      this.log.warn({ err: describe(err) }, 'service not listed on $SRV');
     }
   }
 
