@@ -11,6 +11,8 @@ import { assign, createMachine } from 'xstate';
 import { reply } from '../src/actors/reply.js';
 import { defineService } from '../src/services/catalog/index.js';
 import { createNode, type Node } from '../src/services/node/Node.js';
+import { ServiceEventType } from '../src/services/instances/index.js';
+import { countWorker } from './fixtures/services.js';
 import { gather, infoProblems, pingProblems, statsProblems, uniqueName } from './micro.support.js';
 
 const natsUrl = inject('natsUrl');
@@ -112,3 +114,26 @@ it('services - on the embedded transport a started service answers $SRV INFO, an
   await b.stop();
   await expect(node.transport.request(`$SRV.PING.${name}`, new Uint8Array(0), { timeout: 5000 })).rejects.toMatchObject({ name: 'NoRespondersError' });
 });
+
+it('services - a worker-contained service is listed with its container, and its $SRV CHECK follows it through a restart by its supervisor', async () => {
+  const node = await createNode({ name: 'sm-worker', services: [countWorker], askTimeout: 20_000 });
+  nodes.push(node);
+  const p = await node.services.start(countWorker.name, { config: { start: 0 }, timeout: 20_000 });
+  const [info] = (await gather(node.transport, `$SRV.INFO.${countWorker.name}.${p.id}`, 1)).json();
+  expect(info).toMatchObject({ id: p.id, metadata: { node: 'sm-worker', container: 'worker' } });
+  expect(info.endpoints.map((e: { name: string }) => e.name)).toEqual(['get', 'check', 'status']);
+
+  const restarted = new Promise<void>((resolve) => {
+    node.services.onEvent((e) => {
+      if (e.type === ServiceEventType.Started && e.instance === p.id) resolve();
+    });
+  });
+  p.tell({ type: 'CRASH' });
+  await restarted;
+  await expect(p.ask({ type: 'GET' })).resolves.toBe(0);
+  const [check] = (await gather(node.transport, `$SRV.CHECK.${countWorker.name}.${p.id}`, 1)).json();
+  expect(check).toMatchObject({ id: p.id, label: 'OCF_SUCCESS' });
+  const [stats] = (await gather(node.transport, `$SRV.STATS.${countWorker.name}.${p.id}`, 1)).json();
+  expect(statsProblems(stats)).toEqual([]);
+  expect(stats.endpoints.find((e: { name: string }) => e.name === 'get')).toMatchObject({ num_requests: 1 });
+}, 60_000);

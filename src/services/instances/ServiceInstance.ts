@@ -16,6 +16,11 @@
  *   runs `teardown`: inline resources (pools, sockets) belong to this process,
  *   and an instance that ended must not leave them open.
  * - A restart by the supervisor keeps the resource: setup runs once per start.
+ * - `worker` and `process` containers: the logic runs there, so `resource`
+ *   (which cannot travel) is not in its input; a module that does not export
+ *   the service is a could-not-start with OCF 5 before setup runs.
+ * - `$SRV`: listed on the node's responder from ready until it has stopped
+ *   (microRegistration.ts).
  */
 import type { AnyActorLogic, AnyEventObject } from 'xstate';
 import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
@@ -165,7 +170,7 @@ export class ServiceInstance implements AsyncDisposable {
       this.host.clock.clearTimer(timer as never);
     }
     this.state_ = 'running';
-    this.list();
+    this.listOnSrv();
     this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
     this.log.info('service started');
   }
@@ -441,7 +446,7 @@ export class ServiceInstance implements AsyncDisposable {
   }
 
   /** List this running instance on the node's `$SRV` responder; a refusal is logged, never the instance's failure. */
-  private list(): void {
+  private listOnSrv(): void {
     const micro = this.host.micro;
     if (micro === undefined || this.listing !== undefined) return;
     try {
