@@ -17,6 +17,7 @@ import { REPLY, type ReplyHandle } from '../../actors/reply.js';
 import { SHUTDOWN_EVENT } from '../../actors/types.js';
 import { ActorNotRunningError, type ContainerFrameError, toWireError } from '../../errors.js';
 import { type ActorView, FromContainer, type FromContainerFrame, ToContainer, type ToContainerFrame, parseToContainer } from './protocol.js';
+import { isServiceDefinition } from '../catalog/definition.js';
 import { isActorLogic } from './loadLogic.js';
 
 interface Channel {
@@ -118,7 +119,9 @@ async function init(frame: Extract<ToContainerFrame, { t: 'init' }>): Promise<vo
     chan.post({ t: FromContainer.LoadError, field: 'module', message: toWireError(err).message });
     return;
   }
-  const logic = mod[frame.export];
+  const found = mod[frame.export];
+  // A service definition's module exports the definition; the container runs its logic.
+  const logic = isServiceDefinition(found) ? found.logic : found;
   if (!isActorLogic(logic)) {
     const detail = logic === undefined ? `has no export ${JSON.stringify(frame.export)}` : `export ${JSON.stringify(frame.export)} is not XState logic`;
     chan.post({ t: FromContainer.LoadError, field: 'export', message: detail });

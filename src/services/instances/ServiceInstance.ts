@@ -1,6 +1,7 @@
 /**
- * One instance of a service type on this node (inline container): its
- * lifecycle (types.ts has the diagram), its supervisor and its handle.
+ * One instance of a service type on this node, in any container (inline,
+ * worker, process: containedLogic.ts): its lifecycle (types.ts has the
+ * diagram), its supervisor and its handle.
  *
  * Each instance runs under a supervisor of its own (`_svc.<id>`, one child,
  * `transient`), so a crash is reported to the Recovery Coordinator like any
@@ -15,8 +16,13 @@
  *   runs `teardown`: inline resources (pools, sockets) belong to this process,
  *   and an instance that ended must not leave them open.
  * - A restart by the supervisor keeps the resource: setup runs once per start.
+ * - `worker` and `process` containers: the logic runs there, so `resource`
+ *   (which cannot travel) is not in its input; a module that does not export
+ *   the service is a could-not-start with OCF 5 before setup runs.
+ * - `$SRV`: listed on the node's responder from ready until it has stopped
+ *   (microRegistration.ts).
  */
-import type { AnyEventObject } from 'xstate';
+import type { AnyActorLogic, AnyEventObject } from 'xstate';
 import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
 import { type CheckLevel, type CheckResult, makeCheckResult, OCF, type StatusReport } from '../../actors/ocf.js';
 import type { AskOptions, ExitSignal, LocalActorRef } from '../../actors/types.js';
@@ -26,6 +32,9 @@ import { assertPositiveMs } from '../../options.js';
 import type { Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { SuperviseOptions } from '../../supervision/Supervisor.js';
 import type { AnyServiceDefinition, InstanceIdentity } from '../catalog/definition.js';
+import { containedLogic } from './containedLogic.js';
+import { type MicroHost, registerInstance } from './microRegistration.js';
+import type { MicroRegistration } from '../micro/MicroResponder.js';
 import { isReady, observedLogic } from './observedLogic.js';
 import { type InstanceState, type LifetimeOption, type ServiceEvent, ServiceEventType, type StopOptions } from './types.js';
 
@@ -39,6 +48,8 @@ export interface InstanceHost {
   /** Live instances on this node whose type depends on `instance`'s type. */
   liveDependants(instance: ServiceInstance): ServiceInstance[];
   forget(instance: ServiceInstance): void;
+  /** Where the instance is listed for `$SRV` while it runs; none, not listed. */
+  readonly micro?: MicroHost;
 }
 
 export interface InstanceInit {
@@ -82,6 +93,9 @@ export class ServiceInstance implements AsyncDisposable {
   /** Resolves once the instance is `stopped` or `failed`. Never rejects. */
   readonly stopped: Promise<void>;
   private lastError: unknown;
+  private listing: MicroRegistration | undefined;
+  /** Declared endpoint name by the event type it answers, for `$SRV STATS`. */
+  private readonly endpointByEvent: ReadonlyMap<string, string>;
 
   constructor(host: InstanceHost, init: InstanceInit) {
     this.host = host;
@@ -97,6 +111,7 @@ export class ServiceInstance implements AsyncDisposable {
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
+    this.endpointByEvent = new Map(Object.entries(init.def.endpoints).map(([name, type]) => [type, name]));
   }
 
   get state(): InstanceState {
@@ -155,12 +170,19 @@ export class ServiceInstance implements AsyncDisposable {
       this.host.clock.clearTimer(timer as never);
     }
     this.state_ = 'running';
+    this.listOnSrv();
     this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
     this.log.info('service started');
   }
 
   private async run(): Promise<void> {
     const def = this.definition;
+    let contained: AnyActorLogic;
+    try {
+      contained = await containedLogic(def);
+    } catch (err) {
+      throw new ServiceStartError(this.service, describe(err), OCF.ERR_INSTALLED, err);
+    }
     if (def.setup) {
       try {
         this.resource = await def.setup({ config: this.config, instance: this.identity, signal: this.abort.signal });
@@ -174,9 +196,10 @@ export class ServiceInstance implements AsyncDisposable {
         return;
       }
     }
-    const input = { config: this.config, instance: this.identity, resource: this.resource };
+    // A resource cannot travel to a worker or process: only the config and identity do.
+    const input = { config: this.config, instance: this.identity, resource: def.container === 'inline' ? this.resource : undefined };
     const logic = observedLogic(
-      def.logic,
+      contained,
       (snapshot) => this.observe(snapshot),
       // A delayed restart (restart-after) comes back here: pick up the new incarnation once the supervisor has registered it.
       () => queueMicrotask(() => this.sup !== undefined && this.afterDecision(this.sup)),
@@ -217,7 +240,10 @@ export class ServiceInstance implements AsyncDisposable {
     if (this.readyWaiter === undefined || this.ref === undefined) return;
     let ok = false;
     try {
-      ok = isReady(this.latest ?? this.ref.getSnapshot(), this.definition.ready as never);
+      const snapshot = this.latest ?? this.ref.getSnapshot();
+      // A container is active while it spawns; it is ready only once its logic runs inside.
+      const loaded = this.definition.container === 'inline' || (snapshot as { ready?: unknown }).ready === true;
+      ok = loaded && isReady(snapshot, this.definition.ready as never);
     } catch (err) {
       this.lastError = err;
       this.log.warn({ err: describe(err) }, 'ready predicate threw');
@@ -320,6 +346,8 @@ export class ServiceInstance implements AsyncDisposable {
       }
       await this.teardown();
       this.state_ = wasFailed ? 'failed' : 'stopped';
+      this.listing?.unregister();
+      this.listing = undefined;
       if (!wasFailed) this.host.emit({ ...this.eventBase(), type: ServiceEventType.Exited, reason: how as 'normal' | 'shutdown' | 'killed' });
       else this.log.warn({ err: describe(this.lastError) }, 'service ended failed');
       this.resolveStopped();
@@ -395,10 +423,36 @@ export class ServiceInstance implements AsyncDisposable {
   }
 
   ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R> {
+    let answer: Promise<R>;
     try {
-      return this.live().ask(event, options) as Promise<R>;
+      answer = this.live().ask(event, options) as Promise<R>;
     } catch (err) {
       return Promise.reject(err);
+    }
+    const endpoint = this.listing === undefined ? undefined : this.endpointByEvent.get(event.type);
+    if (endpoint === undefined || this.listing === undefined) return answer;
+    const stats = this.listing.endpoint(endpoint);
+    const mark = stats.begin();
+    return answer.then(
+      (value) => {
+        stats.end(mark);
+        return value;
+      },
+      (err: unknown) => {
+        stats.end(mark, err);
+        throw err;
+      },
+    );
+  }
+
+  /** List this running instance on the node's `$SRV` responder; a refusal is logged, never the instance's failure. */
+  private listOnSrv(): void {
+    const micro = this.host.micro;
+    if (micro === undefined || this.listing !== undefined) return;
+    try {
+      this.listing = registerInstance(micro, this);
+    } catch (err) {
+      this.log.warn({ err: describe(err) }, 'service not listed on $SRV');
     }
   }
 

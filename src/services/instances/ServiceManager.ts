@@ -22,6 +22,10 @@
  * `ServiceLockedError` with lock `name`. A `many` instance takes `<service>`
  * when free, else its instance id, so `node.ref('<service>')` reaches one.
  *
+ * ## `$SRV`
+ * With a `micro` host, every instance is listed by the node's responder while
+ * it runs (from ready until it has stopped): see microRegistration.ts.
+ *
  * ## Lifetimes
  * `node`, `detached` and `cluster` instances end when the node shuts down,
  * dependants first (locally their actors live in the node's system, so none
@@ -39,6 +43,7 @@ import type { AnyServiceDefinition } from '../catalog/definition.js';
 import { SERVICE_NAME } from '../catalog/defineService.js';
 import { missingLabels } from '../catalog/labels.js';
 import { ServiceCatalog } from '../catalog/ServiceCatalog.js';
+import type { MicroHost } from './microRegistration.js';
 import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
 import { ServiceQuery, type ServiceSource } from './ServiceQuery.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
@@ -51,6 +56,8 @@ export interface ServicesHost {
   supervise(spec: SupervisorSpec, options?: SuperviseOptions): Supervisor;
   /** Whether a live local actor holds `name`. */
   nameTaken(name: string): boolean;
+  /** The node's `$SRV` responder, and the subject an actor name is reached on; without it instances are not listed. */
+  readonly micro?: MicroHost;
 }
 
 export interface ServiceGraph {
@@ -97,6 +104,7 @@ export class ServiceManager implements ServiceSource {
       supervise: (spec, options) => host.supervise(spec, options),
       emit: (e) => this.emit(e),
       liveDependants: (i) => this.liveDependants(i),
+      ...(host.micro === undefined ? {} : { micro: host.micro }),
       forget: (i) => {
         const at = this.list.indexOf(i);
         if (at >= 0) this.list.splice(at, 1);

@@ -61,6 +61,7 @@ import { Requester } from '../remote/Requester.js';
 import { type RemoteNodeHealth, Router } from '../remote/Router.js';
 import type { AnyServiceDefinition } from '../catalog/definition.js';
 import { ServiceManager } from '../instances/ServiceManager.js';
+import { MicroResponder } from '../micro/MicroResponder.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
 import type { Subjects } from '../remote/subjects.js';
 
@@ -150,6 +151,8 @@ export class Node implements InboundTarget {
   /** Service types and instances on this node. */
   readonly services: ServiceManager;
   private readonly eventStream: EventStream;
+  /** @internal The node's `$SRV` responder (its service instances register there). */
+  private readonly micro: MicroResponder;
   private readonly owned: boolean;
   private readonly inbound: Inbound;
   private readonly requester: Requester;
@@ -222,7 +225,20 @@ export class Node implements InboundTarget {
       }
     });
     this.supervision = new Supervision(this.system, options.supervision, this.eventStream.emit);
-    this.services = new ServiceManager({ name: this.name, clock: this.clock, logger, supervise: (spec, o) => this.supervise(spec, o), nameTaken: (n) => this.system.lookup(n) !== undefined }, options.services, options.labels);
+    // One `$SRV` responder per node lists its running service instances (NATS micro discovery).
+    this.micro = new MicroResponder({ transport, deadLetters: this.system.deadLetters, clock: this.clock, logger: logger.child({ component: 'micro' }) });
+    this.services = new ServiceManager(
+      {
+        name: this.name,
+        clock: this.clock,
+        logger,
+        supervise: (spec, o) => this.supervise(spec, o),
+        nameTaken: (n) => this.system.lookup(n) !== undefined,
+        micro: { responder: this.micro, subject: (n) => subjects.svc(n) },
+      },
+      options.services,
+      options.labels,
+    );
     if (options.events?.publish === true) this.publishEvents();
     this.eventStream._source(() => this.deadLetterEvents());
   }
@@ -450,6 +466,7 @@ export class Node implements InboundTarget {
     if (this.closing === undefined) this.router.close();
     this.closing ??= (async () => {
       await this.services._shutdown();
+      this.micro.close();
       // Supervisors first: a supervised child stopped from outside would be
       // seen as a failure and restarted.
       await this.supervision.shutdown();
