@@ -47,7 +47,7 @@ export class FileStateStore implements StateStore {
     this.dir = options.dir;
   }
 
-  save(key: string, snapshot: unknown, options?: StateWriteOptions): Promise<number> {
+  async save(key: string, snapshot: unknown, options?: StateWriteOptions): Promise<number> {
     assertStateKey(key);
     const expected = assertExpectedRevision(options);
     const text = encodeSnapshot(snapshot);
@@ -61,12 +61,12 @@ export class FileStateStore implements StateStore {
     });
   }
 
-  load(key: string): Promise<StateRecord | undefined> {
+  async load(key: string): Promise<StateRecord | undefined> {
     assertStateKey(key);
     return this.serial(key, () => this.read(key));
   }
 
-  delete(key: string, options?: StateWriteOptions): Promise<boolean> {
+  async delete(key: string, options?: StateWriteOptions): Promise<boolean> {
     assertStateKey(key);
     const expected = assertExpectedRevision(options);
     return this.serial(key, async () => {

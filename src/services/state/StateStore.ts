@@ -26,14 +26,15 @@
  *
  * ## Revisions (compare-and-set)
  * Every save returns the key's new revision, a positive integer larger than
- * any it had before. `expectedRevision` makes `save`/`delete` conditional:
+ * the one it replaces (after a delete a key starts again: the file store
+ * from 1, the KV store from the bucket's next revision). `expectedRevision` makes `save`/`delete` conditional:
  * `0` means "only if absent", `n` means "only if the stored revision is
  * still `n`"; a lost race rejects with `StateConflictError`. An owner that
  * keeps passing the revision it last wrote cannot overwrite a newer owner's
  * state. Without `expectedRevision` a write always wins.
  *
  * ## Errors
- * A stored value that cannot be read back rejects `load` with
+ * Every error is a rejection, never a synchronous throw. A stored value that cannot be read back rejects `load` with
  * `CorruptStateError` naming the file (or `bucket/key`). Store failures
  * (disk, KV) reject with the store's own typed error.
  */
