@@ -155,6 +155,20 @@ export {
   type ContainerSnapshot,
   type LogicForOptions,
 } from './services/containers/index.js';
+export {
+  FileStateStore,
+  KvStateStore,
+  persistSnapshots,
+  restoreActor,
+  type FileStateStoreOptions,
+  type KvStateStoreOptions,
+  type PersistHandle,
+  type PersistOptions,
+  type Restored,
+  type StateRecord,
+  type StateStore,
+  type StateWriteOptions,
+} from './services/state/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';
