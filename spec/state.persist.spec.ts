@@ -84,6 +84,27 @@ describe('persistSnapshots', () => {
     expect(store.saved.map(countOf)).toEqual([1, 3]);
   });
 
+  it('persist - an actor that failed does not overwrite its last good state, and flush leaves no timer armed', async () => {
+    const clock = new ManualClock();
+    const store = recordingStore();
+    const actor = createActor(counterMachine, { input: {} });
+    actor.subscribe({ error: () => {} });
+    actor.start();
+    const handle = persistSnapshots(actor, store, 'k', { everyMs: 100, clock });
+    actor.send({ type: 'INC' });
+    await waitFor(() => store.saved.length === 1, { ...wait, message: 'first write' });
+    actor.send({ type: 'INC' });
+    await waitFor(() => clock.pendingTimers === 1, { ...wait, message: 'the next write is armed' });
+    actor.send({ type: 'BOOM' });
+    expect(actor.getSnapshot().status).toBe('error');
+    await handle.flush();
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(1_000);
+    await handle.stop();
+    expect(store.saved.map(countOf)).toEqual([1]);
+    expect(countOf((await store.load('k'))?.snapshot)).toBe(1);
+  });
+
   it('persist - an owner that lost the key reports the conflict and stops writing', async () => {
     const clock = new ManualClock();
     const store = recordingStore();

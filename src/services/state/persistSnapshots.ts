@@ -15,7 +15,8 @@
  * from inline logic cannot be restored (#5057, #4873): such an actor is
  * refused with `InvalidArgumentError` (`actor`) before anything is written.
  * An invoke that was running when the snapshot was taken runs again on
- * restore; a pending `after` timer is not re-armed (#5331).
+ * restore; a pending `after` timer is not re-armed (#5331). A stopped or
+ * errored actor's snapshot is never written: the last good one stays.
  */
 import type { AnyActorLogic, AnyActorRef, Actor, ActorOptions } from 'xstate';
 import { createActor } from 'xstate';
@@ -78,8 +79,10 @@ export function persistSnapshots(actor: AnyActorRef, store: StateStore, key: str
     dirty = false;
     lastWriteAt = clock.now();
     const run = (async () => {
-      // A stopped actor's snapshot says "stopped": restoring it would bring back nothing that runs.
-      if (actor.getSnapshot().status === 'stopped') return;
+      // A stopped actor's snapshot brings back nothing that runs; an errored one may hold the state
+      // that made it fail. Both keep the last good state stored instead.
+      const status = actor.getSnapshot().status;
+      if (status === 'stopped' || status === 'error') return;
       assertRestorable(actor, '');
       const snapshot = actor.getPersistedSnapshot();
       revision = await store.save(key, snapshot, revision === undefined ? undefined : { expectedRevision: revision });
@@ -119,11 +122,15 @@ export function persistSnapshots(actor: AnyActorRef, store: StateStore, key: str
   });
 
   const flush = async (): Promise<void> => {
-    if (timer !== undefined) {
-      clock.clearTimer(timer);
-      timer = undefined;
+    for (;;) {
+      // A write ending while we wait may arm the timer again: what it would write, we write now.
+      if (timer !== undefined) {
+        clock.clearTimer(timer);
+        timer = undefined;
+      }
+      if (inFlight === undefined) break;
+      await inFlight;
     }
-    while (inFlight !== undefined) await inFlight;
     if (dirty && !stopped) await write();
   };
 
