@@ -65,6 +65,8 @@ describe('FileStateStore', () => {
     expect((await readdir(dir)).sort()).toEqual(['k.json', 'other.json']);
     // What a crash between the temp write and the rename leaves.
     await writeFile(join(dir, '.k.0123456789ab.tmp'), '{"format":"halyard.st');
+    // Nor is a file someone else dropped in the folder under a name no key has.
+    await writeFile(join(dir, 'not a key.json'), '{}');
     expect(await store.list()).toEqual(['k', 'other']);
     expect((await store.load('k'))?.revision).toBe(20);
   });

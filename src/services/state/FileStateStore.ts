@@ -23,6 +23,7 @@ import {
   assertExpectedRevision,
   assertStateKey,
   encodeSnapshot,
+  isStateKey,
 } from './StateStore.js';
 
 export interface FileStateStoreOptions {
@@ -90,6 +91,8 @@ export class FileStateStore implements StateStore {
     return names
       .filter((n) => n.endsWith(SUFFIX) && !n.startsWith('.'))
       .map((n) => n.slice(0, -SUFFIX.length))
+      // A file someone else put in the folder is not a key this store could load.
+      .filter(isStateKey)
       .sort();
   }
 

@@ -74,6 +74,10 @@ export function assertStateKey(key: unknown): asserts key is string {
   }
 }
 
+export function isStateKey(key: unknown): key is string {
+  return typeof key === 'string' && key.length > 0 && key.length <= MAX_STATE_KEY_LENGTH && KEY.test(key);
+}
+
 /** Throws `InvalidArgumentError` (`expectedRevision`) unless it is absent or a non-negative safe integer. */
 export function assertExpectedRevision(options: StateWriteOptions | undefined): number | undefined {
   const rev = options?.expectedRevision;
