@@ -529,6 +529,55 @@ export class InvalidKvKeyError extends HalyardError {
   }
 }
 
+/** Codes of the state store errors below (the `StateStore` seam, `src/services/state/`). */
+export const StateErrorCode = {
+  InvalidStateKey: 'ERR_INVALID_STATE_KEY',
+  StateConflict: 'ERR_STATE_CONFLICT',
+  CorruptState: 'ERR_CORRUPT_STATE',
+} as const;
+export type StateErrorCode = (typeof StateErrorCode)[keyof typeof StateErrorCode];
+
+/** A state key that is not 1 to 200 dot-separated tokens of letters, digits, `-` or `_` (`field` is `key`). */
+export class InvalidStateKeyError extends HalyardError {
+  override readonly name = 'InvalidStateKeyError';
+  readonly field = 'key';
+  constructor(
+    readonly value: unknown,
+    reason: string,
+  ) {
+    super(StateErrorCode.InvalidStateKey, `invalid key ${JSON.stringify(String(value)).slice(0, 200)}: ${reason}`);
+  }
+}
+
+/** A save or delete with `expectedRevision` lost: `key` is no longer at `expected` (0: the key had to be absent). */
+export class StateConflictError extends HalyardError {
+  override readonly name = 'StateConflictError';
+  constructor(
+    readonly key: string,
+    readonly expected: number,
+    cause?: unknown,
+  ) {
+    super(
+      StateErrorCode.StateConflict,
+      expected === 0 ? `state ${key} exists` : `state ${key} is no longer at revision ${expected}`,
+      { cause },
+    );
+  }
+}
+
+/** A stored state that cannot be read back; `file` names the file (file store) or `bucket/key` (KV store). */
+export class CorruptStateError extends HalyardError {
+  override readonly name = 'CorruptStateError';
+  constructor(
+    readonly key: string,
+    readonly file: string,
+    detail: string,
+    cause?: unknown,
+  ) {
+    super(StateErrorCode.CorruptState, `corrupt state ${key} in ${file}: ${detail}`, { cause });
+  }
+}
+
 /** Codes of the cluster errors below (kept apart so {@link ErrorCode} stays as it is). */
 export const ClusterErrorCode = {
   LeaseLost: 'ERR_LEASE_LOST',

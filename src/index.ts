@@ -165,6 +165,20 @@ export {
   type HalyardEvent,
   type SubscribeOptions,
 } from './events.js';
+export {
+  FileStateStore,
+  KvStateStore,
+  persistSnapshots,
+  restoreActor,
+  type FileStateStoreOptions,
+  type KvStateStoreOptions,
+  type PersistHandle,
+  type PersistOptions,
+  type Restored,
+  type StateRecord,
+  type StateStore,
+  type StateWriteOptions,
+} from './services/state/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';
