@@ -58,7 +58,8 @@ async function build(root: string): Promise<PackedConsumer> {
       name: 'halyard-consumer',
       private: true,
       type: 'module',
-      dependencies: { halyard: `file:${join(packDir, filename)}`, '@types/node': '^20.19.0' },
+      // valibot: the README's Services block shows a Standard Schema library.
+      dependencies: { halyard: `file:${join(packDir, filename)}`, '@types/node': '^20.19.0', valibot: '^1.5.0' },
       // The README's advice for Node 20 consumers; package.spec checks it is enough.
       overrides: { '@nats-io/nuid': '2.0.3' },
     }),
