@@ -3,11 +3,14 @@
  *
  * Two nodes share the process-wide in-process bus. Node `n1` hosts a counter
  * and a ticker that tells the counter by name; node `n2` asks the counter by
- * name across nodes, then both print Check and Status answers.
+ * name across nodes, then both print Check and Status answers. A supervision
+ * tree restarts a crashed child; then node `n3` runs services (examples/demoServices.ts):
+ * `api` depends on `store`, which runs in a worker thread.
  */
 import { pino } from 'pino';
 import { assign, fromCallback, setup } from 'xstate';
-import { createNode, reply } from '../src/index.js';
+import { createNode, type InvalidConfigError, reply, ServiceEventType } from '../src/index.js';
+import { api, store } from './demoServices.js';
 
 const counterMachine = setup({
   types: { context: {} as { n: number }, input: {} as { start: number } },
@@ -90,6 +93,40 @@ console.log(
     .map((c) => `${c.id}=${c.status}`)
     .join(', ')}; check app: ${(await n2.check('app')).label}`,
 );
+
+// Services: typed config, a dependency started first, a worker container, $SRV.
+const n3 = await createNode({ name: 'n3', logger, services: [store, api] });
+const events: string[] = [];
+n3.services.onEvent((e) => events.push(`${e.type.replace(/^halyard\.service\.|\.v1$/g, '')} ${e.service}`));
+const bad = await n3.services.start('api', { config: { greeting: '' } }).catch((e: unknown) => e);
+console.log(`api with an empty greeting: ${(bad as Error).name} ocf=${(bad as InvalidConfigError).ocf}: ${(bad as Error).message}`);
+const front = await n3.services.start('api', { config: { greeting: 'hello' }, configs: { store: { start: 41 } } });
+console.log(`events: ${events.join(', ')}`);
+const [back] = n3.services.find().byType('store').alive().list();
+if (back === undefined) throw new Error('store was not started as the dependency of api');
+back.tell({ type: 'PUT' });
+console.log(`api says ${await front.ask({ type: 'HELLO' })}; store (in a worker) holds ${await back.ask({ type: 'GET' })}`);
+const decoder = new TextDecoder();
+for (const name of ['store', 'api']) {
+  const answer = await n3.transport.request(`$SRV.INFO.${name}`, new Uint8Array(0), { timeout: 5000 });
+  const info = JSON.parse(decoder.decode(answer.data));
+  console.log(`$SRV.INFO.${name}: ${info.name} ${info.version} container=${info.metadata.container} endpoints=${info.endpoints.map((e: { name: string }) => e.name).join(',')}`);
+}
+const restarted = new Promise<void>((resolve) => {
+  n3.services.onEvent((e) => {
+    if (e.type === ServiceEventType.Started && e.instance === front.id) resolve();
+  });
+});
+front.tell({ type: 'CRASH' });
+await restarted;
+console.log(`api after its crash: ${front.state}, says ${await front.ask({ type: 'HELLO' })} (restarted by its supervisor, fresh state)`);
+const core = n3.services.find().byTag('core').alive().list().map((i) => i.service);
+const edge = n3.services.find().byTag('edge').noAliveDependants().list().map((i) => i.service);
+console.log(`find: byTag(core).alive() = ${core.join(', ')}; byTag(edge).noAliveDependants() = ${edge.join(', ')}`);
+events.length = 0;
+const stopped = await n3.services.find().byType('store').stop();
+console.log(`stop store: ${stopped.map((r) => `${r.service} ok=${r.ok}`).join(', ')}; events: ${events.join(', ')}`);
+await n3.shutdown();
 
 await n2.shutdown();
 await n1.shutdown();
