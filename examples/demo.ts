@@ -113,8 +113,10 @@ for (const name of ['store', 'api']) {
   console.log(`$SRV.INFO.${name}: ${info.name} ${info.version} container=${info.metadata.container} endpoints=${info.endpoints.map((e: { name: string }) => e.name).join(',')}`);
 }
 const restarted = new Promise<void>((resolve) => {
-  n3.services.onEvent((e) => {
-    if (e.type === ServiceEventType.Started && e.instance === front.id) resolve();
+  const off = n3.services.onEvent((e) => {
+    if (e.type !== ServiceEventType.Started || e.instance !== front.id) return;
+    off();
+    resolve();
   });
 });
 front.tell({ type: 'CRASH' });
