@@ -831,3 +831,45 @@ export class ContainerFrameError extends HalyardError {
     super(ContainerErrorCode.ContainerFrame, `bad container frame: ${field}: ${reason}`);
   }
 }
+
+/** Codes of the task errors below (`src/services/tasks/`). */
+export const TaskErrorCode = {
+  InvalidTaskTransition: 'ERR_INVALID_TASK_TRANSITION',
+  UnknownTask: 'ERR_UNKNOWN_TASK',
+  TaskFailed: 'ERR_TASK_FAILED',
+} as const;
+export type TaskErrorCode = (typeof TaskErrorCode)[keyof typeof TaskErrorCode];
+
+/** A task status step that the status table does not allow; `from` and `to` name it (`field` is `status`). */
+export class InvalidTaskTransitionError extends HalyardError {
+  override readonly name = 'InvalidTaskTransitionError';
+  readonly field = 'status';
+  constructor(
+    readonly from: string,
+    readonly to: string,
+    readonly task?: string,
+  ) {
+    super(TaskErrorCode.InvalidTaskTransition, `${task === undefined ? 'task' : `task ${task}`}: cannot go from ${from} to ${to}`);
+  }
+}
+
+/** No task record has this id (`field` is `id`). */
+export class UnknownTaskError extends HalyardError {
+  override readonly name = 'UnknownTaskError';
+  readonly field = 'id';
+  constructor(readonly id: string) {
+    super(TaskErrorCode.UnknownTask, `no task ${JSON.stringify(id).slice(0, 120)}`);
+  }
+}
+
+/** The task is Failed: past `maxAttempts`, or a subtask failed and its parent chose to fail. `lastError` is the last attempt's message. */
+export class TaskFailedError extends HalyardError {
+  override readonly name = 'TaskFailedError';
+  constructor(
+    readonly id: string,
+    readonly attempts: number,
+    readonly lastError: string,
+  ) {
+    super(TaskErrorCode.TaskFailed, `task ${id} failed after ${attempts} attempt(s): ${lastError}`);
+  }
+}
