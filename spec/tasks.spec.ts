@@ -5,9 +5,11 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, StaleEpochError, TaskFailedError, TimeoutError, UnknownTaskError } from '../src/errors.js';
+import { createNode } from '../src/services/node/Node.js';
 import { TaskStore } from '../src/services/tasks/records.js';
 import { Tasks, type TasksOptions } from '../src/services/tasks/Tasks.js';
 import { LocalKvServer, LocalKvStore } from '../src/transport/kv/LocalKvStore.js';
+import { LocalBus } from '../src/transport/LocalBus.js';
 import { waitFor } from './support/wait.js';
 
 const fast = { heartbeatMs: 20, workerTimeoutMs: 150, leaseMs: 150, backoff: { initialMs: 5, maxMs: 20 } } as const;
@@ -187,5 +189,21 @@ describe('tasks - bad input', () => {
     const id = await a.submit('ok', 1);
     await a.sleep(id);
     await expect(a.sleep(id)).rejects.toMatchObject({ name: 'InvalidTaskTransitionError', from: 'Sleeping', to: 'Sleeping' });
+  });
+});
+
+describe('tasks - node.tasks', () => {
+  it('tasks - node.tasks runs a task on the embedded transport and two nodes on one bus share the records', async () => {
+    const bus = new LocalBus();
+    const a = await createNode({ name: 'ta', transport: { kind: 'local', bus } });
+    const b = await createNode({ name: 'tb', transport: { kind: 'local', bus } });
+    try {
+      await b.tasks.define('greet', (t) => `hello ${t.input as string}`);
+      const id = await a.tasks.submit('greet', 'world');
+      expect(await a.tasks.result(id, { timeout: 10_000 })).toBe('hello world');
+      expect(await b.tasks.status(id)).toBe('DoneCalculating');
+    } finally {
+      await Promise.all([a.shutdown(), b.shutdown()]);
+    }
   });
 });

@@ -179,6 +179,22 @@ export {
   type StateStore,
   type StateWriteOptions,
 } from './services/state/index.js';
+export {
+  DEFAULT_TASKS_BUCKET,
+  TASK_STATUSES,
+  TASK_TRANSITIONS,
+  TaskStatus,
+  TaskStore,
+  Tasks,
+  taskStatusMachine,
+  type SubmitOptions,
+  type SubtaskOutcome,
+  type TaskContext,
+  type TaskHandler,
+  type TaskInfo,
+  type TaskRecord,
+  type TasksOptions,
+} from './services/tasks/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

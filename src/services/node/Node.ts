@@ -56,6 +56,8 @@ import type { SuperviseOptions } from '../../supervision/Supervisor.js';
 import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import { Cluster, type ClusterOptions, type RegisterOptions } from '../cluster/Cluster.js';
 import type { Member } from '../cluster/Membership.js';
+import { bucketName } from '../cluster/subjects.js';
+import { Tasks } from '../tasks/Tasks.js';
 import { Inbound, type InboundTarget } from '../remote/Inbound.js';
 import { Requester } from '../remote/Requester.js';
 import { type RemoteNodeHealth, Router } from '../remote/Router.js';
@@ -162,6 +164,7 @@ export class Node implements InboundTarget {
   private readonly startedAt: number;
   private closing: Promise<void> | undefined;
   private cluster_: Cluster | undefined;
+  private tasks_: Tasks | undefined;
 
   /** @internal Use {@link createNode}. */
   constructor(
@@ -287,6 +290,12 @@ export class Node implements InboundTarget {
 
   get isClosed(): boolean {
     return this.closing !== undefined;
+  }
+
+  /** Tasks with subtasks, dispatched to the nodes that define them (services/tasks/Tasks.ts); records in `<prefix>-tasks`. */
+  get tasks(): Tasks {
+    this.tasks_ ??= new Tasks({ kv: this.transport.kv(), node: this.name, bucket: bucketName(this.subjects.prefix, 'tasks'), clock: this.clock, logger: this.logger });
+    return this.tasks_;
   }
 
   // ── cluster ─────────────────────────────────────────────────────────────
@@ -465,6 +474,7 @@ export class Node implements InboundTarget {
   shutdown(shutdown: Shutdown = 5000): Promise<void> {
     if (this.closing === undefined) this.router.close();
     this.closing ??= (async () => {
+      await this.tasks_?.close();
       await this.services._shutdown();
       this.micro.close();
       // Supervisors first: a supervised child stopped from outside would be
