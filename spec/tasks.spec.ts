@@ -139,7 +139,7 @@ describe('tasks - loss and fencing', () => {
     const id = await d.submit('job', null, { maxAttempts: 3 });
     await waitFor(async () => (await d.record(id)).status === 'Working', { timeout: 2000, message: 'job working on w1' });
     await w2.define('job', () => 'w2');
-    w1._kill();
+    w1._kill({ zombie: true }); // a paused worker, whose handler still finishes
     expect(await d.result(id, { timeout: 5000 })).toBe('w2');
     const r = await d.record(id);
     expect(r.attempt).toBe(2);

@@ -148,6 +148,8 @@ export class Tasks {
   #beat: TimerHandle | undefined;
   #tick: TimerHandle | undefined;
   #closed = false;
+  /** Killed without being a zombie: writes nothing more. */
+  #dead = false;
   #beatNo = 0;
   /** This incarnation: assignments name it, so a restarted worker of the same node name does not inherit the old one's tasks. */
   readonly #token = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
@@ -364,9 +366,13 @@ export class Tasks {
     if (this.#handlers.size > 0) await this.#bucket?.delete(`${WORKER_PREFIX}${this.node}`).catch(() => {});
   }
 
-  /** @internal Stop as a SIGKILLed process would: no goodbye, the presence and the lease just stop being renewed. */
-  _kill(): void {
+  /**
+   * @internal Stop as a SIGKILLed process would: no goodbye, the presence and the lease just stop being renewed.
+   * `zombie`: its running handlers still finish and write (a paused process that wakes late), to be fenced off by epoch.
+   */
+  _kill(options: { readonly zombie?: boolean } = {}): void {
     this.#closed = true;
+    this.#dead = options.zombie !== true;
     this.#stopTimers();
     this.#watch?.stop();
     this.#dispatching = false;
@@ -446,6 +452,7 @@ export class Tasks {
         failed = true;
         failure = e;
       }
+      if (this.#dead) return;
       if (failed) {
         const spent = r.attempt >= r.maxAttempts;
         await store.transition(
