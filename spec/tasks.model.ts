@@ -191,7 +191,7 @@ function expectRefusal(e: Error): void {
   if (e.name !== 'InvalidTaskTransitionError' && e.name !== 'KvConflictError') throw e;
 }
 
-export function taskCommands(): fc.Arbitrary<Iterable<Cmd>> {
+export function taskCommands(maxCommands = 15): fc.Arbitrary<Iterable<Cmd>> {
   return fc.commands(
     [
       fc.tuple(treeArb, fc.integer({ min: 1, max: 3 }), fc.boolean()).map(([t, a, f]) => new Submit(t, a, f)),
@@ -203,7 +203,7 @@ export function taskCommands(): fc.Arbitrary<Iterable<Cmd>> {
       fc.integer({ min: 10, max: 200 }).map((ms) => new Advance(ms)),
       fc.integer({ min: 10, max: 200 }).map((ms) => new Advance(ms)),
     ],
-    { maxCommands: 15 },
+    { maxCommands },
   );
 }
 
@@ -211,7 +211,7 @@ export function taskCommands(): fc.Arbitrary<Iterable<Cmd>> {
 export async function settle(s: Sim, budgetMs: number): Promise<void> {
   for (let spent = 0; spent < budgetMs; spent += 50) {
     await s.wakeAll();
-    if (s.roots.length > 0 && s.unsettled().length === 0) return;
+    if (s.unsettled().length === 0) return;
     await s.advance(50);
   }
 }
