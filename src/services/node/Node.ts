@@ -27,6 +27,7 @@
  * share it through a queue group (services/remote/Router.ts; the subject
  * table is services/remote/subjects.ts).
  */
+import { ContextManager } from '../contexts/ContextManager.js';
 import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
 import { ActorSystem, type SpawnOptions } from '../../actors/ActorSystem.js';
 import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
@@ -150,6 +151,8 @@ export class Node implements InboundTarget {
   readonly supervision: Supervision;
   /** Service types and instances on this node. */
   readonly services: ServiceManager;
+  /** Contexts: transactions owning services, driven by triggers (services/contexts/). */
+  readonly contexts: ContextManager;
   private readonly eventStream: EventStream;
   /** @internal The node's `$SRV` responder (its service instances register there). */
   private readonly micro: MicroResponder;
@@ -239,6 +242,7 @@ export class Node implements InboundTarget {
       options.services,
       options.labels,
     );
+    this.contexts = new ContextManager({ services: this.services, logger, transport, prefix: subjects.prefix });
     if (options.events?.publish === true) this.publishEvents();
     this.eventStream._source(() => this.deadLetterEvents());
   }
@@ -465,6 +469,7 @@ export class Node implements InboundTarget {
   shutdown(shutdown: Shutdown = 5000): Promise<void> {
     if (this.closing === undefined) this.router.close();
     this.closing ??= (async () => {
+      await this.contexts._shutdown();
       await this.services._shutdown();
       this.micro.close();
       // Supervisors first: a supervised child stopped from outside would be
