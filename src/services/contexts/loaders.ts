@@ -33,6 +33,9 @@ import { type ContextDefinition, isContextDefinition, type LineOf, validateConte
 export async function loadContextFile(file: string): Promise<ContextDefinition> {
   const ext = extname(file).toLowerCase();
   if (['.ts', '.mts', '.js', '.mjs'].includes(ext)) return loadContextModule(file);
+  if (!['.yaml', '.yml', '.json', '.xml'].includes(ext)) {
+    throw new InvalidContextError(file, '(file)', `unknown extension "${ext}" (known: .yaml, .yml, .json, .xml, .ts, .mts, .js, .mjs)`);
+  }
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -45,10 +48,8 @@ export async function loadContextFile(file: string): Promise<ContextDefinition> 
       return parseYamlContext(text, file);
     case '.json':
       return parseJsonContext(text, file);
-    case '.xml':
-      return parseXmlContext(text, file);
     default:
-      throw new InvalidContextError(file, '(file)', `unknown extension "${ext}" (known: .yaml, .yml, .json, .xml, .ts, .mts, .js, .mjs)`);
+      return parseXmlContext(text, file);
   }
 }
 
@@ -65,8 +66,9 @@ export function parseJsonContext(text: string, file: string): ContextDefinition 
   try {
     raw = JSON.parse(text);
   } catch (err) {
+    // Node's message gives a position only for some errors; the YAML parser finds the line of the others.
     const at = /position (\d+)/.exec(String((err as Error).message));
-    const line = at?.[1] === undefined ? undefined : text.slice(0, Number(at[1])).split('\n').length;
+    const line = at?.[1] === undefined ? parseDocument(text).errors[0]?.linePos?.[0].line : text.slice(0, Number(at[1])).split('\n').length;
     throw new InvalidContextError(file, '(file)', `malformed JSON: ${(err as Error).message}`, line);
   }
   // JSON is YAML 1.2, so the YAML parser gives the lines of a valid JSON file's fields.
