@@ -84,8 +84,9 @@ describe('contexts - bad input', () => {
   });
 
   it('contexts - a malformed YAML or XML file is refused with its line', async () => {
-    const yaml = await refusal(loadContextFile(`${FIXTURES}malformed.yaml`));
-    expect(yaml).toMatchObject({ field: '(file)' });
+    // Inline, not a fixture: the linter parses the repository's YAML files.
+    const yaml = await refusal(() => parseYamlContext('context: broken\nservices:\n  - { id: stand, service: stand\n  - id: walk\n', 'malformed.yaml'));
+    expect(yaml).toMatchObject({ file: 'malformed.yaml', field: '(file)' });
     expect(yaml.line).toBeGreaterThanOrEqual(3);
     expect(yaml.reason).toMatch(/^malformed YAML/);
     const xml = await refusal(loadContextFile(`${FIXTURES}malformed.xml`));
