@@ -215,6 +215,8 @@ export class Context {
       if (this.quiet.has(inst) || this.instances.get(id) !== inst) return;
       this.send(inst, inst.state === 'failed' ? 'failed' : 'exited');
     });
+    // The manager's started event came before the instance was ours: publish it now.
+    this.host.publish(this, { type: ContextEventType.Service, context: this.name, transaction: this.transaction_, id, event: ServiceEventType.Started, instance: inst.id });
     this.send(inst, 'started');
     return inst;
   }

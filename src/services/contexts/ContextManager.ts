@@ -5,7 +5,8 @@
  * ## Subjects (default prefix `halyard`)
  * | subject                                  | payload (JSON)                 | answer (JSON) |
  * |------------------------------------------|--------------------------------|---------------|
- * | `halyard.context.create`                 | `{ "definition": {context, services} }` | `{ ok, transaction }`; one node answers (queue group `halyard-contexts`) |
+ * | `halyard.context.create`                 | `{ "definition": {context, services} }` | `{ ok, transaction, state }`; one node with service types answers (queue group `halyard-contexts`) |
+ * | `halyard.context.create.<node>`          | the same                       | the same, from that node |
  * | `halyard.context.<transaction>.start`    | none                           | `{ ok, transaction, state }`: starts a stopped context again, same transaction |
  * | `halyard.context.<transaction>.stop`     | none                           | `{ ok, transaction, state }` once stopped |
  * | `halyard.context.<transaction>.restart`  | none                           | `{ ok, transaction, state }` with the **new** transaction |
@@ -26,6 +27,7 @@ import { loadContextFile } from './loaders.js';
 import { TRANSACTION } from './transaction.js';
 
 export interface ContextsHost {
+  readonly node: string;
   readonly services: ServiceManager;
   readonly logger: Logger;
   readonly transport: Transport;
@@ -45,7 +47,10 @@ export class ContextManager {
   constructor(host: ContextsHost) {
     this.host = host;
     const t = host.transport;
-    this.subs.push(t.subscribe(`${host.prefix}.context.create`, (m) => void this.answer(m, () => this.create(m)), { queue: `${host.prefix}-contexts` }));
+    const create = (m: Msg) => void this.answer(m, () => this.create(m));
+    // A node with no service types could only refuse: it stays out of the group that shares creates.
+    if (host.services.catalog.names().length > 0) this.subs.push(t.subscribe(`${host.prefix}.context.create`, create, { queue: `${host.prefix}-contexts` }));
+    this.subs.push(t.subscribe(`${host.prefix}.context.create.${host.node}`, create));
     for (const verb of VERBS) this.subs.push(t.subscribe(`${host.prefix}.context.*.${verb}`, (m) => this.control(m, verb)));
   }
 

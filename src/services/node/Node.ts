@@ -242,7 +242,7 @@ export class Node implements InboundTarget {
       options.services,
       options.labels,
     );
-    this.contexts = new ContextManager({ services: this.services, logger, transport, prefix: subjects.prefix });
+    this.contexts = new ContextManager({ node: this.name, services: this.services, logger, transport, prefix: subjects.prefix });
     if (options.events?.publish === true) this.publishEvents();
     this.eventStream._source(() => this.deadLetterEvents());
   }
