@@ -110,6 +110,24 @@ describe('contexts - triggers', () => {
     expect(again.state).toBe('running');
   });
 
+  it('contexts - when supervision stops a crashed service, on_fail runs as its end', async () => {
+    const log: string[] = [];
+    const n = await createNode({
+      name: `c${nodes.length + 1}`,
+      services: ['stand', 'walk', 'coffee'].map((s) => step(s, log)),
+      // The coordinator's answer for walk: stop it, no restart.
+      supervision: { rules: [{ name: 'walk-stops', decide: (r) => (r.childId.startsWith('walk-') ? { type: 'stop' } : undefined) }] },
+    });
+    nodes.push(n);
+    const ctx = await n.contexts.start(defineContext({ context: 'giveup', services: [{ id: 'stand', service: 'stand', on_start: 'start walk' }, { id: 'walk', service: 'walk', on_fail: 'start coffee' }, { id: 'coffee', service: 'coffee' }] }));
+    const walk = await until('walk', () => running(ctx, 'walk'));
+    walk.tell({ type: 'CRASH' });
+    await until('coffee started by on_fail', () => running(ctx, 'coffee'));
+    expect(walk.state).toBe('failed');
+    expect(n.coordinator.decisions().some((d) => d.input.childId === walk.id && d.directive.type === 'stop')).toBe(true);
+    expect((ctx.machineState as { active: Record<string, string> }).active.walk).toBe('failed');
+  });
+
   it('contexts - on_start, stop and restart actions act on services of the context', async () => {
     const { n, log } = await seedNode();
     const ctx = await n.contexts.start(
