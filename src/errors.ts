@@ -732,6 +732,24 @@ export class ServiceNotInstalledError extends HalyardError {
   }
 }
 
+/**
+ * A context file or definition that cannot run: names the file (or
+ * `(definition)`), the line where the format gives one, and the field.
+ * Nothing of the context has started.
+ */
+export class InvalidContextError extends HalyardError {
+  override readonly name = 'InvalidContextError';
+  readonly ocf = 6;
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    readonly reason: string,
+    readonly line?: number,
+  ) {
+    super('ERR_INVALID_CONTEXT', `${file}${line === undefined ? '' : `:${line}`}: ${field}: ${reason}`);
+  }
+}
+
 /** `dependsOn` of `service` names `dependency`, which no definition on the node provides. */
 export class UnknownDependencyError extends HalyardError {
   override readonly name = 'UnknownDependencyError';

@@ -127,6 +127,23 @@ export {
   type InstanceResult,
 } from './services/instances/index.js';
 export {
+  ContextManager,
+  Context,
+  ContextState,
+  ContextEventType,
+  type ContextEventMessage,
+  defineContext,
+  validateContext,
+  type ContextDefinition,
+  type ContextSpec,
+  type ContextServiceSpec,
+  loadContextFile,
+  buildContextMachine,
+  toMermaid,
+  NOTIFY_EVENT,
+  type ContextAction,
+} from './services/contexts/index.js';
+export {
   MicroResponder,
   EndpointStats,
   MicroVerb,

@@ -233,7 +233,16 @@ export class ServiceInstance implements AsyncDisposable {
 
   private observe(snapshot: unknown): void {
     this.latest = snapshot;
+    for (const l of this.snapshotListeners) l(snapshot);
     if (this.readyWaiter !== undefined) queueMicrotask(() => this.checkReady());
+  }
+
+  private readonly snapshotListeners = new Set<(snapshot: unknown) => void>();
+  /** The latest snapshot at once, then every snapshot of the running logic (a context's `on_update` watches them). Returns an unsubscribe function. */
+  onSnapshot(listener: (snapshot: unknown) => void): () => void {
+    if (this.latest !== undefined) listener(this.latest);
+    this.snapshotListeners.add(listener);
+    return () => this.snapshotListeners.delete(listener);
   }
 
   private checkReady(): void {

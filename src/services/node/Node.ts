@@ -27,6 +27,7 @@
  * share it through a queue group (services/remote/Router.ts; the subject
  * table is services/remote/subjects.ts).
  */
+import { ContextManager } from '../contexts/ContextManager.js';
 import type { AnyActorLogic, AnyEventObject, EventFromLogic, InputFrom, SnapshotFrom } from 'xstate';
 import { ActorSystem, type SpawnOptions } from '../../actors/ActorSystem.js';
 import { DeadLetterReason, type DeadLetters } from '../../actors/DeadLetters.js';
@@ -152,6 +153,8 @@ export class Node implements InboundTarget {
   readonly supervision: Supervision;
   /** Service types and instances on this node. */
   readonly services: ServiceManager;
+  /** Contexts: transactions owning services, driven by triggers (services/contexts/). */
+  readonly contexts: ContextManager;
   private readonly eventStream: EventStream;
   /** @internal The node's `$SRV` responder (its service instances register there). */
   private readonly micro: MicroResponder;
@@ -242,6 +245,7 @@ export class Node implements InboundTarget {
       options.services,
       options.labels,
     );
+    this.contexts = new ContextManager({ node: this.name, services: this.services, logger, transport, prefix: subjects.prefix });
     if (options.events?.publish === true) this.publishEvents();
     this.eventStream._source(() => this.deadLetterEvents());
   }
@@ -474,6 +478,7 @@ export class Node implements InboundTarget {
   shutdown(shutdown: Shutdown = 5000): Promise<void> {
     if (this.closing === undefined) this.router.close();
     this.closing ??= (async () => {
+      await this.contexts._shutdown();
       await this.tasks_?.close();
       await this.services._shutdown();
       this.micro.close();
