@@ -152,4 +152,15 @@ describe('services in a cluster', () => {
     expect(await handle.ask<number>({ type: 'ADD' })).toBe(101);
     expect(handle.isAlive()).toBe(true);
   });
+
+  it('services cluster - failover passes over a node lacking the required labels', async () => {
+    const [a, b, c] = await cluster([{ name: 'a' }, { name: 'b', labels: ['gpu'] }, { name: 'c', labels: ['gpu'] }]);
+    const h = await a!.services.start('gpucounter', { config: { start: 0 }, lifetime: 'cluster', id: 'labelled' });
+    expect(h.node).toBe('b');
+    await b!.shutdown();
+    // `a` comes first among the survivors (no load, first by name) and answers OCF 5: the coordinator moves on to `c`.
+    await waitFor(() => h.node === 'c' && h.state === 'running', { timeout: 15_000, message: 'labelled runs on c' });
+    await waitFor(async () => (await h.check().catch(() => undefined))?.code === 0, { timeout: 10_000, message: 'labelled answers Check on c' });
+    expect(c!.services.find().byName('labelled').onNode('c').alive().size).toBe(1);
+  });
 });
