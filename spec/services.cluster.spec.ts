@@ -133,6 +133,9 @@ describe('services in a cluster', () => {
     const one = await a!.services.start('leader', { config: { start: 0 } });
     expect(one.node).toBe('a');
     expect(await one.ask({ type: 'ADD' })).toBe(1);
+    await waitFor(() => a!.cluster!.records().some((r) => r.name === 'leader'), { timeout: 5000, message: 'a sees its record' });
+    // Listed once, though it is both this node's instance and a cluster record.
+    expect(a!.services.find().byType('leader').list()).toEqual([one]);
     await waitFor(() => b!.cluster!.records().some((r) => r.name === 'leader'), { timeout: 5000, message: 'b sees the singleton' });
     await expect(b!.services.start('leader', { config: { start: 0 } })).rejects.toMatchObject({ name: 'ServiceLockedError', lock: 'singleton', holder: 'a' });
     await expect(b!.services.start('leader', { config: { start: 0 }, id: 'other' })).rejects.toBeInstanceOf(ServiceLockedError);

@@ -370,7 +370,9 @@ export class ServiceManager implements ServiceSource {
    */
   instances(): readonly ServiceHandle[] {
     if (this.cluster === undefined) return this.list;
-    const remote = this.cluster.instances();
+    // One entry per instance: a `cluster` one through its handle, a singleton bound to this node as itself.
+    const mine = new Map(this.list.filter((i) => i.isAlive()).map((i) => [i.id, i]));
+    const remote = this.cluster.instances().filter((r) => mine.get(r.id)?.lifetime === 'cluster' || !mine.has(r.id));
     const ids = new Set(remote.map((r) => r.id));
     return [...this.list.filter((i) => !(ids.has(i.id) && i.lifetime === 'cluster')), ...remote];
   }
