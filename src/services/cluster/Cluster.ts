@@ -107,12 +107,12 @@
 import type { AnyActorLogic } from 'xstate';
 import type { ActorSystem } from '../../actors/ActorSystem.js';
 import { type Clock, monotonicClock } from '../../clock.js';
-import { describe, InvalidSpecError, ServiceLockedError } from '../../errors.js';
+import { describe, InvalidSpecError, ServiceErrorCode, ServiceLockedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Supervision } from '../../supervision/index.js';
 import type { RemoteStarter } from '../../supervision/types.js';
 import type { Subscription, Transport } from '../../transport/Transport.js';
-import { ServiceCatalog } from './catalog.js';
+import { type HostedStarter, ServiceCatalog } from './catalog.js';
 import { ClusterCoordinator } from './ClusterCoordinator.js';
 import { ClusterView } from './ClusterView.js';
 import { COORDINATOR_LEASE, Host } from './Host.js';
@@ -181,6 +181,7 @@ export class Cluster {
   readonly #subs: Subscription[] = [];
   readonly #unwatch: Array<() => void> = [];
   readonly #gaveUp: Listeners<[GaveUpEvent]>;
+  readonly #recordChanges: Listeners<[string, InstanceRecord | undefined]>;
   #closed = false;
 
   static async start(deps: ClusterDeps): Promise<Cluster> {
@@ -231,6 +232,7 @@ export class Cluster {
       logger: deps.logger,
     });
     this.#gaveUp = new Listeners((err) => this.#log.error({ err }, 'gave-up listener threw'));
+    this.#recordChanges = new Listeners((err) => this.#log.error({ err }, 'record listener threw'));
     const closed = (): boolean => this.#closed;
     const stale = (): void => {
       this.staleRejected++;
@@ -324,6 +326,59 @@ export class Cluster {
     void this.#publishNode();
   }
 
+  /** @internal Register a defined service's type (services/cluster/clusterServices.ts): the host runs its instances through `start`. */
+  _registerService(type: string, cardinality: Cardinality, start: HostedStarter): void {
+    this.#catalog.registerStarter(type, cardinality, start);
+    void this.#publishNode();
+  }
+
+  /**
+   * @internal Place a defined service's instance: like {@link start}, but a
+   * node that answers OCF 5 (`ERR_NOT_INSTALLED`: it lacks the type's
+   * labels) is passed over for the next candidate.
+   */
+  async _placeService(spec: InstanceSpec): Promise<HostedInstance & { node: string }> {
+    const placement = spec.placement ?? (spec.node !== undefined ? Placement.Pinned : Placement.Any);
+    const restart = spec.restart ?? 'permanent';
+    const { intensity, period } = resolveIntensity(spec);
+    const running = this.#view.runningAs(this.#view.record(spec.name), spec.type);
+    if (running !== undefined) return running;
+    const req = { name: spec.name, type: spec.type, placement, node: spec.node };
+    let notInstalled: unknown;
+    for (const node of this.#view.candidatesFor(req)) {
+      try {
+        const epoch = await this.#hosts.spawn(node, {
+          op: 'spawn',
+          name: spec.name,
+          stype: spec.type,
+          input: spec.input,
+          restart,
+          placement,
+          ...(spec.node !== undefined ? { pin: spec.node } : {}),
+          origin: this.node,
+          supervisor: CLUSTER_SUPERVISOR,
+          intensity,
+          period,
+        });
+        return { name: spec.name, type: spec.type, epoch, supervisor: CLUSTER_SUPERVISOR, node };
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== ServiceErrorCode.NotInstalled) throw err;
+        notInstalled ??= err;
+      }
+    }
+    throw notInstalled ?? this.#view.refusal(req);
+  }
+
+  /** @internal Observe instance records as they change (`undefined`: removed). Returns the function that stops observing. */
+  _onRecord(fn: (name: string, rec: InstanceRecord | undefined) => void): () => void {
+    return this.#recordChanges.add(fn);
+  }
+
+  /** @internal The record of instance `name` as last seen. */
+  _record(name: string): InstanceRecord | undefined {
+    return this.#view.record(name);
+  }
+
   /** Service types `node` has registered, as this node last saw them (its record reaches us through the KV watch). */
   typesOf(node: string): Readonly<Record<string, Cardinality>> | undefined {
     return this.#catalog.typesOf(node);
@@ -392,9 +447,10 @@ export class Cluster {
    * Stop a cluster-supervised instance for good (its record is removed; it
    * is not restarted). True once it is stopped or, with no live host to ask
    * (it exited, or its owner's incarnation is gone), its record is removed;
-   * false when there is none or its host did not stop it.
+   * false when there is none or its host did not stop it. `kill` skips the
+   * instance's graceful shutdown.
    */
-  async stopInstance(name: string): Promise<boolean> {
+  async stopInstance(name: string, options: { readonly kill?: boolean } = {}): Promise<boolean> {
     const stored = await this.registry.get<unknown>('instance', name);
     const rec = parseRecord(stored?.value);
     if (stored === undefined || rec === undefined) return false;
@@ -404,7 +460,7 @@ export class Cluster {
       await this.#coordinator.releaseLost(rec);
       return true;
     }
-    return this.#hosts.stop(rec.owner, name, rec.epoch);
+    return this.#hosts.stop(rec.owner, name, rec.epoch, options.kill === true);
   }
 
   /**
@@ -485,6 +541,7 @@ export class Cluster {
         const rec = c.operation === 'put' ? parseRecord(c.value) : undefined;
         const before = this.#view.record(c.name);
         this.#view.setRecord(c.name, rec);
+        this.#recordChanges.emit(c.name, rec);
         if (rec?.gaveUp === true && !(before?.gaveUp === true && before.epoch === rec.epoch && before.retry === rec.retry)) this.#emitGaveUp(rec);
         // Gone for good (stopped, dropped): a later instance of the same name starts with no restart history.
         if (rec === undefined) this.#coordinator.forgetHistory(c.name);

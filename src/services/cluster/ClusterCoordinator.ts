@@ -47,7 +47,7 @@
  * once more right after it.
  */
 import type { Clock, TimerHandle } from '../../clock.js';
-import { describe, isWireError } from '../../errors.js';
+import { describe, isWireError, ServiceErrorCode } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import { DEFAULT_RULE, inWindow, type RecoveryCoordinator } from '../../supervision/index.js';
 import type { FailureReason, FailureReport } from '../../supervision/types.js';
@@ -267,23 +267,36 @@ export class ClusterCoordinator {
     // `restart-after`: not before its time (a later sweep carries it out).
     if (d.notBefore !== undefined && this.#d.wallClock() < d.notBefore) return;
     // No node can host it now: the decision stays pending and is carried out when one can.
-    const node = placeAgain(inst, view.nodeView(), view.placed());
+    // A node lacking a defined service's labels answers OCF 5 (`ERR_NOT_INSTALLED`): the next candidate may have them.
+    const notInstalled = new Set<string>();
+    let node: string | undefined;
+    let epoch: number | undefined;
+    while (epoch === undefined) {
+      const nodes = new Map([...view.nodeView()].filter(([n]) => !notInstalled.has(n)));
+      node = placeAgain(inst, nodes, view.placed());
+      if (node === undefined) return;
+      lease.assertHeld();
+      try {
+        epoch = await this.#d.hosts.spawn(node, {
+          op: 'spawn',
+          name,
+          stype: rec.stype,
+          input: rec.input,
+          restart: rec.restart,
+          placement: rec.placement,
+          ...(rec.pin !== undefined ? { pin: rec.pin } : {}),
+          origin: this.#d.node,
+          supervisor: CLUSTER_SUPERVISOR,
+          ...(rec.intensity !== undefined ? { intensity: rec.intensity } : {}),
+          ...(rec.period !== undefined ? { period: rec.period } : {}),
+          e: coordEpoch,
+        });
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== ServiceErrorCode.NotInstalled) throw err;
+        notInstalled.add(node);
+      }
+    }
     if (node === undefined) return;
-    lease.assertHeld();
-    const epoch = await this.#d.hosts.spawn(node, {
-      op: 'spawn',
-      name,
-      stype: rec.stype,
-      input: rec.input,
-      restart: rec.restart,
-      placement: rec.placement,
-      ...(rec.pin !== undefined ? { pin: rec.pin } : {}),
-      origin: this.#d.node,
-      supervisor: CLUSTER_SUPERVISOR,
-      ...(rec.intensity !== undefined ? { intensity: rec.intensity } : {}),
-      ...(rec.period !== undefined ? { period: rec.period } : {}),
-      e: coordEpoch,
-    });
     // Unless the watch has shown something newer already (this tenure may have ended by now).
     view.setIfNewer({ ...rec, owner: node, epoch, state: 'running' });
     await this.#decided({ ...d, to: node, epoch });

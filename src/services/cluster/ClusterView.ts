@@ -20,7 +20,7 @@ import type { Clock } from '../../clock.js';
 import { NoNodeAvailableError, ServiceLockedError } from '../../errors.js';
 import type { ServiceCatalog } from './catalog.js';
 import type { Member, Membership } from './Membership.js';
-import { lockHolder, type NodeView, type PlacedInstance, type Placement, place } from './placement.js';
+import { candidates, lockHolder, type NodeView, type PlacedInstance, type Placement, place } from './placement.js';
 import { CLUSTER_SUPERVISOR, type HostedInstance, type InstanceRecord } from './records.js';
 
 export interface ClusterViewDeps {
@@ -147,6 +147,11 @@ export class ClusterView {
 
   placeFor(req: { name: string; type: string; placement: Placement; node?: string | undefined }): string | undefined {
     return place({ ...req, cardinality: this.#d.catalog.cardinalityOf(req.type) }, this.nodeView(), this.placed());
+  }
+
+  /** Every node that could host `req` now, best first. */
+  candidatesFor(req: { name: string; type: string; placement: Placement; node?: string | undefined }): string[] {
+    return candidates({ ...req, cardinality: this.#d.catalog.cardinalityOf(req.type) }, this.nodeView(), this.placed());
   }
 
   /**

@@ -6,7 +6,7 @@
  * | op      | fields                                                  | answer |
  * |---------|---------------------------------------------------------|--------|
  * | `spawn` | name, stype, input?, restart, placement, pin?, origin, supervisor, intensity?, period?, e? | `{ ok, epoch }` |
- * | `stop`  | name, epoch                                             | `{ ok, stopped }` |
+ * | `stop`  | name, epoch, kill?                                      | `{ ok, stopped }` |
  * | `list`  |                                                         | `{ ok, node, valid, coordinator, instances }` |
  * Errors answer `{ ok: false, error }` with a wire error (`FencedError`,
  * `StaleEpochError`, `UnknownServiceTypeError`, `ServiceLockedError`, ...);
@@ -34,11 +34,10 @@
  * writes nothing: its successor may own the name already.
  */
 import type { ActorSystem } from '../../actors/ActorSystem.js';
-import type { LocalActorRef } from '../../actors/types.js';
 import { describe, FencedError, InvalidSpecError, ServiceLockedError, StaleEpochError, toWireError, UnknownServiceTypeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Msg, Transport } from '../../transport/Transport.js';
-import type { ServiceCatalog } from './catalog.js';
+import type { HostedRef, ServiceCatalog } from './catalog.js';
 import type { ClusterView } from './ClusterView.js';
 import { decodeJson, encodeJson, isRecord } from './kv.js';
 import type { Membership } from './Membership.js';
@@ -54,7 +53,7 @@ import { assertRpcVersion, RPC_VERSION } from './wire.js';
 export const COORDINATOR_LEASE = 'coordinator';
 
 interface Hosted extends HostedInstance {
-  readonly ref: LocalActorRef;
+  readonly ref: HostedRef;
   readonly record: InstanceRecord;
   /** Stopped on request: its end is not reported, its record is removed. */
   stopping: boolean;
@@ -131,7 +130,7 @@ export class Host implements Fenceable {
           reply({ ok: true, epoch: await this.#spawnLocal(v as unknown as SpawnRequest) });
           return;
         case 'stop':
-          reply({ ok: true, stopped: await this.stopLocal(String(v.name), Number(v.epoch)) });
+          reply({ ok: true, stopped: await this.stopLocal(String(v.name), Number(v.epoch), v.kill === true) });
           return;
         case 'list':
           reply({ ok: true, node: this.#d.node, valid: this.#d.fence.valid, coordinator: this.#d.isCoordinator(), instances: this.instances() });
@@ -176,7 +175,14 @@ export class Host implements Fenceable {
       await this.#d.registry.release(claimKey, epoch).catch(() => {});
       throw new FencedError(node);
     }
-    const ref = this.#d.system.spawn(t.logic, { name: req.name, input: req.input });
+    let ref: HostedRef;
+    try {
+      ref = t.start !== undefined ? await t.start({ name: req.name, input: req.input }) : this.#d.system.spawn(t.logic!, { name: req.name, input: req.input });
+    } catch (err) {
+      // Could not start (a missing label, a config its schema refuses): the claim is not ours to keep.
+      await this.#d.registry.release(claimKey, epoch).catch(() => {});
+      throw err;
+    }
     const record: InstanceRecord = {
       type: 'halyard.cluster.v1.instance',
       name: req.name,
@@ -229,11 +235,11 @@ export class Host implements Fenceable {
     throw new ServiceLockedError(type, lock, take.owner?.node);
   }
 
-  async stopLocal(name: string, epoch: number): Promise<boolean> {
+  async stopLocal(name: string, epoch: number, kill = false): Promise<boolean> {
     const h = this.#hosted.get(name);
     if (h === undefined || (Number.isFinite(epoch) && h.epoch !== epoch)) return false;
     h.stopping = true;
-    await h.ref.stop();
+    await (kill ? h.ref.stop('brutal_kill') : h.ref.stop());
     return true;
   }
 

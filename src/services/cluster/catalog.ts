@@ -13,8 +13,20 @@ import { InvalidSpecError } from '../../errors.js';
 import { Cardinality } from './placement.js';
 import type { RegisterOptions } from './records.js';
 
+/** What the host runs and stops for an instance started by a starter instead of spawned from logic. */
+export interface HostedRef {
+  readonly id: string;
+  stop(shutdown?: 'brutal_kill'): Promise<unknown>;
+  onExit(listener: (exit: { readonly reason: string; readonly error?: unknown }) => void): unknown;
+}
+
+/** Starts an instance of a defined service (`defineService`) on this node: the node's services run it, the host records it. */
+export type HostedStarter = (req: { readonly name: string; readonly input: unknown }) => Promise<HostedRef>;
+
 export interface ServiceType {
-  readonly logic: AnyActorLogic;
+  /** Spawned under the instance's name; absent for a defined service, which `start` runs. */
+  readonly logic?: AnyActorLogic;
+  readonly start?: HostedStarter;
   readonly cardinality: Cardinality;
 }
 
@@ -33,6 +45,13 @@ export class ServiceCatalog {
     if (!Object.values(Cardinality).includes(cardinality)) throw new InvalidSpecError('cardinality', "must be 'many', 'per-node' or 'singleton'");
     if (this.#local.has(type)) throw new InvalidSpecError('type', `service type ${type} is already registered`);
     this.#local.set(type, { logic, cardinality });
+    this.#byNode.set(this.#node, this.record());
+  }
+
+  /** Register a defined service's type here: the host runs its instances through `start`. */
+  registerStarter(type: string, cardinality: Cardinality, start: HostedStarter): void {
+    if (this.#local.has(type)) throw new InvalidSpecError('type', `service type ${type} is already registered`);
+    this.#local.set(type, { start, cardinality });
     this.#byNode.set(this.#node, this.record());
   }
 

@@ -47,8 +47,8 @@ export class HostClient {
   }
 
   /** Ask `node` to stop its instance `name` of tenure `epoch`; true once stopped. */
-  async stop(node: string, name: string, epoch: number): Promise<boolean> {
-    const r = await this.request(node, { op: 'stop', name, epoch });
+  async stop(node: string, name: string, epoch: number, kill = false): Promise<boolean> {
+    const r = await this.request(node, { op: 'stop', name, epoch, ...(kill ? { kill: true } : {}) });
     return r.stopped === true;
   }
 }

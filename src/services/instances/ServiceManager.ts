@@ -27,10 +27,26 @@
  * it runs (from ready until it has stopped): see microRegistration.ts.
  *
  * ## Lifetimes
- * `node`, `detached` and `cluster` instances end when the node shuts down,
- * dependants first (locally their actors live in the node's system, so none
- * can outlive it; `cluster` failover comes with cluster placement). `scope`
- * ends with `await using`, and `{ owner }` when the owner instance ends.
+ * - `node`: ends with its node (at its shutdown, dependants first).
+ * - `detached`: ends when the process's Halyard runtime shuts down; its
+ *   actors live in the node's system, so it cannot outlive the node either.
+ * - `cluster`: on a clustered node, placed through the cluster (below); it
+ *   survives node loss by failover (a node that shuts down leaves the
+ *   cluster and its peers restart it, `nodedown`) and ends when stopped or
+ *   when the cluster is stopped. On a node without a cluster it is `node`.
+ * - `scope`: ends with `await using`; `{ owner }`: ends when the owner ends.
+ *
+ * ## In a cluster (`_attachCluster`, services/cluster/clusterServices.ts)
+ * The node's types join the cluster catalogue (no second registration).
+ * A start with lifetime `cluster`, or of a `singleton` type (cluster-wide:
+ * the cluster's singleton claim, pinned here unless lifetime `cluster`),
+ * checks the options and the config first, then is placed by the cluster:
+ * a node lacking the type's `requires` labels answers OCF 5 and placement
+ * moves on. The host starts it through its own node's services (steps 1–6).
+ * A `cluster` start resolves with a handle (`ServiceHandle`) of the same
+ * interface as a local instance, wherever it runs; its default id is
+ * `<service>-<node>-<n>` (a singleton's is `<service>`) and its actor name
+ * is its id. `find()` and `graph()` cover the cluster's instances too.
  */
 import { InvalidArgumentError, ServiceLockedError, ServiceNotInstalledError, toWireError } from '../../errors.js';
 import type { Clock } from '../../clock.js';
@@ -44,8 +60,10 @@ import { SERVICE_NAME } from '../catalog/defineService.js';
 import { missingLabels } from '../catalog/labels.js';
 import { ServiceCatalog } from '../catalog/ServiceCatalog.js';
 import type { MicroHost } from './microRegistration.js';
+import type { HostedRef } from '../cluster/catalog.js';
+import type { ClusterServiceInput, ClusterServices } from '../cluster/clusterServices.js';
 import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
-import { ServiceQuery, type ServiceSource } from './ServiceQuery.js';
+import { type ServiceHandle, ServiceQuery, type ServiceSource } from './ServiceQuery.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
 
 /** What the manager needs from its node. */
@@ -60,7 +78,9 @@ export interface ServicesHost {
   readonly micro?: MicroHost;
 }
 
+/** The graph of services, instances, nodes, configs and owners (`graph()`); versioned by `v`. */
 export interface ServiceGraph {
+  readonly v: 1;
   readonly services: ReadonlyArray<{ readonly name: string; readonly version: string; readonly dependsOn: readonly string[]; readonly cardinality: string }>;
   readonly instances: ReadonlyArray<{
     readonly service: string;
@@ -68,9 +88,14 @@ export interface ServiceGraph {
     readonly node: string;
     readonly state: string;
     readonly tags: readonly string[];
+    readonly config: unknown;
+    readonly lifetime: string;
+    /** The owner instance (lifetime `{ owner }`), if any. */
     readonly owner: string | undefined;
     readonly dependsOn: readonly string[];
   }>;
+  /** This node, and every cluster member as this node sees it. */
+  readonly nodes: ReadonlyArray<{ readonly node: string; readonly status: string }>;
 }
 
 const START_KEYS = ['config', 'tags', 'lifetime', 'id', 'timeout', 'configs'];
@@ -87,6 +112,9 @@ export class ServiceManager implements ServiceSource {
   private readonly listeners = new Set<(e: ServiceEvent) => void>();
   private readonly instanceHost: InstanceHost;
   private seq = 0;
+  private cluster: ClusterServices | undefined;
+  /** Shutting down in a cluster: hosted instances end without reporting, so peers fail them over as lost with the node. */
+  private leaving = false;
   private closing: Promise<void> | undefined;
   /** Starts in flight by type, for per-node types: a second start waits on the first. */
   private readonly pending = new Map<string, Promise<ServiceInstance>>();
@@ -113,10 +141,73 @@ export class ServiceManager implements ServiceSource {
   }
 
   /** Start an instance of `name` once ready (see the module comment for the order of checks). */
-  async start(name: string, options: StartOptions = {}): Promise<ServiceInstance> {
+  start(name: string, options: StartOptions & { readonly lifetime: 'cluster' }): Promise<ServiceHandle>;
+  start(name: string, options?: StartOptions): Promise<ServiceInstance>;
+  async start(name: string, options: StartOptions = {}): Promise<ServiceHandle> {
     if (this.closing !== undefined) throw new InvalidArgumentError('name', `node ${this.host.name} is shutting down`);
     this.assertStartOptions(options);
     const def = this.catalog.get(name);
+    const lifetime = options.lifetime ?? def.lifetime;
+    if (this.cluster !== undefined && (lifetime === 'cluster' || def.cardinality === 'singleton') && typeof lifetime !== 'object' && lifetime !== 'scope') {
+      return this.placeInCluster(this.cluster, def, options, lifetime);
+    }
+    return this.startHere(def, options);
+  }
+
+  /** Checked here (options, config), then placed by the cluster; the host runs it with {@link hostForCluster}. */
+  private async placeInCluster(
+    cluster: ClusterServices,
+    def: AnyServiceDefinition,
+    options: StartOptions,
+    lifetime: 'cluster' | 'node' | 'detached',
+  ): Promise<ServiceHandle> {
+    let config: unknown;
+    try {
+      config = await validateConfig(def, options.config);
+    } catch (err) {
+      this.couldNotStart(def, options.id ?? def.name, err as Error & { ocf?: number });
+      throw err;
+    }
+    const tags = [...new Set([...def.tags, ...(options.tags ?? [])])];
+    const id = options.id ?? (def.cardinality === 'singleton' ? def.name : this.nextClusterId(def.name));
+    const input: ClusterServiceInput = { v: 1, config, tags, lifetime };
+    if (lifetime === 'cluster') return cluster.place({ service: def.name, id, input, restart: 'transient' });
+    // A singleton bound to this node: the cluster-wide claim, but it runs and ends here.
+    const placed = await cluster.place({ service: def.name, id, input, restart: 'temporary', placement: 'pinned', node: this.host.name });
+    // The name already runs elsewhere: the cluster's singleton is held.
+    if (placed.node !== this.host.name) throw new ServiceLockedError(def.name, 'singleton', placed.node);
+    const here = this.list.find((i) => i.id === id && i.isAlive());
+    if (here === undefined) throw new InvalidArgumentError('id', `instance ${id} was placed but does not run on node ${this.host.name}`);
+    return here;
+  }
+
+  /** @internal The cluster placed `id` here: start it through this node's services, as the host's hosted instance. */
+  private async hostForCluster(service: string, id: string, input: ClusterServiceInput): Promise<HostedRef> {
+    const inst = await this.startHere(this.catalog.get(service), { id, config: input.config, tags: input.tags, lifetime: input.lifetime }, id);
+    return {
+      id: inst.id,
+      stop: (shutdown) => (shutdown === 'brutal_kill' ? inst.kill() : inst.stop()),
+      onExit: (listener) =>
+        void inst.stopped.then(() => {
+          if (this.leaving) return;
+          if (inst.state === 'failed') listener({ reason: 'error', error: new Error(`service instance ${id} failed`) });
+          else listener({ reason: 'normal' });
+        }),
+    };
+  }
+
+  /** @internal Join the cluster: this node's types go into its catalogue, and cluster lifetimes are placed through it. */
+  _attachCluster(cluster: ClusterServices): void {
+    this.cluster = cluster;
+    cluster.register(
+      this.catalog.names().map((n) => ({ name: n, cardinality: this.catalog.get(n).cardinality })),
+      (service, id, input) => this.hostForCluster(service, id, input),
+      (id) => this.list.find((i) => i.id === id),
+    );
+  }
+
+  private async startHere(def: AnyServiceDefinition, options: StartOptions, actorName?: string): Promise<ServiceInstance> {
+    const name = def.name;
     if (options.id !== undefined) {
       const same = this.list.find((i) => i.id === options.id && i.isAlive());
       if (same !== undefined) {
@@ -151,7 +242,7 @@ export class ServiceManager implements ServiceSource {
         throw new ServiceLockedError(name, 'per-node', live.id);
       }
     }
-    const starting = this.startNew(def, config, tags, options);
+    const starting = this.startNew(def, config, tags, options, actorName);
     if (def.cardinality !== 'many') {
       this.pending.set(name, starting);
       void starting.then(
@@ -162,7 +253,7 @@ export class ServiceManager implements ServiceSource {
     return starting;
   }
 
-  private async startNew(def: AnyServiceDefinition, config: unknown, tags: readonly string[], options: StartOptions): Promise<ServiceInstance> {
+  private async startNew(def: AnyServiceDefinition, config: unknown, tags: readonly string[], options: StartOptions, name?: string): Promise<ServiceInstance> {
     // Dependencies first, in topological order; each ready before the next (and before us).
     for (const dep of this.catalog.closure(def.name).slice(0, -1)) {
       const live = this.list.find((i) => i.service === dep && i.isAlive());
@@ -183,7 +274,7 @@ export class ServiceManager implements ServiceSource {
       await shared;
     }
     const id = options.id ?? this.nextId(def.name);
-    const actorName = this.actorNameFor(def, id);
+    const actorName = name === undefined ? this.actorNameFor(def, id) : this.clusterActorName(def, name);
     const lifetime = options.lifetime ?? def.lifetime;
     const instance = new ServiceInstance(this.instanceHost, {
       def,
@@ -209,6 +300,17 @@ export class ServiceManager implements ServiceSource {
     if (!this.host.nameTaken(def.name)) return def.name;
     if (def.cardinality !== 'many') throw new ServiceLockedError(def.name, 'name', def.name);
     return id;
+  }
+
+  /** A cluster instance is reached by its id, unique in the cluster. */
+  private clusterActorName(def: AnyServiceDefinition, name: string): string {
+    if (this.host.nameTaken(name)) throw new ServiceLockedError(def.name, 'name', name);
+    return name;
+  }
+
+  private nextClusterId(service: string): string {
+    // The node name is one subject token; ids are [A-Za-z0-9_-]+.
+    return `${service}-${this.host.name.replace(/[^A-Za-z0-9_-]/g, '_')}-${++this.seq}`;
   }
 
   private nextId(service: string): string {
@@ -261,13 +363,22 @@ export class ServiceManager implements ServiceSource {
     return new ServiceQuery(this);
   }
 
-  /** Every instance this node knows, alive or not (what `find()` filters). */
-  instances(): readonly ServiceInstance[] {
-    return this.list;
+  /**
+   * Every instance this node knows, alive or not (what `find()` filters):
+   * its own, then the cluster's (one handle each; the ones this node hosts
+   * for the cluster appear as cluster handles).
+   */
+  instances(): readonly ServiceHandle[] {
+    if (this.cluster === undefined) return this.list;
+    // One entry per instance: a `cluster` one through its handle, a singleton bound to this node as itself.
+    const mine = new Map(this.list.filter((i) => i.isAlive()).map((i) => [i.id, i]));
+    const remote = this.cluster.instances().filter((r) => mine.get(r.id)?.lifetime === 'cluster' || !mine.has(r.id));
+    const ids = new Set(remote.map((r) => r.id));
+    return [...this.list.filter((i) => !(ids.has(i.id) && i.lifetime === 'cluster')), ...remote];
   }
 
   /** Stop `instance`, then start it again with the same config, tags and lifetime. */
-  async restart(instance: ServiceInstance): Promise<ServiceInstance> {
+  async restart(instance: ServiceHandle): Promise<ServiceHandle> {
     await instance.stop();
     return this.start(instance.service, { config: instance.config, tags: instance.tags, lifetime: instance.lifetime });
   }
@@ -279,20 +390,27 @@ export class ServiceManager implements ServiceSource {
 
   /** Types, instances, owners and dependencies, as this node sees them. */
   graph(): ServiceGraph {
+    const members = this.cluster?.nodes() ?? [];
     return {
+      v: 1,
       services: this.catalog.names().map((n) => {
         const d = this.catalog.get(n);
         return { name: n, version: d.version, dependsOn: d.dependsOn, cardinality: d.cardinality };
       }),
-      instances: this.list.map((i) => ({
+      instances: this.instances().map((i) => ({
         service: i.service,
         instance: i.id,
         node: i.node,
         state: i.state,
         tags: i.tags,
+        config: i.config,
+        lifetime: typeof i.lifetime === 'object' ? 'owner' : i.lifetime,
         owner: typeof i.lifetime === 'object' ? i.lifetime.owner.id : undefined,
-        dependsOn: i.definition.dependsOn,
+        dependsOn: this.catalog.has(i.service) ? this.catalog.get(i.service).dependsOn : [],
       })),
+      nodes: members.some((m) => m.node === this.host.name)
+        ? members.map((m) => ({ node: m.node, status: m.status }))
+        : [{ node: this.host.name, status: 'up' }, ...members.map((m) => ({ node: m.node, status: m.status }))],
     };
   }
 
@@ -327,6 +445,7 @@ export class ServiceManager implements ServiceSource {
   /** @internal Stop every instance, dependants first. Called by the node before its supervisors stop. Idempotent. */
   _shutdown(): Promise<void> {
     this.closing ??= (async () => {
+      this.leaving = this.cluster !== undefined;
       for (const type of [...this.catalog.startOrder()].reverse()) {
         await Promise.all(this.list.filter((i) => i.service === type && i.isAlive()).map((i) => i.stop()));
       }

@@ -4,21 +4,46 @@
  * one {@link InstanceResult} per instance, so one that fails (and why) never
  * hides what happened to the others.
  *
- * Sources: this node's instances. The cluster's join the same list when the
- * cluster placement of services lands (`ServiceSource` is the seam).
+ * Sources: this node's instances and, when the node is clustered, every
+ * instance of a defined service in the cluster's registry (a handle that
+ * reaches it wherever it runs, services/cluster/clusterServices.ts).
  */
+import type { AnyEventObject } from 'xstate';
 import type { CheckLevel, CheckResult, StatusReport } from '../../actors/ocf.js';
+import type { AskOptions } from '../../actors/types.js';
 import { toWireError } from '../../errors.js';
-import type { ServiceInstance } from './ServiceInstance.js';
-import type { InstanceResult } from './types.js';
+import type { InstanceResult, InstanceState, LifetimeOption, StopOptions } from './types.js';
 
-/** Where a query finds instances: the local node today, the cluster's registry later. */
-export interface ServiceSource {
-  instances(): readonly ServiceInstance[];
-  restart(instance: ServiceInstance): Promise<ServiceInstance>;
+/** What every instance answers, whether it runs on this node or on another (a local `ServiceInstance` or a cluster handle). */
+export interface ServiceHandle {
+  readonly service: string;
+  readonly id: string;
+  /** Where it runs now (for a cluster instance, after failover too). */
+  readonly node: string;
+  readonly state: InstanceState;
+  readonly config: unknown;
+  readonly tags: readonly string[];
+  readonly lifetime: LifetimeOption;
+  isAlive(): boolean;
+  dependants(): readonly ServiceHandle[];
+  tell(event: AnyEventObject): void;
+  ask<R = unknown>(event: AnyEventObject, options?: AskOptions): Promise<R>;
+  stop(options?: StopOptions): Promise<void>;
+  kill(): Promise<void>;
+  waitTillStopped(ms: number): Promise<void>;
+  cleanup(): Promise<void>;
+  check(level?: CheckLevel): Promise<CheckResult>;
+  status(): Promise<StatusReport>;
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
-type Filter = (i: ServiceInstance) => boolean;
+/** Where a query finds instances: the local node, and the cluster's registry when clustered. */
+export interface ServiceSource {
+  instances(): readonly ServiceHandle[];
+  restart(instance: ServiceHandle): Promise<ServiceHandle>;
+}
+
+type Filter = (i: ServiceHandle) => boolean;
 
 export class ServiceQuery {
   constructor(
@@ -63,7 +88,7 @@ export class ServiceQuery {
   }
 
   /** The instances matching now. */
-  list(): ServiceInstance[] {
+  list(): ServiceHandle[] {
     return this.source.instances().filter((i) => this.filters.every((f) => f(i)));
   }
 
@@ -96,7 +121,7 @@ export class ServiceQuery {
     return this.each((i) => i.waitTillStopped(ms));
   }
 
-  private each<T>(act: (i: ServiceInstance) => Promise<T>): Promise<InstanceResult<T>[]> {
+  private each<T>(act: (i: ServiceHandle) => Promise<T>): Promise<InstanceResult<T>[]> {
     return Promise.all(
       this.list().map(async (i): Promise<InstanceResult<T>> => {
         const who = { service: i.service, instance: i.id, node: i.node };

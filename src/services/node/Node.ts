@@ -56,6 +56,7 @@ import type { RecoveryCoordinator } from '../../supervision/RecoveryCoordinator.
 import type { SuperviseOptions } from '../../supervision/Supervisor.js';
 import type { Down, MonitorHandle, Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import { Cluster, type ClusterOptions, type RegisterOptions } from '../cluster/Cluster.js';
+import { ClusterServices } from '../cluster/clusterServices.js';
 import type { Member } from '../cluster/Membership.js';
 import { bucketName } from '../cluster/subjects.js';
 import { Tasks } from '../tasks/Tasks.js';
@@ -312,6 +313,19 @@ export class Node implements InboundTarget {
   /** @internal */
   _attachCluster(cluster: Cluster): void {
     this.cluster_ = cluster;
+    // Defined services join the cluster's catalogue; `cluster` lifetimes are placed through it.
+    this.services._attachCluster(
+      new ClusterServices({
+        cluster,
+        clock: this.clock,
+        ref: (n) => {
+          const r = this.router.ref(n);
+          return { tell: (e) => r.tell(e), ask: (e, o) => r.ask(e, o) };
+        },
+        check: (n, level) => this.router.check(n, level),
+        status: (n) => this.router.status(n),
+      }),
+    );
     const emit = this.eventStream.emit;
     cluster.membership.on('change', (c) =>
       emit({ type: 'cluster.member', change: c.type, member: c.member.node, incarnation: c.member.incarnation, by: c.by }),
