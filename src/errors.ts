@@ -891,3 +891,54 @@ export class TaskFailedError extends HalyardError {
     super(TaskErrorCode.TaskFailed, `task ${id} failed after ${attempts} attempt(s): ${lastError}`);
   }
 }
+
+/** Codes of the admin API's errors (`src/services/admin/`, `src/client/`). */
+export const AdminErrorCode = {
+  WriteRefused: 'ERR_ADMIN_WRITE_REFUSED',
+  BadRequest: 'ERR_ADMIN_BAD_REQUEST',
+  NotFound: 'ERR_ADMIN_NOT_FOUND',
+  Connect: 'ERR_ADMIN_CONNECT',
+} as const;
+export type AdminErrorCode = (typeof AdminErrorCode)[keyof typeof AdminErrorCode];
+
+/** A write verb (restart, stop) sent to a node that was not created with `admin: { write: true }`. */
+export class AdminWriteRefusedError extends HalyardError {
+  override readonly name = 'AdminWriteRefusedError';
+  constructor(
+    readonly verb: string,
+    readonly node: string,
+  ) {
+    super(AdminErrorCode.WriteRefused, `${verb} refused: node ${node} does not allow admin writes (createNode({ admin: { write: true } }))`);
+  }
+}
+
+/** An admin frame that is not JSON, has another `v`, names an unknown verb, or a bad argument (`field`). */
+export class AdminRequestError extends HalyardError {
+  override readonly name = 'AdminRequestError';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(AdminErrorCode.BadRequest, `${field}: ${message}`);
+  }
+}
+
+/** No node answered for that name (no service, instance or actor of that name). */
+export class AdminNotFoundError extends HalyardError {
+  override readonly name = 'AdminNotFoundError';
+  constructor(readonly target: string) {
+    super(AdminErrorCode.NotFound, `no service, instance or actor named ${target}`);
+  }
+}
+
+/** The admin client could not reach the server or control socket (the message never carries credentials). */
+export class AdminConnectError extends HalyardError {
+  override readonly name = 'AdminConnectError';
+  constructor(
+    readonly target: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(AdminErrorCode.Connect, `cannot connect to ${target}: ${message}`, options);
+  }
+}

@@ -212,6 +212,21 @@ export {
   type TaskRecord,
   type TasksOptions,
 } from './services/tasks/index.js';
+export {
+  ADMIN_VERSION,
+  AdminVerb,
+  type AdminOptions,
+  type AdminReply,
+  type AdminRequest,
+  type NodeInfo,
+  type ServicesData,
+  type InstanceRow,
+  type ServiceRow,
+  type SupervisorRow,
+  type ChildRow,
+  type DecisionRow,
+  type LogLine,
+} from './services/admin/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

@@ -377,6 +377,11 @@ export class ServiceManager implements ServiceSource {
     return [...this.list.filter((i) => !(ids.has(i.id) && i.lifetime === 'cluster')), ...remote];
   }
 
+  /** The instances this node runs itself (what the admin API reports per node), alive or not. */
+  localInstances(): readonly ServiceInstance[] {
+    return this.list;
+  }
+
   /** Stop `instance`, then start it again with the same config, tags and lifetime. */
   async restart(instance: ServiceHandle): Promise<ServiceHandle> {
     await instance.stop();

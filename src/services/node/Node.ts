@@ -19,6 +19,7 @@
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
  * | `supervision`| no       | OTP default policy      | `{ rules, decisionLogSize, ruleTimeout }` for the Recovery Coordinator |
  * | `events`     | no       | `{ publish: false }`    | `{ publish }`: also publish `node.events` as JSON on `<prefix>.events.<node>` (src/events.ts) |
+ * | `admin`      | no       | `{ write: false }`      | the admin wire API (services/admin/protocol.ts): `false` for none; `{ write: true }` allows restart and stop; `logSize` |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
@@ -68,6 +69,7 @@ import { ServiceManager } from '../instances/ServiceManager.js';
 import { MicroResponder } from '../micro/MicroResponder.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
 import type { Subjects } from '../remote/subjects.js';
+import { type AdminHost, type AdminOptions, AdminResponder } from '../admin/AdminResponder.js';
 
 export type { TransportConfig } from './options.js';
 
@@ -90,6 +92,8 @@ export interface NodeOptions {
   readonly labels?: readonly string[];
   /** The event stream's options (src/events.ts). */
   readonly events?: { readonly publish?: boolean };
+  /** The admin wire API for tools (services/admin/protocol.ts); read verbs on by default, write verbs with `{ write: true }`. */
+  readonly admin?: AdminOptions;
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -169,6 +173,8 @@ export class Node implements InboundTarget {
   private closing: Promise<void> | undefined;
   private cluster_: Cluster | undefined;
   private tasks_: Tasks | undefined;
+  private readonly admin: AdminResponder | undefined;
+  private readonly labelList: readonly string[];
 
   /** @internal Use {@link createNode}. */
   constructor(
@@ -249,6 +255,34 @@ export class Node implements InboundTarget {
     this.contexts = new ContextManager({ node: this.name, services: this.services, logger, transport, prefix: subjects.prefix });
     if (options.events?.publish === true) this.publishEvents();
     this.eventStream._source(() => this.deadLetterEvents());
+    this.labelList = options.labels ?? [];
+    this.admin = options.admin === false ? undefined : new AdminResponder(this._adminHost(), options.admin);
+  }
+
+  /** What the admin responder reads of this node. */
+  private _adminHost(): AdminHost {
+    const node = this;
+    return {
+      name: this.name,
+      subjects: this.subjects,
+      transport: this.transport,
+      clock: this.clock,
+      logger: this.logger,
+      system: this.system,
+      supervision: this.supervision,
+      services: this.services,
+      events: this.eventStream,
+      labels: this.labelList,
+      get inCluster() {
+        return node.cluster_ !== undefined;
+      },
+      get uptimeMs() {
+        return Math.round(node.clock.now() - node.startedAt);
+      },
+      check: (name, level) => this.check(name, level),
+      status: (name) => this.status(name),
+      ref: (name) => this.ref(name),
+    };
   }
 
   /** Dead letters as events, watched only while the stream has listeners (each watched dead letter allocates). */
@@ -494,6 +528,7 @@ export class Node implements InboundTarget {
     this.closing ??= (async () => {
       await this.contexts._shutdown();
       await this.tasks_?.close();
+      this.admin?.close();
       await this.services._shutdown();
       this.micro.close();
       // Supervisors first: a supervised child stopped from outside would be

@@ -7,6 +7,9 @@
  * | `halyard.actor.<node>.<id>`        | tell, ask, check, status for one actor by id | the node hosting actor `<id>` (one wildcard subscription `halyard.actor.<node>.*` per node) | none | {@link Subjects.actor} |
  * | `halyard.node.<node>`              | check, status of the node itself          | the node                             | none        | {@link Subjects.node} |
  * | `halyard.events.<node>`            | the node's event stream as JSON (src/events.ts), only with `events: { publish: true }` | tools (`halyard.events.*`) | none | {@link Subjects.events} |
+ * | `halyard.admin.node.<node>.<verb>` | admin API requests to one node (services/admin/protocol.ts) | `<node>` (`halyard.admin.node.<node>.*`) | none | {@link Subjects.adminNode} |
+ * | `halyard.admin.all.<verb>`         | admin API fan-in: every node answers on the reply inbox | every node with admin on | none | {@link Subjects.adminAll} |
+ * | `halyard.admin.any.<verb>`         | admin verbs about a name (check, status, call, send), routed by one node | one node | `halyard-admin` | {@link Subjects.adminAny} |
  * | `_INBOX.<unique>.r.<corr>`         | the reply or error to one ask, check or status | the asking node (one wildcard subscription `_INBOX.<unique>.>` per node) | none | Requester |
  * | `_INBOX.<unique>.t.<name>`         | nothing but the server's "no responders" status for a tell to `<name>` (a `no-such-actor` dead letter) | the telling node (same subscription) | none | Requester |
  * | `_INBOX.<unique>.<token>`          | replies to `Transport.request()` (cluster RPCs, probes) | the requesting connection (`_INBOX.<unique>.*`) | none | RequestMux |
@@ -77,5 +80,17 @@ export class Subjects {
 
   events(node: string): string {
     return `${this.prefix}.events.${node}`;
+  }
+
+  adminNode(node: string, verb: string): string {
+    return `${this.prefix}.admin.node.${node}.${verb}`;
+  }
+
+  adminAll(verb: string): string {
+    return `${this.prefix}.admin.all.${verb}`;
+  }
+
+  adminAny(verb: string): string {
+    return `${this.prefix}.admin.any.${verb}`;
   }
 }

@@ -1,0 +1,2 @@
+export { AdminResponder, type AdminOptions, type AdminHost, assertAdminOptions } from './AdminResponder.js';
+export * from './protocol.js';
