@@ -19,6 +19,7 @@
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
  * | `supervision`| no       | OTP default policy      | `{ rules, decisionLogSize, ruleTimeout }` for the Recovery Coordinator |
  * | `events`     | no       | `{ publish: false }`    | `{ publish }`: also publish `node.events` as JSON on `<prefix>.events.<node>` (src/events.ts) |
+ * | `http`       | no       | off                     | `{ port, host = '127.0.0.1', services? }`: serve `/alive`, `/ready`, `/metrics` (services/health/) |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
@@ -64,6 +65,8 @@ import { ServiceManager } from '../instances/ServiceManager.js';
 import { MicroResponder } from '../micro/MicroResponder.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
 import type { Subjects } from '../remote/subjects.js';
+import type { HttpOptions } from '../health/httpOptions.js';
+import type { NodeHealth } from '../health/nodeHealth.js';
 
 export type { TransportConfig } from './options.js';
 
@@ -86,6 +89,8 @@ export interface NodeOptions {
   readonly labels?: readonly string[];
   /** The event stream's options (src/events.ts). */
   readonly events?: { readonly publish?: boolean };
+  /** Health and metrics endpoints over HTTP (services/health/nodeHealth.ts); off when absent. */
+  readonly http?: HttpOptions;
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -132,6 +137,8 @@ export async function createNode(options: NodeOptions): Promise<Node> {
         }),
       );
     }
+    // Imported here so that prom-client loads only in a node that serves metrics.
+    if (options.http !== undefined) await node._attachHealth((await import('../health/nodeHealth.js')).startNodeHealth, options.http);
   } catch (err) {
     await node.shutdown();
     throw err;
@@ -162,6 +169,7 @@ export class Node implements InboundTarget {
   private readonly startedAt: number;
   private closing: Promise<void> | undefined;
   private cluster_: Cluster | undefined;
+  private health_: NodeHealth | undefined;
 
   /** @internal Use {@link createNode}. */
   constructor(
@@ -287,6 +295,24 @@ export class Node implements InboundTarget {
 
   get isClosed(): boolean {
     return this.closing !== undefined;
+  }
+
+  /** The node's HTTP endpoints (`/alive`, `/ready`, `/metrics`), when created with `http`. */
+  get health(): NodeHealth | undefined {
+    return this.health_;
+  }
+
+  /** @internal */
+  async _attachHealth(start: typeof import('../health/nodeHealth.js').startNodeHealth, options: HttpOptions): Promise<void> {
+    this.health_ = await start(this, options, {
+      mailboxDepth: (name) => this.system.lookup(name)?.statusReport().mailbox.depth ?? 0,
+      onAsk: (listener) => {
+        this.router.onAsk = listener;
+        return () => {
+          this.router.onAsk = undefined;
+        };
+      },
+    });
   }
 
   // ── cluster ─────────────────────────────────────────────────────────────
@@ -477,6 +503,8 @@ export class Node implements InboundTarget {
       for (const sub of this.nameSubs.values()) sub.unsubscribe();
       this.nameSubs.clear();
       if (this.owned) await this.transport.close();
+      // Last, so that probes see 503 (shutting down) rather than a refused connection meanwhile.
+      await this.health_?.close();
     })();
     return this.closing;
   }
