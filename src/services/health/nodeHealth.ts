@@ -11,7 +11,7 @@
  * 5. no instance on this node is still starting.
  */
 import type { Node } from '../node/Node.js';
-import { type HttpOptions } from './httpOptions.js';
+import type { HttpOptions } from './httpOptions.js';
 import { createNodeMetrics, type NodeMetrics } from './nodeMetrics.js';
 import { type HealthServer, type Readiness, serveHealth } from './serveHealth.js';
 
