@@ -20,6 +20,7 @@
  * | `supervision`| no       | OTP default policy      | `{ rules, decisionLogSize, ruleTimeout }` for the Recovery Coordinator |
  * | `events`     | no       | `{ publish: false }`    | `{ publish }`: also publish `node.events` as JSON on `<prefix>.events.<node>` (src/events.ts) |
  * | `admin`      | no       | `{ write: false }`      | the admin wire API (services/admin/protocol.ts): `false` for none; `{ write: true }` allows restart and stop; `logSize` |
+ * | `http`       | no       | off                     | `{ port, host = '127.0.0.1', services? }`: serve `/alive`, `/ready`, `/metrics` (services/health/) |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
@@ -70,6 +71,8 @@ import { MicroResponder } from '../micro/MicroResponder.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
 import type { Subjects } from '../remote/subjects.js';
 import { type AdminHost, type AdminOptions, AdminResponder } from '../admin/AdminResponder.js';
+import type { HttpOptions } from '../health/httpOptions.js';
+import type { NodeHealth } from '../health/nodeHealth.js';
 
 export type { TransportConfig } from './options.js';
 
@@ -94,6 +97,8 @@ export interface NodeOptions {
   readonly events?: { readonly publish?: boolean };
   /** The admin wire API for tools (services/admin/protocol.ts); read verbs on by default, write verbs with `{ write: true }`. */
   readonly admin?: AdminOptions;
+  /** Health and metrics endpoints over HTTP (services/health/nodeHealth.ts); off when absent. */
+  readonly http?: HttpOptions;
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -140,6 +145,8 @@ export async function createNode(options: NodeOptions): Promise<Node> {
         }),
       );
     }
+    // Imported here so that prom-client loads only in a node that serves metrics.
+    if (options.http !== undefined) await node._attachHealth((await import('../health/nodeHealth.js')).startNodeHealth, options.http);
   } catch (err) {
     await node.shutdown();
     throw err;
@@ -175,6 +182,7 @@ export class Node implements InboundTarget {
   private tasks_: Tasks | undefined;
   private readonly admin: AdminResponder | undefined;
   private readonly labelList: readonly string[];
+  private health_: NodeHealth | undefined;
 
   /** @internal Use {@link createNode}. */
   constructor(
@@ -335,6 +343,24 @@ export class Node implements InboundTarget {
   get tasks(): Tasks {
     this.tasks_ ??= new Tasks({ kv: this.transport.kv(), node: this.name, bucket: bucketName(this.subjects.prefix, 'tasks'), clock: this.clock, logger: this.logger });
     return this.tasks_;
+  }
+
+  /** The node's HTTP endpoints (`/alive`, `/ready`, `/metrics`), when created with `http`. */
+  get health(): NodeHealth | undefined {
+    return this.health_;
+  }
+
+  /** @internal */
+  async _attachHealth(start: typeof import('../health/nodeHealth.js').startNodeHealth, options: HttpOptions): Promise<void> {
+    this.health_ = await start(this, options, {
+      mailboxDepth: (name) => this.system.lookup(name)?.statusReport().mailbox.depth ?? 0,
+      onAsk: (listener) => {
+        this.router.onAsk = listener;
+        return () => {
+          this.router.onAsk = undefined;
+        };
+      },
+    });
   }
 
   // ── cluster ─────────────────────────────────────────────────────────────
@@ -541,6 +567,8 @@ export class Node implements InboundTarget {
       for (const sub of this.nameSubs.values()) sub.unsubscribe();
       this.nameSubs.clear();
       if (this.owned) await this.transport.close();
+      // Last, so that probes see 503 (shutting down) rather than a refused connection meanwhile.
+      await this.health_?.close();
     })();
     return this.closing;
   }

@@ -31,6 +31,7 @@ import type { NodeOptions } from './Node.js';
 import { assertNodeLabels } from '../catalog/labels.js';
 import { assertNodeName, assertPrefix, Subjects } from '../remote/subjects.js';
 import { assertAdminOptions } from '../admin/AdminResponder.js';
+import { assertHttpOptions } from '../health/httpOptions.js';
 
 /** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name` (the node's `logger` and `clock` are passed on). */
 export type NatsTransportConfig = { readonly kind: 'nats' } & Omit<NatsTransportOptions, 'name' | 'logger' | 'clock'> & { readonly name?: string };
@@ -54,6 +55,7 @@ const NODE_KEYS: Record<keyof NodeOptions, true> = {
   labels: true,
   events: true,
   admin: true,
+  http: true,
 };
 const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   kind: true,
@@ -209,6 +211,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
   assertAdminOptions(o.admin, (field, message) => {
     throw new InvalidSpecError(field, message);
   });
+  if (o.http !== undefined) assertHttpOptions(o.http);
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
     // The cluster keeps its records in the transport's key-value store; both

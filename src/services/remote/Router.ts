@@ -94,7 +94,22 @@ export class Router {
     this.requester.tell(subject, reply, name, event);
   }
 
+  /** Told of each ask by name: seconds to its answer, and whether it answered (the node's metrics). */
+  onAsk: ((seconds: number, ok: boolean) => void) | undefined = undefined;
+
   ask(name: string, event: AnyEventObject, options?: AskOptions): Promise<unknown> {
+    const observe = this.onAsk;
+    if (observe === undefined) return this.#ask(name, event, options);
+    const started = performance.now();
+    const answer = this.#ask(name, event, options);
+    answer.then(
+      () => observe((performance.now() - started) / 1000, true),
+      () => observe((performance.now() - started) / 1000, false),
+    );
+    return answer;
+  }
+
+  #ask(name: string, event: AnyEventObject, options?: AskOptions): Promise<unknown> {
     try {
       assertEvent(event, this.system.deadLetters, name);
       const timeout = askTimeoutOf(options, this.system.askTimeout);
