@@ -29,8 +29,9 @@ const counterLogic = createMachine({
   states: {
     ready: {
       tags: ['ready'],
-      on: { ADD: { actions: [assign({ n: ({ context }) => context.n + 1 }), reply(({ context }) => context.n)] } },
+      on: { ADD: { actions: [assign({ n: ({ context }) => context.n + 1 }), reply(({ context }) => context.n)] }, FINISH: 'done' },
     },
+    done: { type: 'final' },
   },
 });
 
@@ -165,5 +166,17 @@ describe('services in a cluster', () => {
     await waitFor(() => h.node === 'c' && h.state === 'running', { timeout: 15_000, message: 'labelled runs on c' });
     await waitFor(async () => (await h.check().catch(() => undefined))?.code === 0, { timeout: 10_000, message: 'labelled answers Check on c' });
     expect(c!.services.find().byName('labelled').onNode('c').alive().size).toBe(1);
+  });
+
+  it('services cluster - a cluster instance that reaches its final state is stopped, not restarted', async () => {
+    const [a, b] = await cluster([{ name: 'a' }, { name: 'b' }]);
+    const h = await a!.services.start('counter', { config: { start: 0 }, lifetime: 'cluster', id: 'finite' });
+    h.tell({ type: 'FINISH' });
+    await h.waitTillStopped(10_000);
+    expect(h.state).toBe('stopped');
+    expect(h.isAlive()).toBe(false);
+    // Its end reaches the other node through the registry watch; nothing brings it back.
+    await waitFor(() => [a!, b!].every((n) => n.services.find().byName('finite').alive().size === 0), { timeout: 5000, message: 'no node sees finite alive' });
+    expect(a!.cluster!.records().filter((r) => r.name === 'finite' && r.state === 'running')).toEqual([]);
   });
 });

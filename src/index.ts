@@ -121,6 +121,7 @@ export {
   ServiceEventType,
   type ServiceEvent,
   type ServiceGraph,
+  type ServiceHandle,
   type StartOptions,
   type StopOptions,
   type LifetimeOption,

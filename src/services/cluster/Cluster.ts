@@ -98,6 +98,7 @@
  * | SelfFence.ts         | `valid`, the guard, fencing |
  * | RemoteChildren.ts    | stand-ins of remote children |
  * | ClusterCoordinator.ts| the cluster Recovery Coordinator |
+ * | clusterServices.ts   | defined services (`defineService`) in the cluster: their types, placement and handles |
  *
  * ## Reconnects
  * Subscriptions come back with the client; on `reconnected` the node record

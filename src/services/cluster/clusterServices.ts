@@ -15,8 +15,9 @@
  *
  * ## State of a handle
  * From the record as last seen: `running`; `exited` and given up is
- * `failed`; `exited` otherwise is `starting` (the coordinator is placing it
- * again); no record once it was stopped is `stopped`.
+ * `failed`; `exited` normally (a final state) is `stopped`; `exited`
+ * otherwise is `starting` (the coordinator is placing it again); no record
+ * once it was stopped is `stopped`.
  */
 import type { AnyEventObject } from 'xstate';
 import type { CheckLevel, CheckResult, StatusReport } from '../../actors/ocf.js';
@@ -200,7 +201,9 @@ export class ClusterInstance implements ServiceHandle {
     // Placed, its record not yet seen here through the watch.
     if (rec === undefined) return 'running';
     if (rec.state === 'running') return 'running';
-    return rec.gaveUp === true ? 'failed' : 'starting';
+    if (rec.gaveUp === true) return 'failed';
+    // Ended by itself (a final state): not restarted. Any other end is the coordinator's to place again.
+    return rec.reason === 'normal' || rec.reason === 'shutdown' ? 'stopped' : 'starting';
   }
 
   isAlive(): boolean {
