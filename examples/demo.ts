@@ -10,6 +10,7 @@
 import { pino } from 'pino';
 import { assign, fromCallback, setup } from 'xstate';
 import { createNode, type InvalidConfigError, reply, ServiceEventType } from '../src/index.js';
+import { demoContexts } from './demoContexts.js';
 import { api, store } from './demoServices.js';
 
 const counterMachine = setup({
@@ -129,6 +130,7 @@ events.length = 0;
 const stopped = await n3.services.find().byType('store').stop();
 console.log(`stop store: ${stopped.map((r) => `${r.service} ok=${r.ok}`).join(', ')}; events: ${events.join(', ')}`);
 await n3.shutdown();
+await demoContexts(logger);
 
 await n2.shutdown();
 await n1.shutdown();

@@ -197,6 +197,15 @@ describe('contexts - lifecycle', () => {
     expect(other.state).toBe('stopped');
   });
 
+  it('contexts - a stop while a trigger is starting a service leaves nothing running', async () => {
+    const { n, log } = await seedNode();
+    const ctx = await n.contexts.start(`${FIXTURES}echo.yaml`);
+    // stand's on_start "start walk" is under way now.
+    await ctx.stop();
+    expect(n.services.find().alive().list()).toEqual([]);
+    expect(log.filter((l) => l.startsWith('setup')).length).toBe(log.filter((l) => l.startsWith('teardown')).length);
+  });
+
   it('contexts - transaction ids are unique', async () => {
     const { n } = await seedNode();
     const ids = new Set<string>();

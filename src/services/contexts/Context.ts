@@ -135,6 +135,8 @@ export class Context {
     this.stopping ??= (async () => {
       this.setState(ContextState.Stopping);
       this.actor?.send({ type: ContextEvent.Stop });
+      // A start under way (a trigger's) ends first, else its instance would outlive the context.
+      await Promise.allSettled([...this.starting.values()]);
       for (const inst of [...this.order].reverse()) {
         this.quiet.add(inst);
         await inst.stop().catch((err: unknown) => this.host.logger.warn({ err: describe(err), instance: inst.id }, 'context service did not stop cleanly'));
