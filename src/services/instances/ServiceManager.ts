@@ -44,6 +44,7 @@ import { SERVICE_NAME } from '../catalog/defineService.js';
 import { missingLabels } from '../catalog/labels.js';
 import { ServiceCatalog } from '../catalog/ServiceCatalog.js';
 import type { MicroHost } from './microRegistration.js';
+import { type MonitorHost, type MonitorOptions, type ServiceMonitor, startMonitor } from './monitor.js';
 import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
 import { ServiceQuery, type ServiceSource } from './ServiceQuery.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
@@ -58,6 +59,8 @@ export interface ServicesHost {
   nameTaken(name: string): boolean;
   /** The node's `$SRV` responder, and the subject an actor name is reached on; without it instances are not listed. */
   readonly micro?: MicroHost;
+  /** Where `monitor` publishes; without it `monitor` is refused. */
+  readonly monitor?: MonitorHost;
 }
 
 export interface ServiceGraph {
@@ -270,6 +273,12 @@ export class ServiceManager implements ServiceSource {
   async restart(instance: ServiceInstance): Promise<ServiceInstance> {
     await instance.stop();
     return this.start(instance.service, { config: instance.config, tags: instance.tags, lifetime: instance.lifetime });
+  }
+
+  /** Publish an instance's resource figures every `everyMs` (monitor.ts) until stopped. */
+  monitor(name: string, options: MonitorOptions): ServiceMonitor {
+    if (this.host.monitor === undefined) throw new InvalidArgumentError('monitor', 'this node has no transport to publish on');
+    return startMonitor(this.host.monitor, this.list, name, options);
   }
 
   /** The instance with this id, if this node knows it. */

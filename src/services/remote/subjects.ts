@@ -7,6 +7,7 @@
  * | `halyard.actor.<node>.<id>`        | tell, ask, check, status for one actor by id | the node hosting actor `<id>` (one wildcard subscription `halyard.actor.<node>.*` per node) | none | {@link Subjects.actor} |
  * | `halyard.node.<node>`              | check, status of the node itself          | the node                             | none        | {@link Subjects.node} |
  * | `halyard.events.<node>`            | the node's event stream as JSON (src/events.ts), only with `events: { publish: true }` | tools (`halyard.events.*`) | none | {@link Subjects.events} |
+ * | `halyard.monitor.<service>.<instance>` | an instance's resource figures as JSON (`io.halyard.v1.monitor`), only while `node.services.monitor(...)` runs (instances/monitor.ts) | tools (`halyard.monitor.>`) | none | {@link Subjects.monitor} |
  * | `_INBOX.<unique>.r.<corr>`         | the reply or error to one ask, check or status | the asking node (one wildcard subscription `_INBOX.<unique>.>` per node) | none | Requester |
  * | `_INBOX.<unique>.t.<name>`         | nothing but the server's "no responders" status for a tell to `<name>` (a `no-such-actor` dead letter) | the telling node (same subscription) | none | Requester |
  * | `_INBOX.<unique>.<token>`          | replies to `Transport.request()` (cluster RPCs, probes) | the requesting connection (`_INBOX.<unique>.*`) | none | RequestMux |
@@ -77,5 +78,9 @@ export class Subjects {
 
   events(node: string): string {
     return `${this.prefix}.events.${node}`;
+  }
+
+  monitor(service: string, instance: string): string {
+    return `${this.prefix}.monitor.${service}.${instance}`;
   }
 }
