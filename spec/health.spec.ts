@@ -111,6 +111,14 @@ describe('health - endpoints', () => {
     expect(down.body).toEqual({ ready: false, reason: 'transport nats disconnected' });
   });
 
+  it('health - after shutdown the health port no longer listens', async () => {
+    const n = await createNode({ name: 'closing', http: { port: 0 } });
+    const url = `${n.health!.url}/alive`;
+    await expect(get(url)).resolves.toMatchObject({ status: 200 });
+    await n.shutdown();
+    await expect(fetch(url)).rejects.toThrow();
+  });
+
   it('health - a clustered node is ready once createNode has joined it to the cluster', async () => {
     const n = await node({ cluster: true, http: { port: 0 } });
     // createNode resolves once joined, so a clustered node is ready at once.

@@ -127,6 +127,8 @@ export {
   type LifetimeOption,
   type InstanceResult,
 } from './services/instances/index.js';
+export { MONITOR_MESSAGE_TYPE, type MonitorMessage, type MonitorOptions, type MonitorResources, type ServiceMonitor } from './services/instances/monitor.js';
+export { serveHealth, type HealthServer, type HttpOptions, type MetricsText, type NodeHealth, type Readiness, type ServeHealthOptions } from './services/health/index.js';
 export {
   ContextManager,
   Context,

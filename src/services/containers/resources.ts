@@ -41,7 +41,7 @@ export interface ContainerResources {
   readonly threads: number | null;
 }
 
-function procStatus(pid: number): { rss: number | null; vms: number | null; threads: number | null } {
+export function procStatus(pid: number): { rss: number | null; vms: number | null; threads: number | null } {
   try {
     const text = readFileSync(`/proc/${pid}/status`, 'utf8');
     const kb = (key: string) => {
@@ -55,7 +55,7 @@ function procStatus(pid: number): { rss: number | null; vms: number | null; thre
   }
 }
 
-function procFds(pid: number): { open: number | null; sockets: number | null } {
+export function procFds(pid: number): { open: number | null; sockets: number | null } {
   try {
     const fds = readdirSync(`/proc/${pid}/fd`);
     let sockets = 0;
@@ -72,7 +72,7 @@ function procFds(pid: number): { open: number | null; sockets: number | null } {
   }
 }
 
-function procChildren(pid: number): number | null {
+export function procChildren(pid: number): number | null {
   try {
     let n = 0;
     for (const entry of readdirSync('/proc')) {

@@ -62,6 +62,7 @@ import { ServiceCatalog } from '../catalog/ServiceCatalog.js';
 import type { MicroHost } from './microRegistration.js';
 import type { HostedRef } from '../cluster/catalog.js';
 import type { ClusterServiceInput, ClusterServices } from '../cluster/clusterServices.js';
+import { type MonitorHost, type MonitorOptions, type ServiceMonitor, startMonitor } from './monitor.js';
 import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
 import { type ServiceHandle, ServiceQuery, type ServiceSource } from './ServiceQuery.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
@@ -76,6 +77,8 @@ export interface ServicesHost {
   nameTaken(name: string): boolean;
   /** The node's `$SRV` responder, and the subject an actor name is reached on; without it instances are not listed. */
   readonly micro?: MicroHost;
+  /** Where `monitor` publishes; without it `monitor` is refused. */
+  readonly monitor?: MonitorHost;
 }
 
 /** The graph of services, instances, nodes, configs and owners (`graph()`); versioned by `v`. */
@@ -386,6 +389,12 @@ export class ServiceManager implements ServiceSource {
   async restart(instance: ServiceHandle): Promise<ServiceHandle> {
     await instance.stop();
     return this.start(instance.service, { config: instance.config, tags: instance.tags, lifetime: instance.lifetime });
+  }
+
+  /** Publish an instance's resource figures every `everyMs` (monitor.ts) until stopped. */
+  monitor(name: string, options: MonitorOptions): ServiceMonitor {
+    if (this.host.monitor === undefined) throw new InvalidArgumentError('monitor', 'this node has no transport to publish on');
+    return startMonitor(this.host.monitor, this.list, name, options);
   }
 
   /** The instance with this id, if this node knows it. */

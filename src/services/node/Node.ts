@@ -256,6 +256,13 @@ export class Node implements InboundTarget {
         supervise: (spec, o) => this.supervise(spec, o),
         nameTaken: (n) => this.system.lookup(n) !== undefined,
         micro: { responder: this.micro, subject: (n) => subjects.svc(n) },
+        monitor: {
+          clock: this.clock,
+          logger,
+          lookup: (n) => this.system.lookup(n),
+          subject: (service, instance) => subjects.monitor(service, instance),
+          publish: (subject, data) => this.transport.publish(subject, data),
+        },
       },
       options.services,
       options.labels,

@@ -10,6 +10,7 @@
  * | `halyard.admin.node.<node>.<verb>` | admin API requests to one node (services/admin/protocol.ts) | `<node>` (`halyard.admin.node.<node>.*`) | none | {@link Subjects.adminNode} |
  * | `halyard.admin.all.<verb>`         | admin API fan-in: every node answers on the reply inbox | every node with admin on | none | {@link Subjects.adminAll} |
  * | `halyard.admin.any.<verb>`         | admin verbs about a name (check, status, call, send), routed by one node | one node | `halyard-admin` | {@link Subjects.adminAny} |
+ * | `halyard.monitor.<service>.<instance>` | an instance's resource figures as JSON (`io.halyard.v1.monitor`), only while `node.services.monitor(...)` runs (instances/monitor.ts) | tools (`halyard.monitor.>`) | none | {@link Subjects.monitor} |
  * | `_INBOX.<unique>.r.<corr>`         | the reply or error to one ask, check or status | the asking node (one wildcard subscription `_INBOX.<unique>.>` per node) | none | Requester |
  * | `_INBOX.<unique>.t.<name>`         | nothing but the server's "no responders" status for a tell to `<name>` (a `no-such-actor` dead letter) | the telling node (same subscription) | none | Requester |
  * | `_INBOX.<unique>.<token>`          | replies to `Transport.request()` (cluster RPCs, probes) | the requesting connection (`_INBOX.<unique>.*`) | none | RequestMux |
@@ -92,5 +93,9 @@ export class Subjects {
 
   adminAny(verb: string): string {
     return `${this.prefix}.admin.any.${verb}`;
+  }
+
+  monitor(service: string, instance: string): string {
+    return `${this.prefix}.monitor.${service}.${instance}`;
   }
 }
