@@ -45,6 +45,7 @@ import { missingLabels } from '../catalog/labels.js';
 import { ServiceCatalog } from '../catalog/ServiceCatalog.js';
 import type { MicroHost } from './microRegistration.js';
 import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
+import type { StateStore } from '../state/StateStore.js';
 import { ServiceQuery, type ServiceSource } from './ServiceQuery.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
 
@@ -58,6 +59,8 @@ export interface ServicesHost {
   nameTaken(name: string): boolean;
   /** The node's `$SRV` responder, and the subject an actor name is reached on; without it instances are not listed. */
   readonly micro?: MicroHost;
+  /** Where persisted instances keep their state (state/stateOptions.ts). */
+  stateStore?(): StateStore;
 }
 
 export interface ServiceGraph {
@@ -105,6 +108,7 @@ export class ServiceManager implements ServiceSource {
       emit: (e) => this.emit(e),
       liveDependants: (i) => this.liveDependants(i),
       ...(host.micro === undefined ? {} : { micro: host.micro }),
+      ...(host.stateStore === undefined ? {} : { stateStore: () => (host.stateStore as () => StateStore)() }),
       forget: (i) => {
         const at = this.list.indexOf(i);
         if (at >= 0) this.list.splice(at, 1);
@@ -269,7 +273,8 @@ export class ServiceManager implements ServiceSource {
   /** Stop `instance`, then start it again with the same config, tags and lifetime. */
   async restart(instance: ServiceInstance): Promise<ServiceInstance> {
     await instance.stop();
-    return this.start(instance.service, { config: instance.config, tags: instance.tags, lifetime: instance.lifetime });
+    // The same id: a persisted instance continues from the state it stopped with.
+    return this.start(instance.service, { config: instance.config, tags: instance.tags, lifetime: instance.lifetime, id: instance.id });
   }
 
   /** The instance with this id, if this node knows it. */

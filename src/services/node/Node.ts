@@ -61,6 +61,8 @@ import { Requester } from '../remote/Requester.js';
 import { type RemoteNodeHealth, Router } from '../remote/Router.js';
 import type { AnyServiceDefinition } from '../catalog/definition.js';
 import { ServiceManager } from '../instances/ServiceManager.js';
+import { type NodeStateOption, resolveStateStore } from '../state/stateOptions.js';
+import type { StateStore } from '../state/StateStore.js';
 import { MicroResponder } from '../micro/MicroResponder.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
 import type { Subjects } from '../remote/subjects.js';
@@ -86,6 +88,8 @@ export interface NodeOptions {
   readonly labels?: readonly string[];
   /** The event stream's options (src/events.ts). */
   readonly events?: { readonly publish?: boolean };
+  /** Where persisted services keep their state: `{ dir }` or `{ store }`; default in state/stateOptions.ts. */
+  readonly state?: NodeStateOption;
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -150,6 +154,7 @@ export class Node implements InboundTarget {
   readonly supervision: Supervision;
   /** Service types and instances on this node. */
   readonly services: ServiceManager;
+  private stateStore: StateStore | undefined;
   private readonly eventStream: EventStream;
   /** @internal The node's `$SRV` responder (its service instances register there). */
   private readonly micro: MicroResponder;
@@ -235,6 +240,10 @@ export class Node implements InboundTarget {
         supervise: (spec, o) => this.supervise(spec, o),
         nameTaken: (n) => this.system.lookup(n) !== undefined,
         micro: { responder: this.micro, subject: (n) => subjects.svc(n) },
+        stateStore: () => {
+          this.stateStore ??= resolveStateStore(options.state, this.name, transport);
+          return this.stateStore;
+        },
       },
       options.services,
       options.labels,

@@ -29,6 +29,7 @@ import type { ClusterOptions } from '../cluster/Cluster.js';
 import { resolveClusterOptions } from '../cluster/options.js';
 import type { NodeOptions } from './Node.js';
 import { assertNodeLabels } from '../catalog/labels.js';
+import { assertStateOption } from '../state/stateOptions.js';
 import { assertNodeName, assertPrefix, Subjects } from '../remote/subjects.js';
 
 /** What `transport: { kind: 'nats', ... }` takes: the transport's own options, with a default connection `name` (the node's `logger` and `clock` are passed on). */
@@ -52,6 +53,7 @@ const NODE_KEYS: Record<keyof NodeOptions, true> = {
   services: true,
   labels: true,
   events: true,
+  state: true,
 };
 const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   kind: true,
@@ -204,6 +206,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
     assertKnownKeys(o.events, 'events', ['publish']);
     if (o.events.publish !== undefined && typeof o.events.publish !== 'boolean') throw new InvalidSpecError('events.publish', `must be a boolean, got ${kindOf(o.events.publish)}`);
   }
+  assertStateOption(o.state);
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
     // The cluster keeps its records in the transport's key-value store; both
