@@ -215,9 +215,10 @@ export class ServiceManager implements ServiceSource {
     return id;
   }
 
+  /** Node-qualified, so an id is unique across the cluster (node names are), as `$SRV` ids must be. */
   private nextId(service: string): string {
     let id: string;
-    do id = `${service}-${++this.seq}`;
+    do id = `${service}-${this.host.name}-${++this.seq}`;
     while (this.list.some((i) => i.id === id));
     return id;
   }
