@@ -19,6 +19,7 @@
  * | `limits`     | no       | `{ maxBytes: 1 MiB, maxDepth: 32 }` | inbound frame guard |
  * | `supervision`| no       | OTP default policy      | `{ rules, decisionLogSize, ruleTimeout }` for the Recovery Coordinator |
  * | `events`     | no       | `{ publish: false }`    | `{ publish }`: also publish `node.events` as JSON on `<prefix>.events.<node>` (src/events.ts) |
+ * | `state`      | no       | file store under `.halyard/state/<node>`; JetStream KV on NATS | `{ dir }` or `{ store }`: where `persist` services keep their state (services/state/stateOptions.ts) |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
