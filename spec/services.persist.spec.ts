@@ -6,14 +6,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
 import { assign, sendTo, setup, spawnChild } from 'xstate';
 import { reply } from '../src/actors/reply.js';
 import { InvalidArgumentError, InvalidSpecError } from '../src/errors.js';
 import { defineService } from '../src/services/catalog/index.js';
 import { ServiceEventType } from '../src/services/instances/index.js';
 import { createNode, type Node } from '../src/services/node/Node.js';
-import { FileStateStore } from '../src/services/state/index.js';
+import { FileStateStore, KvStateStore } from '../src/services/state/index.js';
 import { waitFor } from './support/wait.js';
 
 const nodes: Node[] = [];
@@ -151,6 +151,24 @@ describe('services - persisted state', () => {
     await store.save('svc.counter.c1', unclean);
     const restoring = await node(new FileStateStore({ dir }), [counter({ everyMs: 1, restoreAfterCrash: true })], 'p3');
     expect(await (await restoring.services.start('counter', { id: 'c1' })).ask({ type: 'READ' })).toBe(3);
+  });
+
+  it('persist - on NATS the default store is JetStream KV: a counter stopped on one node reads 3 on another', async () => {
+    const servers = inject('natsUrl');
+    const tag = `${process.pid}x${Date.now().toString(36)}`;
+    const def = defineService({ name: 'counter', version: '1.0.0', logic: counterLogic, ready: 'ready', persist: true });
+    const first = await createNode({ name: `kv1-${tag}`, transport: { kind: 'nats', servers }, services: [def] });
+    nodes.push(first);
+    const p = await first.services.start('counter', { id: `c-${tag}` });
+    await countTo(p, 3);
+    await p.stop();
+    const second = await createNode({ name: `kv2-${tag}`, transport: { kind: 'nats', servers }, services: [def] });
+    nodes.push(second);
+    const again = await second.services.start('counter', { id: `c-${tag}` });
+    expect(await again.ask({ type: 'READ' })).toBe(3);
+    await again.stop();
+    await again.cleanup({ state: true });
+    expect(await new KvStateStore({ kv: second.transport.kv() }).load(`svc.counter.c-${tag}`)).toBeUndefined();
   });
 
   it('persist - cleanup({ state: true }) deletes the persisted state, and the next start begins at 0', async () => {
