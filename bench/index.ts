@@ -5,7 +5,8 @@
  * keeps the cases whose `group/name` contains the text; `--quick` shortens
  * every run. Results and targets: see harness.ts, local.ts, nats.ts and
  * cluster.ts (membership, registry, failure detection, failover across processes; group `cluster`)
- * and containers.ts (worker and process containers; group `containers`).
+ * containers.ts (worker and process containers; group `containers`)
+ * and services.ts (inline service start and persisted tells; group `services`).
  *
  * Run it as the npm script does: `node --expose-gc --import ./bench/register.mjs`.
  * `--expose-gc` lets the heap case collect garbage between measurements;
@@ -30,6 +31,7 @@ import {
 } from './harness.js';
 import { benchCluster } from './cluster.js';
 import { benchContainers } from './containers.js';
+import { benchServices } from './services.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
 import { benchTasks } from './tasks.js';
@@ -131,6 +133,7 @@ async function main(): Promise<void> {
   results.push(...(await benchCluster(options)));
   results.push(...(await benchContainers(options)));
   results.push(...(await benchTasks(options)));
+  results.push(...(await benchServices(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

@@ -367,6 +367,25 @@ describe('services - lifetimes', () => {
 });
 
 describe('services - queries', () => {
+  it('services - find().byName matches service names, byId matches instance ids', async () => {
+    const { def } = recorder();
+    const n = await node({ services: [def('a'), def('b')] });
+    const [a1, a2, b] = [await n.services.start('a'), await n.services.start('a', { id: 'second' }), await n.services.start('b')];
+    expect(n.services.find().byName('a').list()).toEqual([a1, a2]);
+    expect(n.services.find().byName('b').list()).toEqual([b]);
+    expect(n.services.find().byId('second').list()).toEqual([a2]);
+    expect(n.services.find().byName('second').list()).toEqual([]);
+  });
+
+  it('services - generated instance ids are unique across nodes', async () => {
+    const { def } = recorder();
+    const one = await node({ name: 'idn1', services: [def('a')] });
+    const two = await node({ name: 'idn2', services: [def('a')] });
+    const [x, y] = [await one.services.start('a'), await two.services.start('a')];
+    expect(x.id).not.toBe(y.id);
+    expect(x.id).toContain('idn1');
+  });
+
   it("find_by_tags('core').alive().kill()", async () => {
     const { def } = recorder();
     const n = await node({ services: [def('a', { tags: ['core'] }), def('b'), def('c', { tags: ['core'] })] });

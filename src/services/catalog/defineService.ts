@@ -165,6 +165,10 @@ export function defineService<Config = unknown, Resource = unknown, L extends An
   }
   const endpoints = resolveEndpoints(s.endpoints);
   const persist = resolvePersist(s.persist);
+  if (persist !== false && container !== ServiceContainer.Inline) {
+    // The snapshot lives in the container; refused rather than silently not saved.
+    throw new InvalidSpecError('persist', `is supported for container 'inline' only, not '${String(container)}'`);
+  }
   for (const k of ['setup', 'teardown'] as const) {
     if (s[k] !== undefined && typeof s[k] !== 'function') throw new InvalidSpecError(k, `must be a function, got ${kindOf(s[k])}`);
   }

@@ -21,6 +21,8 @@
  *   the service is a could-not-start with OCF 5 before setup runs.
  * - `$SRV`: listed on the node's responder from ready until it has stopped
  *   (microRegistration.ts).
+ * - `persist`: saved to the node's `StateStore` and restored on the next
+ *   start of the same id (instancePersistence.ts has the rules).
  */
 import type { AnyActorLogic, AnyEventObject } from 'xstate';
 import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
@@ -28,13 +30,15 @@ import { type CheckLevel, type CheckResult, makeCheckResult, OCF, type StatusRep
 import type { AskOptions, ExitSignal, LocalActorRef } from '../../actors/types.js';
 import type { Clock } from '../../clock.js';
 import type { Logger } from '../../log.js';
-import { assertPositiveMs } from '../../options.js';
+import { assertKnownKeys, assertOptionsObject, assertPositiveMs } from '../../options.js';
 import type { Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { SuperviseOptions } from '../../supervision/Supervisor.js';
 import type { AnyServiceDefinition, InstanceIdentity } from '../catalog/definition.js';
 import { containedLogic } from './containedLogic.js';
 import { type MicroHost, registerInstance } from './microRegistration.js';
 import type { MicroRegistration } from '../micro/MicroResponder.js';
+import type { StateStore } from '../state/StateStore.js';
+import { InstancePersistence, stateKey } from './instancePersistence.js';
 import { isReady, observedLogic } from './observedLogic.js';
 import { type InstanceState, type LifetimeOption, type ServiceEvent, ServiceEventType, type StopOptions } from './types.js';
 
@@ -50,6 +54,13 @@ export interface InstanceHost {
   forget(instance: ServiceInstance): void;
   /** Where the instance is listed for `$SRV` while it runs; none, not listed. */
   readonly micro?: MicroHost;
+  /** The node's store for persisted instances (made on first use). */
+  stateStore?(): StateStore;
+}
+
+export interface CleanupOptions {
+  /** Delete its persisted state too. Default false: a later start of the same id restores it. */
+  readonly state?: boolean;
 }
 
 export interface InstanceInit {
@@ -96,6 +107,7 @@ export class ServiceInstance implements AsyncDisposable {
   private listing: MicroRegistration | undefined;
   /** Declared endpoint name by the event type it answers, for `$SRV STATS`. */
   private readonly endpointByEvent: ReadonlyMap<string, string>;
+  private persistence: InstancePersistence | undefined;
 
   constructor(host: InstanceHost, init: InstanceInit) {
     this.host = host;
@@ -198,8 +210,10 @@ export class ServiceInstance implements AsyncDisposable {
     }
     // A resource cannot travel to a worker or process: only the config and identity do.
     const input = { config: this.config, instance: this.identity, resource: def.container === 'inline' ? this.resource : undefined };
+    // No await without persist: a start spawns its logic in the same turn as setup ends.
+    const persistence = def.persist === false ? undefined : await this.openPersistence();
     const logic = observedLogic(
-      contained,
+      persistence === undefined ? contained : persistence.wrap(contained),
       (snapshot) => this.observe(snapshot),
       // A delayed restart (restart-after) comes back here: pick up the new incarnation once the supervisor has registered it.
       () => queueMicrotask(() => this.sup !== undefined && this.afterDecision(this.sup)),
@@ -222,6 +236,7 @@ export class ServiceInstance implements AsyncDisposable {
     } catch (err) {
       throw new ServiceStartError(this.service, `logic did not start: ${describe(err)}`, OCF.ERR_GENERIC, err);
     }
+    persistence?.begin();
     this.checkReady();
     const exitedFirst = new Promise<never>((_, reject) => {
       this.ref?.onExit((exit) => {
@@ -231,7 +246,24 @@ export class ServiceInstance implements AsyncDisposable {
     await Promise.race([ready, exitedFirst]);
   }
 
+  /** The persisted state, loaded; none without `persist`. */
+  private async openPersistence(): Promise<InstancePersistence | undefined> {
+    const persist = this.definition.persist;
+    if (persist === false) return undefined;
+    const store = this.host.stateStore?.();
+    if (store === undefined) throw new ServiceStartError(this.service, 'persist is set but the node has no state store', OCF.ERR_CONFIGURED);
+    const persistence = new InstancePersistence(store, stateKey(this.service, this.id), persist, this.host.clock, () => this.log);
+    try {
+      await persistence.load();
+    } catch (err) {
+      throw new ServiceStartError(this.service, `persisted state could not be read: ${describe(err)}`, OCF.ERR_GENERIC, err);
+    }
+    this.persistence = persistence;
+    return persistence;
+  }
+
   private observe(snapshot: unknown): void {
+    this.persistence?.observe(snapshot);
     this.latest = snapshot;
     for (const l of this.snapshotListeners) l(snapshot);
     if (this.readyWaiter !== undefined) queueMicrotask(() => this.checkReady());
@@ -347,6 +379,8 @@ export class ServiceInstance implements AsyncDisposable {
       this.state_ = 'stopping';
       this.readyWaiter = undefined;
       const sup = this.sup;
+      // Before the logic's shutdown: a graceful restart continues from the state it had while running.
+      await this.persistence?.end(how === 'shutdown' || how === 'killed' ? 'clean' : how === 'normal' ? 'finished' : 'failed');
       if (sup !== undefined && sup.phase === 'running') {
         const stopping = sup.stop();
         // After the supervisor's stop began, so it is not seen as a failure; a kill overrides the graceful stop under way (OTP exit(Pid, kill)).
@@ -406,10 +440,17 @@ export class ServiceInstance implements AsyncDisposable {
     ]).finally(() => this.host.clock.clearTimer(timer as never));
   }
 
-  /** Forget a stopped instance (its record in the node's services). A live one is a `ServiceRunningError`. */
-  async cleanup(): Promise<void> {
+  /** Forget a stopped instance (its record in the node's services; with `state`, its persisted state). A live one is a `ServiceRunningError`. */
+  async cleanup(options: CleanupOptions = {}): Promise<void> {
+    assertOptionsObject(options, 'options', '{ state? }', { error: InvalidArgumentError });
+    assertKnownKeys(options, 'options', ['state'], { error: InvalidArgumentError });
+    if (options.state !== undefined && typeof options.state !== 'boolean') throw new InvalidArgumentError('options.state', 'must be a boolean');
     if (this.isAlive()) {
       throw new ServiceRunningError(this.id, this.state_);
+    }
+    if (options.state === true && this.definition.persist !== false) {
+      const store = this.host.stateStore?.();
+      if (store !== undefined) await (this.persistence ?? new InstancePersistence(store, stateKey(this.service, this.id), this.definition.persist, this.host.clock, () => this.log)).forget();
     }
     this.host.forget(this);
   }

@@ -65,6 +65,7 @@ import type { ClusterServiceInput, ClusterServices } from '../cluster/clusterSer
 import { type MonitorHost, type MonitorOptions, type ServiceMonitor, startMonitor } from './monitor.js';
 import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
 import { type ServiceHandle, ServiceQuery, type ServiceSource } from './ServiceQuery.js';
+import type { StateStore } from '../state/StateStore.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
 
 /** What the manager needs from its node. */
@@ -79,6 +80,8 @@ export interface ServicesHost {
   readonly micro?: MicroHost;
   /** Where `monitor` publishes; without it `monitor` is refused. */
   readonly monitor?: MonitorHost;
+  /** Where persisted instances keep their state (state/stateOptions.ts). */
+  stateStore?(): StateStore;
 }
 
 /** The graph of services, instances, nodes, configs and owners (`graph()`); versioned by `v`. */
@@ -136,6 +139,7 @@ export class ServiceManager implements ServiceSource {
       emit: (e) => this.emit(e),
       liveDependants: (i) => this.liveDependants(i),
       ...(host.micro === undefined ? {} : { micro: host.micro }),
+      ...(host.stateStore === undefined ? {} : { stateStore: () => (host.stateStore as () => StateStore)() }),
       forget: (i) => {
         const at = this.list.indexOf(i);
         if (at >= 0) this.list.splice(at, 1);
@@ -316,9 +320,10 @@ export class ServiceManager implements ServiceSource {
     return `${service}-${this.host.name.replace(/[^A-Za-z0-9_-]/g, '_')}-${++this.seq}`;
   }
 
+  /** Node-qualified, so an id is unique across the cluster (node names are), as `$SRV` ids must be. */
   private nextId(service: string): string {
     let id: string;
-    do id = `${service}-${++this.seq}`;
+    do id = `${service}-${this.host.name}-${++this.seq}`;
     while (this.list.some((i) => i.id === id));
     return id;
   }
@@ -388,7 +393,8 @@ export class ServiceManager implements ServiceSource {
   /** Stop `instance`, then start it again with the same config, tags and lifetime. */
   async restart(instance: ServiceHandle): Promise<ServiceHandle> {
     await instance.stop();
-    return this.start(instance.service, { config: instance.config, tags: instance.tags, lifetime: instance.lifetime });
+    // The same id: a persisted instance continues from the state it stopped with.
+    return this.start(instance.service, { config: instance.config, tags: instance.tags, lifetime: instance.lifetime, id: instance.id });
   }
 
   /** Publish an instance's resource figures every `everyMs` (monitor.ts) until stopped. */

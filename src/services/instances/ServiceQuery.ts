@@ -55,8 +55,13 @@ export class ServiceQuery {
     return new ServiceQuery(this.source, [...this.filters, f]);
   }
 
+  /** Service name (or names): the `$SRV` name, `defineService({ name })`. */
+  byName(...names: string[]): ServiceQuery {
+    return this.with((i) => names.includes(i.service));
+  }
+
   /** Instance id (or ids). */
-  byName(...ids: string[]): ServiceQuery {
+  byId(...ids: string[]): ServiceQuery {
     return this.with((i) => ids.includes(i.id));
   }
 

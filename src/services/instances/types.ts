@@ -33,7 +33,7 @@ export interface StartOptions {
   readonly tags?: readonly string[];
   /** Default: the definition's `lifetime`. */
   readonly lifetime?: LifetimeOption;
-  /** Instance id. A start with the id of a live instance returns it (idempotent). Default `<service>-<n>`. */
+  /** Instance id. A start with the id of a live instance returns it (idempotent). Default `<service>-<node>-<n>`, unique across the cluster. */
   readonly id?: string;
   /** How long to wait for setup and ready, ms. Default: the definition's `startTimeoutMs`. */
   readonly timeout?: number;

@@ -21,6 +21,7 @@
  * | `events`     | no       | `{ publish: false }`    | `{ publish }`: also publish `node.events` as JSON on `<prefix>.events.<node>` (src/events.ts) |
  * | `admin`      | no       | `{ write: false }`      | the admin wire API (services/admin/protocol.ts): `false` for none; `{ write: true }` allows restart and stop; `logSize` |
  * | `http`       | no       | off                     | `{ port, host = '127.0.0.1', services? }`: serve `/alive`, `/ready`, `/metrics` (services/health/) |
+ * | `state`      | no       | file store under `.halyard/state/<node>`; JetStream KV on NATS | `{ dir }` or `{ store }`: where `persist` services keep their state (services/state/stateOptions.ts) |
  *
  * ## Routing
  * `ref(name)` resolves at every send: a live local actor of that name gets the
@@ -67,6 +68,8 @@ import { Requester } from '../remote/Requester.js';
 import { type RemoteNodeHealth, Router } from '../remote/Router.js';
 import type { AnyServiceDefinition } from '../catalog/definition.js';
 import { ServiceManager } from '../instances/ServiceManager.js';
+import { type NodeStateOption, resolveStateStore } from '../state/stateOptions.js';
+import type { StateStore } from '../state/StateStore.js';
 import { MicroResponder } from '../micro/MicroResponder.js';
 import { isTransport, resolveNodeOptions, type TransportConfig } from './options.js';
 import type { Subjects } from '../remote/subjects.js';
@@ -99,6 +102,8 @@ export interface NodeOptions {
   readonly admin?: AdminOptions;
   /** Health and metrics endpoints over HTTP (services/health/nodeHealth.ts); off when absent. */
   readonly http?: HttpOptions;
+  /** Where persisted services keep their state: `{ dir }` or `{ store }`; default in state/stateOptions.ts. */
+  readonly state?: NodeStateOption;
 }
 
 /** The node's transport: built from its config (on the node's clock, so request deadlines follow it), or the user's own. */
@@ -167,6 +172,7 @@ export class Node implements InboundTarget {
   readonly services: ServiceManager;
   /** Contexts: transactions owning services, driven by triggers (services/contexts/). */
   readonly contexts: ContextManager;
+  private stateStore: StateStore | undefined;
   private readonly eventStream: EventStream;
   /** @internal The node's `$SRV` responder (its service instances register there). */
   private readonly micro: MicroResponder;
@@ -262,6 +268,10 @@ export class Node implements InboundTarget {
           lookup: (n) => this.system.lookup(n),
           subject: (service, instance) => subjects.monitor(service, instance),
           publish: (subject, data) => this.transport.publish(subject, data),
+        },
+        stateStore: () => {
+          this.stateStore ??= resolveStateStore(options.state, this.name, transport);
+          return this.stateStore;
         },
       },
       options.services,

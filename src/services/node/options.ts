@@ -29,6 +29,7 @@ import type { ClusterOptions } from '../cluster/Cluster.js';
 import { resolveClusterOptions } from '../cluster/options.js';
 import type { NodeOptions } from './Node.js';
 import { assertNodeLabels } from '../catalog/labels.js';
+import { assertStateOption } from '../state/stateOptions.js';
 import { assertNodeName, assertPrefix, Subjects } from '../remote/subjects.js';
 import { assertAdminOptions } from '../admin/AdminResponder.js';
 import { assertHttpOptions } from '../health/httpOptions.js';
@@ -56,6 +57,7 @@ const NODE_KEYS: Record<keyof NodeOptions, true> = {
   events: true,
   admin: true,
   http: true,
+  state: true,
 };
 const NATS_KEYS: Record<keyof NatsTransportConfig, true> = {
   kind: true,
@@ -212,6 +214,7 @@ export function resolveNodeOptions(options: unknown): ResolvedNodeOptions {
     throw new InvalidSpecError(field, message);
   });
   if (o.http !== undefined) assertHttpOptions(o.http);
+  assertStateOption(o.state);
   const cluster = o.cluster === undefined ? undefined : resolveClusterOptions(o.cluster);
   if (cluster !== undefined) {
     // The cluster keeps its records in the transport's key-value store; both

@@ -1,0 +1,172 @@
+/**
+ * An instance's persisted state (`defineService({ persist })`): what is
+ * saved, when, and when it is brought back.
+ *
+ * - Key `svc.<service>.<instance id>` in the node's `StateStore`
+ *   (state/stateOptions.ts). The record is `{ clean, snapshot }`: the logic's
+ *   `getPersistedSnapshot()` and whether the instance ended gracefully.
+ * - Saved after each change, coalesced to at most one write per `everyMs`
+ *   (persistSnapshots.ts), with compare-and-set on the revision it loaded,
+ *   so an old owner of the id cannot overwrite a newer one's state.
+ * - `stop()` / `kill()` write the latest snapshot, taken before the logic's
+ *   shutdown, marked clean. A start of the same id (a graceful restart, or
+ *   another node after failover) restores a clean record always, an unclean
+ *   one (the node or the instance crashed) only with `restoreAfterCrash`:
+ *   a crash may come from the state itself.
+ * - A supervisor restart after a crash restores the last saved snapshot
+ *   (at most `everyMs` old) with `restoreAfterCrash`, otherwise starts fresh.
+ * - Logic that reaches a final state has finished: its record is deleted,
+ *   so the next start begins fresh. `cleanup({ state: true })` deletes it too.
+ * - A write that fails is logged; after a `StateConflictError` (another
+ *   owner) nothing more is written by this incarnation.
+ */
+import type { AnyActorLogic, AnyActorRef } from 'xstate';
+import type { Clock } from '../../clock.js';
+import { describe } from '../../errors.js';
+import type { Logger } from '../../log.js';
+import type { PersistOptions } from '../catalog/definition.js';
+import { type PersistHandle, persistSnapshots } from '../state/persistSnapshots.js';
+import type { StateStore } from '../state/StateStore.js';
+
+interface StoredInstanceState {
+  readonly clean: boolean;
+  readonly snapshot: unknown;
+}
+
+function isStored(value: unknown): value is StoredInstanceState {
+  return typeof value === 'object' && value !== null && typeof (value as StoredInstanceState).clean === 'boolean' && 'snapshot' in value;
+}
+
+export function stateKey(service: string, id: string): string {
+  return `svc.${service}.${id}`;
+}
+
+export class InstancePersistence {
+  readonly key: string;
+  private readonly store: StateStore;
+  private readonly options: PersistOptions;
+  private readonly clock: Clock;
+  private readonly log: () => Logger;
+  private logic: AnyActorLogic | undefined;
+  private revision = 0;
+  /** Taken by the first incarnation's first snapshot. */
+  private pending: unknown;
+  private incarnations = 0;
+  private latest: unknown;
+  private lastPersisted: unknown;
+  private clean = false;
+  private lastWriteClean = false;
+  private handle: PersistHandle | undefined;
+  private readonly listeners = new Set<() => void>();
+  /** Whether the running incarnation came from a stored snapshot. */
+  restored = false;
+
+  constructor(store: StateStore, key: string, options: PersistOptions, clock: Clock, log: () => Logger) {
+    this.store = store;
+    this.key = key;
+    this.options = options;
+    this.clock = clock;
+    this.log = log;
+  }
+
+  /** Read the stored record and decide whether the first incarnation restores it. */
+  async load(): Promise<void> {
+    const found = await this.store.load(this.key);
+    if (found === undefined) return;
+    this.revision = found.revision;
+    if (!isStored(found.snapshot)) {
+      this.log().warn({ key: this.key }, 'persisted state is not an instance record; starting fresh');
+      return;
+    }
+    if (found.snapshot.clean || this.options.restoreAfterCrash) this.pending = found.snapshot.snapshot;
+    else this.log().info({ key: this.key }, 'persisted state is from a crash and restoreAfterCrash is off; starting fresh');
+  }
+
+  /** `logic` whose first snapshot is the pending stored one, when there is one. */
+  wrap<L extends AnyActorLogic>(logic: L): L {
+    this.logic = logic;
+    const wrapped = Object.create(logic) as L;
+    Object.defineProperty(wrapped, 'getInitialSnapshot', {
+      value: (scope: unknown, input: unknown) => {
+        // Only a crash makes the supervisor start another incarnation (the child is transient);
+        // its first snapshot is decided here, as the supervisor may restart before anyone else hears of the exit.
+        const saved = this.incarnations++ === 0 ? this.pending : this.options.restoreAfterCrash ? this.lastPersisted : undefined;
+        this.pending = undefined;
+        this.restored = saved !== undefined;
+        if (saved === undefined || typeof logic.restoreSnapshot !== 'function') {
+          return (logic.getInitialSnapshot as (...a: unknown[]) => unknown).call(logic, scope, input);
+        }
+        return (logic.restoreSnapshot as (...a: unknown[]) => unknown).call(logic, saved, scope);
+      },
+    });
+    return wrapped;
+  }
+
+  /** Every snapshot the logic makes (from observedLogic). */
+  observe(snapshot: unknown): void {
+    this.latest = snapshot;
+    if (this.listeners.size === 0) return;
+    // Inside XState's step: the write is looked at once the step is over.
+    queueMicrotask(() => {
+      for (const l of this.listeners) l();
+    });
+  }
+
+  /** Start saving (the first incarnation is running). */
+  begin(): void {
+    if (this.handle !== undefined) return;
+    const source = {
+      getSnapshot: () => this.latest,
+      getPersistedSnapshot: (): StoredInstanceState => {
+        const logic = this.logic as AnyActorLogic;
+        this.lastPersisted = typeof logic.getPersistedSnapshot === 'function' ? logic.getPersistedSnapshot(this.latest as never, undefined as never) : this.latest;
+        this.lastWriteClean = this.clean;
+        return { clean: this.clean, snapshot: this.lastPersisted };
+      },
+      subscribe: (observer: { next: () => void }) => {
+        const next = (): void => observer.next();
+        this.listeners.add(next);
+        return { unsubscribe: () => this.listeners.delete(next) };
+      },
+    } as unknown as AnyActorRef;
+    this.handle = persistSnapshots(source, this.store, this.key, {
+      everyMs: this.options.everyMs,
+      clock: this.clock,
+      revision: this.revision,
+      onError: (err) => this.log().warn({ err: describe(err), key: this.key }, 'persisted state not saved'),
+    });
+  }
+
+  /**
+   * The instance ends. `clean` (stop, kill): save the latest snapshot marked
+   * clean. `finished` (a final state): delete the record. `failed`: keep the
+   * last good one as it is (unclean).
+   */
+  async end(how: 'clean' | 'finished' | 'failed'): Promise<void> {
+    const handle = this.handle;
+    this.handle = undefined;
+    this.listeners.clear();
+    if (handle === undefined) return;
+    try {
+      if (how === 'clean') {
+        this.clean = true;
+        await handle.stop();
+        if (!this.lastWriteClean && this.lastPersisted !== undefined) {
+          await this.store.save(this.key, { clean: true, snapshot: this.lastPersisted }, { expectedRevision: handle.revision ?? 0 });
+        }
+      } else if (how === 'finished') {
+        await handle.stop();
+        await this.store.delete(this.key);
+      } else {
+        await handle.stop();
+      }
+    } catch (err) {
+      this.log().warn({ err: describe(err), key: this.key }, 'persisted state not saved at the end');
+    }
+  }
+
+  /** Remove the stored record (cleanup({ state: true })). */
+  async forget(): Promise<boolean> {
+    return this.store.delete(this.key);
+  }
+}
