@@ -41,6 +41,6 @@ describe('services in a cluster - SIGKILL', () => {
     await waitFor(async () => (await h.check().catch(() => undefined))?.code === 0, { timeout: 10_000, message: 'kept answers Check on z' });
     // Not persisted: it starts again from the config in its record.
     expect(await h.ask<number>({ type: 'ADD' })).toBe(41);
-    expect(z.services.find().byName('kept').onNode('z').alive().size).toBe(1);
+    expect(z.services.find().byId('kept').onNode('z').alive().size).toBe(1);
   });
 });

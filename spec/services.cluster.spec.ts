@@ -97,24 +97,24 @@ describe('services in a cluster', () => {
     const local = await a!.services.start('counter', { config: { start: 0 } });
     const far = await b!.services.start('counter', { config: { start: 5 }, lifetime: 'cluster', id: 'far' });
     expect(['a', 'b']).toContain(far.node);
-    await waitFor(() => a!.services.find().byName('far').size === 1, { timeout: 5000, message: 'a sees the cluster instance' });
+    await waitFor(() => a!.services.find().byId('far').size === 1, { timeout: 5000, message: 'a sees the cluster instance' });
     const all = a!.services.find().byType('counter').alive();
     expect(all.list().map((i) => i.id).sort()).toEqual([local.id, 'far'].sort());
-    expect(a!.services.find().byName('far').onNode(far.node).size).toBe(1);
+    expect(a!.services.find().byId('far').onNode(far.node).size).toBe(1);
     const checks = await all.check();
     expect(checks.map((r) => [r.instance, r.ok]).sort()).toEqual([
       [local.id, true],
       ['far', true],
     ].sort());
-    const stopped = await a!.services.find().byName('far').stop();
+    const stopped = await a!.services.find().byId('far').stop();
     expect(stopped).toEqual([{ ok: true, service: 'counter', instance: 'far', node: far.node, value: undefined }]);
-    await waitFor(() => b!.services.find().byName('far').alive().size === 0, { timeout: 5000, message: 'far is gone everywhere' });
+    await waitFor(() => b!.services.find().byId('far').alive().size === 0, { timeout: 5000, message: 'far is gone everywhere' });
   });
 
   it('services cluster - graph() lists services, instances with their configs, nodes and owners across the cluster', async () => {
     const [a, b] = await cluster([{ name: 'a' }, { name: 'b' }]);
     await b!.services.start('counter', { config: { start: 7 }, lifetime: 'cluster', id: 'g1', tags: ['eu'] });
-    await waitFor(() => a!.services.find().byName('g1').size === 1, { timeout: 5000, message: 'a sees g1' });
+    await waitFor(() => a!.services.find().byId('g1').size === 1, { timeout: 5000, message: 'a sees g1' });
     const g = a!.services.graph();
     expect(g.v).toBe(1);
     expect(g.nodes.map((n) => n.node).sort()).toEqual(['a', 'b']);
@@ -148,7 +148,7 @@ describe('services in a cluster', () => {
     const first = h.node;
     const lost = [a, b, c].find((n) => n!.name === first)!;
     const watcher = [a, b, c].find((n) => n !== lost)!;
-    const handle = watcher.services.find().byName('survivor').list()[0] ?? (await waitFor(() => watcher.services.find().byName('survivor').list()[0], { timeout: 5000, message: 'watcher sees it' }));
+    const handle = watcher.services.find().byId('survivor').list()[0] ?? (await waitFor(() => watcher.services.find().byId('survivor').list()[0], { timeout: 5000, message: 'watcher sees it' }));
     await lost.shutdown();
     await waitFor(() => handle.node !== first && handle.state === 'running', { timeout: 15_000, message: 'survivor runs on another node' });
     await waitFor(async () => (await handle.check().catch(() => undefined))?.code === 0, { timeout: 10_000, message: 'survivor answers Check on its new node' });
@@ -165,7 +165,7 @@ describe('services in a cluster', () => {
     // `a` comes first among the survivors (no load, first by name) and answers OCF 5: the coordinator moves on to `c`.
     await waitFor(() => h.node === 'c' && h.state === 'running', { timeout: 15_000, message: 'labelled runs on c' });
     await waitFor(async () => (await h.check().catch(() => undefined))?.code === 0, { timeout: 10_000, message: 'labelled answers Check on c' });
-    expect(c!.services.find().byName('labelled').onNode('c').alive().size).toBe(1);
+    expect(c!.services.find().byId('labelled').onNode('c').alive().size).toBe(1);
   });
 
   it('services cluster - a cluster instance that reaches its final state is stopped, not restarted', async () => {
@@ -176,7 +176,7 @@ describe('services in a cluster', () => {
     expect(h.state).toBe('stopped');
     expect(h.isAlive()).toBe(false);
     // Its end reaches the other node through the registry watch; nothing brings it back.
-    await waitFor(() => [a!, b!].every((n) => n.services.find().byName('finite').alive().size === 0), { timeout: 5000, message: 'no node sees finite alive' });
+    await waitFor(() => [a!, b!].every((n) => n.services.find().byId('finite').alive().size === 0), { timeout: 5000, message: 'no node sees finite alive' });
     expect(a!.cluster!.records().filter((r) => r.name === 'finite' && r.state === 'running')).toEqual([]);
   });
 });
