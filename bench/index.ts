@@ -32,6 +32,7 @@ import { benchCluster } from './cluster.js';
 import { benchContainers } from './containers.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
+import { benchTasks } from './tasks.js';
 
 /**
  * A module written by others: `undefined` (with a note) when the file is
@@ -129,6 +130,7 @@ async function main(): Promise<void> {
   results.push(...(await benchNats(options)));
   results.push(...(await benchCluster(options)));
   results.push(...(await benchContainers(options)));
+  results.push(...(await benchTasks(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
