@@ -148,6 +148,14 @@ export class Tasks {
   #lease: Lease | undefined;
   #dispatching = false;
   #passQueued = false;
+  /**
+   * Ids changed since the last pass (a changed child marks its parent). A pass
+   * caused by a record change walks only these; time passing (the tick), a
+   * worker's presence and a new lease walk every open task, since those can
+   * make any of them due.
+   */
+  readonly #dirty = new Set<string>();
+  #fullPass = true;
   #passRunning = false;
   #beat: TimerHandle | undefined;
   #tick: TimerHandle | undefined;
@@ -206,7 +214,7 @@ export class Tasks {
     lease.on('acquired', () => {
       this.#dispatching = true;
       this.#logger.info('dispatcher acquired');
-      this.#schedulePass();
+      this.#schedulePass(true);
     });
     lease.on('lost', (reason) => {
       this.#dispatching = false;
@@ -237,7 +245,7 @@ export class Tasks {
               this.#workers.delete(node);
             }
           }
-          this.#schedulePass();
+          this.#schedulePass(true);
         }
       }
     } catch (e) {
@@ -258,6 +266,10 @@ export class Tasks {
     this.#tasks.set(r.id, stored);
     if (OPEN.has(r.status)) this.#openIds.add(r.id);
     else this.#openIds.delete(r.id);
+    if (this.#dispatching) {
+      this.#dirty.add(r.id);
+      if (r.parent !== undefined) this.#dirty.add(r.parent);
+    }
     this.#onTask(stored);
     return stored;
   }
@@ -539,12 +551,13 @@ export class Tasks {
   #tickLoop(): void {
     if (this.#closed) return;
     this.#tick = this.#clock.setTimer(() => {
-      this.#schedulePass();
+      this.#schedulePass(true);
       this.#tickLoop();
     }, Math.min(this.#heartbeatMs, this.#initialMs));
   }
 
-  #schedulePass(): void {
+  #schedulePass(full = false): void {
+    if (full) this.#fullPass = true;
     if (!this.#dispatching || this.#closed) return;
     if (this.#passRunning) {
       this.#passQueued = true;
@@ -592,8 +605,10 @@ export class Tasks {
     const now = this.#clock.now();
     const load = new Map<string, number>();
     const open: StoredTask[] = [];
-    for (const id of this.#openIds) open.push(this.#tasks.get(id)!);
-    for (const { record: r } of open) {
+    for (const id of this.#fullPass ? this.#openIds : this.#dirty) if (this.#openIds.has(id)) open.push(this.#tasks.get(id)!);
+    this.#fullPass = false;
+    this.#dirty.clear();
+    for (const { record: r } of this.#assign === 'least-loaded' ? [...this.#openIds].map((id) => this.#tasks.get(id)!) : []) {
       if ((r.status === 'Assigned' || r.status === 'Working') && r.worker !== undefined) load.set(r.worker, (load.get(r.worker) ?? 0) + 1);
     }
     const writes: Promise<unknown>[] = [];
