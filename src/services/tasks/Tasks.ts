@@ -55,6 +55,8 @@ export const DEFAULT_TASKS_BUCKET = 'halyard-tasks';
 const WORKER_PREFIX = 'worker.';
 const LEASE_KEY = 'dispatcher';
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** Statuses the dispatcher acts on: assign, reassign from a lost worker, collect. */
+const OPEN: ReadonlySet<TaskStatus> = new Set<TaskStatus>(['Unassigned', 'Assigned', 'Working', 'WaitForSubtasks']);
 
 export interface SubtaskOutcome {
   readonly id: string;
@@ -133,6 +135,8 @@ export class Tasks {
   readonly #leaseMs: number;
   readonly #handlers = new Map<string, TaskHandler>();
   readonly #tasks = new Map<string, StoredTask>();
+  /** Ids of the cached tasks the dispatcher still has to act on, so a pass never walks the settled ones. */
+  readonly #openIds = new Set<string>();
   readonly #workers = new Map<string, WorkerPresence>();
   readonly #listeners = new Map<string, Set<(s: StoredTask) => void>>();
   readonly #running = new Set<string>();
@@ -144,6 +148,14 @@ export class Tasks {
   #lease: Lease | undefined;
   #dispatching = false;
   #passQueued = false;
+  /**
+   * Ids changed since the last pass (a changed child marks its parent). A pass
+   * caused by a record change walks only these; time passing (the tick), a
+   * worker's presence and a new lease walk every open task, since those can
+   * make any of them due.
+   */
+  readonly #dirty = new Set<string>();
+  #fullPass = true;
   #passRunning = false;
   #beat: TimerHandle | undefined;
   #tick: TimerHandle | undefined;
@@ -202,7 +214,7 @@ export class Tasks {
     lease.on('acquired', () => {
       this.#dispatching = true;
       this.#logger.info('dispatcher acquired');
-      this.#schedulePass();
+      this.#schedulePass(true);
     });
     lease.on('lost', (reason) => {
       this.#dispatching = false;
@@ -219,11 +231,7 @@ export class Tasks {
         if (entry.key.startsWith(TASK_KEY_PREFIX)) {
           const record = decodeTask(entry);
           if (record === undefined) continue;
-          const stored = { record, revision: entry.revision };
-          const known = this.#tasks.get(record.id);
-          if (known !== undefined && known.revision >= entry.revision) continue;
-          this.#tasks.set(record.id, stored);
-          this.#onTask(stored);
+          this.#learn({ record, revision: entry.revision });
         } else if (entry.key.startsWith(WORKER_PREFIX)) {
           const node = entry.key.slice(WORKER_PREFIX.length);
           if (entry.operation !== 'PUT') this.#workers.delete(node);
@@ -237,12 +245,33 @@ export class Tasks {
               this.#workers.delete(node);
             }
           }
-          this.#schedulePass();
+          this.#schedulePass(true);
         }
       }
     } catch (e) {
       if (!this.#closed) this.#logger.warn({ err: message(e) }, 'tasks watch ended');
     }
+  }
+
+  /**
+   * Take a record into the cache if it is newer than the cached one. Our own
+   * writes come through here as soon as they succeed, not only when the watch
+   * echoes them: a dispatcher pass that ran on the stale revision would write
+   * the same step again and lose the CAS.
+   */
+  #learn(stored: StoredTask): StoredTask {
+    const r = stored.record;
+    const known = this.#tasks.get(r.id);
+    if (known !== undefined && known.revision >= stored.revision) return stored;
+    this.#tasks.set(r.id, stored);
+    if (OPEN.has(r.status)) this.#openIds.add(r.id);
+    else this.#openIds.delete(r.id);
+    if (this.#dispatching) {
+      this.#dirty.add(r.id);
+      if (r.parent !== undefined) this.#dirty.add(r.parent);
+    }
+    this.#onTask(stored);
+    return stored;
   }
 
   #onTask(stored: StoredTask): void {
@@ -270,7 +299,8 @@ export class Tasks {
     if (!Number.isInteger(maxAttempts) || maxAttempts < 1) throw new InvalidArgumentError('maxAttempts', 'must be a positive integer');
     await this.start();
     const id = newTaskId();
-    await this.#store!.create({ id, name, input, status: 'Unassigned', epoch: 0, attempt: 0, maxAttempts, failOnSubtaskFailure: options.failOnSubtaskFailure === true });
+    const record: TaskRecord = { id, name, input, status: 'Unassigned', epoch: 0, attempt: 0, maxAttempts, failOnSubtaskFailure: options.failOnSubtaskFailure === true };
+    this.#learn({ record, revision: await this.#store!.create(record) });
     return id;
   }
 
@@ -312,6 +342,9 @@ export class Tasks {
         stop();
       };
       stop = this.#listen(id, (s) => check(s.record));
+      // The cached record is as good as a read: any later revision reaches the listener through the watch.
+      const cached = this.#tasks.get(id);
+      if (cached !== undefined) return check(cached.record);
       this.#store!.require(id).then(
         (s) => check(s.record),
         (e) => {
@@ -343,7 +376,7 @@ export class Tasks {
   /** Pause a task that has not finished: its current run (if any) is fenced off by a new epoch. */
   async sleep(id: string): Promise<void> {
     await this.start();
-    await this.#store!.transition(id, 'Sleeping', (r) => ({ epoch: r.epoch + 1, worker: undefined, workerToken: undefined, sleptFrom: r.status }));
+    await this.#transition(id, 'Sleeping', (r) => ({ epoch: r.epoch + 1, worker: undefined, workerToken: undefined, sleptFrom: r.status }));
   }
 
   /** Resume a Sleeping task: back to WaitForSubtasks if it slept waiting, else Unassigned. */
@@ -351,7 +384,7 @@ export class Tasks {
     await this.start();
     const s = await this.#store!.require(id);
     const to = s.record.sleptFrom === 'WaitForSubtasks' ? 'WaitForSubtasks' : 'Unassigned';
-    await this.#store!.transition(id, to, { sleptFrom: undefined }, { known: s });
+    await this.#transition(id, to, { sleptFrom: undefined }, { known: s });
   }
 
   /** Leave: stop the dispatcher and the worker (its presence deleted, so its tasks go back at once). Idempotent. */
@@ -413,19 +446,18 @@ export class Tasks {
     const key = `${r.id}:${r.epoch}`;
     if (this.#running.has(key) || this.#closed) return;
     this.#running.add(key);
-    const store = this.#store!;
     const epoch = r.epoch;
     try {
       const handler = this.#handlers.get(r.name);
       let working: StoredTask;
       try {
-        working = await store.transition(r.id, 'Working', {}, { epoch, known: assigned });
+        working = await this.#transition(r.id, 'Working', {}, { epoch, known: assigned });
       } catch (e) {
         this.#refused(e);
         return;
       }
       if (handler === undefined) {
-        await store.transition(r.id, 'Unassigned', { worker: undefined, workerToken: undefined, error: `no handler for ${r.name} on ${this.node}` }, { epoch, known: working });
+        await this.#transition(r.id, 'Unassigned', { worker: undefined, workerToken: undefined, error: `no handler for ${r.name} on ${this.node}` }, { epoch, known: working });
         return;
       }
       const children: ChildSpec[] = [];
@@ -455,25 +487,30 @@ export class Tasks {
       if (this.#dead) return;
       if (failed) {
         const spent = r.attempt >= r.maxAttempts;
-        await store.transition(
+        await this.#transition(
           r.id,
           spent ? 'Failed' : 'Unassigned',
           { worker: undefined, workerToken: undefined, error: message(failure), notBefore: spent ? undefined : this.#clock.now() + this.#backoff(r.attempt) },
-          { epoch },
+          { epoch, known: working },
         );
       } else if (children.length > 0) {
         const ids = children.map((_, i) => `${r.id}-${epoch}-${i}`);
         // The parent records its children's specs before any child exists, so a crash in between leaves the dispatcher enough to create them.
-        await store.transition(r.id, 'WaitForSubtasks', { worker: undefined, workerToken: undefined, children: ids, childSpecs: children }, { epoch });
+        await this.#transition(r.id, 'WaitForSubtasks', { worker: undefined, workerToken: undefined, children: ids, childSpecs: children }, { epoch, known: working });
         await Promise.all(ids.map((id, i) => this.#createChild(id, r, children[i]!)));
       } else {
-        await store.transition(r.id, 'DoneCalculating', { worker: undefined, workerToken: undefined, result, error: undefined }, { epoch });
+        await this.#transition(r.id, 'DoneCalculating', { worker: undefined, workerToken: undefined, result, error: undefined }, { epoch, known: working });
       }
     } catch (e) {
       this.#refused(e);
     } finally {
       this.#running.delete(key);
     }
+  }
+
+  /** A status write (`TaskStore.transition`), learnt at once by this node's view. */
+  async #transition(...args: Parameters<TaskStore['transition']>): Promise<StoredTask> {
+    return this.#learn(await this.#store!.transition(...args));
   }
 
   #outcomes(r: TaskRecord): readonly SubtaskOutcome[] | undefined {
@@ -514,12 +551,13 @@ export class Tasks {
   #tickLoop(): void {
     if (this.#closed) return;
     this.#tick = this.#clock.setTimer(() => {
-      this.#schedulePass();
+      this.#schedulePass(true);
       this.#tickLoop();
     }, Math.min(this.#heartbeatMs, this.#initialMs));
   }
 
-  #schedulePass(): void {
+  #schedulePass(full = false): void {
+    if (full) this.#fullPass = true;
     if (!this.#dispatching || this.#closed) return;
     if (this.#passRunning) {
       this.#passQueued = true;
@@ -564,31 +602,34 @@ export class Tasks {
   }
 
   async #pass(): Promise<void> {
-    const store = this.#store!;
     const now = this.#clock.now();
     const load = new Map<string, number>();
-    for (const { record: r } of this.#tasks.values()) {
+    const open: StoredTask[] = [];
+    for (const id of this.#fullPass ? this.#openIds : this.#dirty) if (this.#openIds.has(id)) open.push(this.#tasks.get(id)!);
+    this.#fullPass = false;
+    this.#dirty.clear();
+    for (const { record: r } of this.#assign === 'least-loaded' ? [...this.#openIds].map((id) => this.#tasks.get(id)!) : []) {
       if ((r.status === 'Assigned' || r.status === 'Working') && r.worker !== undefined) load.set(r.worker, (load.get(r.worker) ?? 0) + 1);
     }
     const writes: Promise<unknown>[] = [];
     const guard = (p: Promise<unknown>): void => {
       writes.push(p.catch((e) => this.#refused(e)));
     };
-    for (const known of [...this.#tasks.values()]) {
+    for (const known of open) {
       if (!this.#dispatching) break;
       const r = known.record;
       switch (r.status) {
         case 'Unassigned': {
           if (r.notBefore !== undefined && r.notBefore > now) break;
           if (r.attempt >= r.maxAttempts) {
-            guard(store.transition(r.id, 'Failed', { error: r.error ?? 'attempts spent' }, { known, attempts: 0 }));
+            guard(this.#transition(r.id, 'Failed', { error: r.error ?? 'attempts spent' }, { known, attempts: 0 }));
             break;
           }
           const worker = this.#pick(r.name, load);
           if (worker === undefined) break;
           load.set(worker, (load.get(worker) ?? 0) + 1);
           const token = this.#workers.get(worker)!.token;
-          guard(store.transition(r.id, 'Assigned', { worker, workerToken: token, epoch: r.epoch + 1, attempt: r.attempt + 1, notBefore: undefined }, { known, attempts: 0 }));
+          guard(this.#transition(r.id, 'Assigned', { worker, workerToken: token, epoch: r.epoch + 1, attempt: r.attempt + 1, notBefore: undefined }, { known, attempts: 0 }));
           break;
         }
         case 'Assigned':
@@ -596,7 +637,7 @@ export class Tasks {
           if (!this.#isLive(r.worker, r.workerToken)) {
             this.counters.reassigned++;
             guard(
-              store.transition(
+              this.#transition(
                 r.id,
                 'Unassigned',
                 { worker: undefined, workerToken: undefined, error: `worker ${r.worker} lost`, notBefore: now + this.#backoff(r.attempt) },
@@ -629,17 +670,16 @@ export class Tasks {
       kids.push(child);
     }
     if (!kids.every((k) => isSettled(k.status))) return;
-    const store = this.#store!;
-    await Promise.all(kids.filter((k) => k.status === 'DoneCalculating').map((k) => store.transition(k.id, 'Collected', {}, { known: this.#tasks.get(k.id) })));
+    await Promise.all(kids.filter((k) => k.status === 'DoneCalculating').map((k) => this.#transition(k.id, 'Collected', {}, { known: this.#tasks.get(k.id) })));
     const failed = kids.find((k) => k.status === 'Failed');
     if (failed !== undefined && r.failOnSubtaskFailure) {
-      await store.transition(r.id, 'Failed', { error: `subtask ${failed.id} failed: ${failed.error ?? 'failed'}` }, { known, attempts: 0 });
+      await this.#transition(r.id, 'Failed', { error: `subtask ${failed.id} failed: ${failed.error ?? 'failed'}` }, { known, attempts: 0 });
       return;
     }
     const outcomes: SubtaskOutcome[] = kids.map((k) =>
       k.status === 'Failed' ? { id: k.id, status: 'Failed', error: k.error } : { id: k.id, status: 'Collected', result: k.result },
     );
-    await store.transition(r.id, 'Unassigned', { subtaskResults: outcomes, children: undefined, childSpecs: undefined, attempt: 0, error: undefined }, {
+    await this.#transition(r.id, 'Unassigned', { subtaskResults: outcomes, children: undefined, childSpecs: undefined, attempt: 0, error: undefined }, {
       known,
       attempts: 0,
     });
