@@ -32,6 +32,7 @@ import {
 import { benchCluster } from './cluster.js';
 import { benchContainers } from './containers.js';
 import { benchServices } from './services.js';
+import { benchServicesCluster } from './services.cluster.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
 import { benchTasks } from './tasks.js';
@@ -134,6 +135,7 @@ async function main(): Promise<void> {
   results.push(...(await benchContainers(options)));
   results.push(...(await benchTasks(options)));
   results.push(...(await benchServices(options)));
+  results.push(...(await benchServicesCluster(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
