@@ -84,6 +84,29 @@ describe('contexts - the seed example', () => {
   });
 });
 
+describe('contexts - in-process events', () => {
+  it('contexts - subscribe hears the state and service events the context publishes, and stops hearing after unsubscribe', async () => {
+    const { n } = await seedNode();
+    const ctx = await n.contexts.start(`${FIXTURES}echo.yaml`);
+    const heard: string[] = [];
+    const off = ctx.subscribe((e) => {
+      if (e.type === ContextEventType.State) heard.push(`state ${e.state}`);
+      if (e.type === ContextEventType.Service) heard.push(`${e.id} ${e.event}`);
+    });
+    const walk = await until('walk started by stand', () => running(ctx, 'walk'));
+    walk.tell({ type: 'DONE' });
+    await until('coffee started by walk', () => running(ctx, 'coffee'));
+    expect(heard).toContain('walk halyard.service.exited.v1');
+    expect(heard).toContain('coffee halyard.service.started.v1');
+    expect(heard.indexOf('walk halyard.service.exited.v1')).toBeLessThan(heard.indexOf('coffee halyard.service.started.v1'));
+    off();
+    const count = heard.length;
+    await ctx.stop();
+    expect(ctx.state).toBe('stopped');
+    expect(heard.length).toBe(count);
+  });
+});
+
 describe('contexts - triggers', () => {
   it('contexts - on_update sends the named service an event when a service changes state', async () => {
     const { n } = await seedNode();

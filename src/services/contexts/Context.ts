@@ -67,6 +67,7 @@ export class Context {
   private readonly instances = new Map<string, ServiceInstance>();
   private readonly order: ServiceInstance[] = [];
   private readonly unwatch: Array<() => void> = [];
+  private readonly listeners = new Set<(event: ContextEventMessage) => void>();
   /** Instances the context itself is replacing or stopping: their end runs no trigger. */
   private readonly quiet = new WeakSet<ServiceInstance>();
   private readonly pendingFail = new WeakSet<ServiceInstance>();
@@ -96,6 +97,30 @@ export class Context {
   /** The machine's state value: each service region's state while active. */
   get machineState(): unknown {
     return this.actor?.getSnapshot().value;
+  }
+
+  /**
+   * Call `listener` with every event the context publishes on the wire (its
+   * state, its services' starts and ends, actions that could not be done),
+   * synchronously, after the change is visible on the context. Returns the
+   * unsubscribe function. A throwing listener is logged, not propagated.
+   */
+  subscribe(listener: (event: ContextEventMessage) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  private emit(event: ContextEventMessage): void {
+    this.host.publish(this, event);
+    for (const l of [...this.listeners]) {
+      try {
+        l(event);
+      } catch (err) {
+        this.host.logger.error({ err: describe(err) }, 'context listener failed');
+      }
+    }
   }
 
   /** The live instances of the context's services. */
@@ -218,7 +243,7 @@ export class Context {
       this.send(inst, inst.state === 'failed' ? 'failed' : 'exited');
     });
     // The manager's started event came before the instance was ours: publish it now.
-    this.host.publish(this, { type: ContextEventType.Service, context: this.name, transaction: this.transaction_, id, event: ServiceEventType.Started, instance: inst.id });
+    this.emit({ type: ContextEventType.Service, context: this.name, transaction: this.transaction_, id, event: ServiceEventType.Started, instance: inst.id });
     this.send(inst, 'started');
     return inst;
   }
@@ -226,7 +251,7 @@ export class Context {
   private serviceEvent(e: { type: string; instance: string }): void {
     const inst = this.order.find((i) => i.id === e.instance);
     if (inst === undefined) return;
-    this.host.publish(this, { type: ContextEventType.Service, context: this.name, transaction: this.transaction_, id: this.idOf(inst), event: e.type, instance: e.instance });
+    this.emit({ type: ContextEventType.Service, context: this.name, transaction: this.transaction_, id: this.idOf(inst), event: e.type, instance: e.instance });
     if (e.type === ServiceEventType.Failed) this.pendingFail.add(inst);
     else if (e.type === ServiceEventType.Started && this.pendingFail.has(inst)) {
       // The supervisor restarted it: the decision is made, now the trigger.
@@ -247,7 +272,7 @@ export class Context {
   private actionFailed(action: TriggeredAction, err: unknown): void {
     const text = `${action.from}.${action.trigger}: ${action.verb} ${action.target}`;
     this.host.logger.warn({ err: describe(err), action: text }, 'context action failed');
-    this.host.publish(this, { type: ContextEventType.ActionFailed, context: this.name, transaction: this.transaction_, action: text, reason: describe(err) });
+    this.emit({ type: ContextEventType.ActionFailed, context: this.name, transaction: this.transaction_, action: text, reason: describe(err) });
   }
 
   private async run(action: TriggeredAction): Promise<void> {
@@ -285,6 +310,6 @@ export class Context {
 
   private publishState(): void {
     if (this.transaction_ === '') return;
-    this.host.publish(this, { type: ContextEventType.State, context: this.name, transaction: this.transaction_, state: this.state_, machine: this.machineState ?? null });
+    this.emit({ type: ContextEventType.State, context: this.name, transaction: this.transaction_, state: this.state_, machine: this.machineState ?? null });
   }
 }
