@@ -6,6 +6,7 @@
  * every run. Results and targets: see harness.ts, local.ts, nats.ts and
  * cluster.ts (membership, registry, failure detection, failover across processes; group `cluster`)
  * and containers.ts (worker and process containers; group `containers`).
+ * scale.ts (50 nodes, 100 000 actors; group `scale`) runs only when named: `--only scale`.
  *
  * Run it as the npm script does: `node --expose-gc --import ./bench/register.mjs`.
  * `--expose-gc` lets the heap case collect garbage between measurements;
@@ -32,6 +33,7 @@ import { benchCluster } from './cluster.js';
 import { benchContainers } from './containers.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
+import { benchScale } from './scale.js';
 
 /**
  * A module written by others: `undefined` (with a note) when the file is
@@ -129,6 +131,7 @@ async function main(): Promise<void> {
   results.push(...(await benchNats(options)));
   results.push(...(await benchCluster(options)));
   results.push(...(await benchContainers(options)));
+  results.push(...(await benchScale(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);
