@@ -7,6 +7,8 @@
  * cluster.ts (membership, registry, failure detection, failover across processes; group `cluster`)
  * containers.ts (worker and process containers; group `containers`)
  * and services.ts (inline service start and persisted tells; group `services`).
+ * and containers.ts (worker and process containers; group `containers`).
+ * scale.ts (50 nodes, 100 000 actors; group `scale`) runs only when named: `--only scale`.
  *
  * Run it as the npm script does: `node --expose-gc --import ./bench/register.mjs`.
  * `--expose-gc` lets the heap case collect garbage between measurements;
@@ -36,6 +38,7 @@ import { benchServicesCluster } from './services.cluster.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
 import { benchTasks } from './tasks.js';
+import { benchScale } from './scale.js';
 
 /**
  * A module written by others: `undefined` (with a note) when the file is
@@ -136,6 +139,7 @@ async function main(): Promise<void> {
   results.push(...(await benchTasks(options)));
   results.push(...(await benchServices(options)));
   results.push(...(await benchServicesCluster(options)));
+  results.push(...(await benchScale(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));
   const seconds = ((performance.now() - started) / 1000).toFixed(1);

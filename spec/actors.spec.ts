@@ -318,3 +318,46 @@ describe('actors - check and status', () => {
     expect(JSON.stringify(lines)).not.toContain('secret-payload-123');
   });
 });
+
+describe('actors - long ask deadlines', () => {
+  it('actors - an ask with a timeout beyond 2^31-1 ms does not time out at once', async () => {
+    // The real clock: Node's setTimeout fires any delay above 2^31-1 ms after 1 ms.
+    const system = new ActorSystem({ node: 't' });
+    const silent = system.spawn(counterMachine);
+    let settled = false;
+    const long = silent.ask({ type: 'INC' }, { timeout: 2 ** 31 + 1000 });
+    long.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    // A 50 ms deadline on the same clock: were the long one clamped, it would have fired first.
+    await expect(silent.ask({ type: 'INC' }, { timeout: 50 })).rejects.toBeInstanceOf(TimeoutError);
+    expect(settled).toBe(false);
+    await system.stopAll();
+  });
+
+  it('actors - a deadline beyond the timer limit is re-armed in steps until it is due', async () => {
+    const { MAX_TIMER_MS, monotonicClock } = await import('../src/clock.js');
+    const delays: number[] = [];
+    const real = globalThis.setTimeout;
+    const fns: Array<() => void> = [];
+    globalThis.setTimeout = ((fn: () => void, ms: number) => {
+      delays.push(ms);
+      fns.push(fn);
+      return { unref() {} } as unknown as ReturnType<typeof setTimeout>;
+    }) as typeof setTimeout;
+    let fired = 0;
+    try {
+      monotonicClock.setTimer(() => fired++, 2 * MAX_TIMER_MS + 5);
+      fns.shift()!();
+      expect(fired).toBe(0);
+      fns.shift()!();
+      expect(fired).toBe(0);
+      fns.shift()!();
+    } finally {
+      globalThis.setTimeout = real;
+    }
+    expect(delays).toEqual([MAX_TIMER_MS, MAX_TIMER_MS, 5]);
+    expect(fired).toBe(1);
+  });
+});

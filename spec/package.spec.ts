@@ -84,4 +84,54 @@ describe('package', () => {
     });
     expect(imported.stderr).toBe('');
   }, 200_000);
+
+  it('package - Node and Cluster internals are absent from the shipped types and reachable through halyard/internal', async () => {
+    const { dir: consumer } = await packedConsumer();
+    // Each @ts-expect-error is itself an error when the member it guards is visible: tsc prints nothing only
+    // when every internal is gone from the public Node and Cluster types.
+    await writeFile(
+      join(consumer, 'internals.ts'),
+      `import { createNode, type Node } from 'halyard';
+import { clusterInternals, nodeInternals } from 'halyard/internal';
+
+export function touch(node: Node): unknown[] {
+  const c = node.cluster!;
+  return [
+    // @ts-expect-error internal
+    node.system,
+    // @ts-expect-error internal
+    node.transport,
+    // @ts-expect-error internal
+    node.supervision,
+    // @ts-expect-error internal
+    c.membership,
+    // @ts-expect-error internal
+    c.registry,
+    // @ts-expect-error internal
+    c.staleRejected,
+    // @ts-expect-error internal
+    c.fences,
+    // @ts-expect-error internal
+    c.sweeps,
+    nodeInternals(node).system.names(),
+    clusterInternals(c).membership.members(),
+    clusterInternals(c).fences + clusterInternals(c).sweeps + clusterInternals(c).staleRejected,
+  ];
+}
+void createNode;
+`,
+    );
+    await writeFile(
+      join(consumer, 'tsconfig.internals.json'),
+      JSON.stringify({ extends: './tsconfig.base.json', include: ['internals.ts'] }),
+    );
+    const checked = await run('node', [tsc, '-p', 'tsconfig.internals.json'], { cwd: consumer }).catch(
+      (err: { stdout?: string; stderr?: string }) => ({ stdout: err.stdout ?? '', stderr: err.stderr ?? 'tsc failed' }),
+    );
+    expect(`${checked.stdout}${checked.stderr}`).toBe('');
+    const imported = await run('node', ['-e', "import('halyard/internal').then(m=>{if(!m.nodeInternals)process.exit(1)})"], {
+      cwd: consumer,
+    });
+    expect(imported.stderr).toBe('');
+  }, 200_000);
 });

@@ -17,16 +17,36 @@ export interface Clock {
   clearTimer(handle: TimerHandle): void;
 }
 
+/**
+ * The longest delay `setTimeout` honours: Node fires a longer one after 1 ms
+ * (with a TimeoutOverflowWarning), so a 30-day ask deadline would expire at once.
+ */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** A timer that may outlive {@link MAX_TIMER_MS}: re-armed in steps until its deadline. */
+interface LongTimer {
+  current: ReturnType<typeof setTimeout>;
+}
+
 export const monotonicClock: Clock = {
   now: () => performance.now(),
   setTimer(fn, ms, keepAlive) {
-    const t = setTimeout(fn, ms);
-    // A background timer must not keep the process alive on its own.
-    if (keepAlive !== true) t.unref?.();
-    return t as unknown as TimerHandle;
+    const arm = (left: number): ReturnType<typeof setTimeout> => {
+      const step = Math.min(left, MAX_TIMER_MS);
+      const t = setTimeout(() => {
+        if (left > step) timer.current = arm(left - step);
+        else fn();
+      }, step);
+      // A background timer must not keep the process alive on its own.
+      if (keepAlive !== true) t.unref?.();
+      return t;
+    };
+    const timer: LongTimer = { current: undefined as unknown as ReturnType<typeof setTimeout> };
+    timer.current = arm(ms);
+    return timer as unknown as TimerHandle;
   },
   clearTimer(handle) {
-    clearTimeout(handle as unknown as ReturnType<typeof setTimeout>);
+    clearTimeout((handle as unknown as LongTimer).current);
   },
 };
 

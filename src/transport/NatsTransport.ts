@@ -84,7 +84,6 @@ import {
   type MsgHdrs,
   type NatsConnection,
   type Msg as NatsMsg,
-  type Subscription as NatsSubscription,
   type NodeConnectionOptions,
   PermissionViolationError,
   headers as natsHeaders,
@@ -106,13 +105,13 @@ import { LoopStallWatch } from './LoopStallWatch.js';
 import { assertJetStreamKvStoreOptions, JetStreamKvStore, type JetStreamKvStoreOptions } from './kv/JetStreamKvStore.js';
 import { RequestMux } from './RequestMux.js';
 import { StatusListeners } from './StatusListeners.js';
+import { NatsMsgView, NatsSubscriptionView } from './natsViews.js';
 import { splitServerCredentials } from './serverCredentials.js';
 import { tlsHandshakeFailure } from './tlsFailure.js';
 import { assertPublishSubject, assertQueueName, assertSubscribeSubject } from './subject.js';
 import type {
   Msg,
   MsgHandler,
-  MsgHeaders,
   PublishOptions,
   RequestOptions,
   StatusListener,
@@ -196,103 +195,6 @@ function scrub(text: string, secrets: readonly string[]): string {
 
 const State = { Open: 'open', Draining: 'draining', Closed: 'closed' } as const;
 type State = (typeof State)[keyof typeof State];
-
-/** A read-only view of nats.js headers; nothing is copied. */
-class NatsHeadersView implements MsgHeaders {
-  readonly #h: MsgHdrs;
-
-  constructor(h: MsgHdrs) {
-    this.#h = h;
-  }
-
-  get(key: string): string | undefined {
-    // MsgHdrsImpl keeps a Map of key → values; reading it directly avoids the
-    // per-call key array that `has()`/`get()` build for their match modes.
-    const map = (this.#h as { headers?: unknown }).headers;
-    if (map instanceof Map) return (map.get(key) as string[] | undefined)?.[0];
-    return this.#h.has(key) ? this.#h.get(key) : undefined;
-  }
-
-  keys(): Iterable<string> {
-    return this.#h.keys();
-  }
-
-  toJSON(): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const k of this.#h.keys()) out[k] = this.#h.get(k);
-    return out;
-  }
-}
-
-/** A lazy view of a nats.js message: fields are read from the client's message on demand. */
-class NatsMsgView implements Msg {
-  readonly #m: NatsMsg;
-  #headers: NatsHeadersView | null | undefined;
-
-  constructor(m: NatsMsg) {
-    this.#m = m;
-  }
-
-  get subject(): string {
-    return this.#m.subject;
-  }
-
-  get data(): Uint8Array {
-    return this.#m.data;
-  }
-
-  get reply(): string | undefined {
-    return this.#m.reply || undefined;
-  }
-
-  get headers(): MsgHeaders | undefined {
-    if (this.#headers === undefined) {
-      const h = this.#m.headers;
-      this.#headers = h === undefined ? null : new NatsHeadersView(h);
-    }
-    return this.#headers ?? undefined;
-  }
-
-  get noResponders(): boolean {
-    // The same test nats.js applies in its own request paths.
-    return this.#m.data.length === 0 && this.#m.headers?.code === 503;
-  }
-
-  toJSON(): Record<string, unknown> {
-    return { subject: this.subject, reply: this.reply, size: this.data.length, noResponders: this.noResponders };
-  }
-}
-
-class NatsSubscriptionView implements Subscription {
-  readonly #sub: NatsSubscription;
-
-  constructor(
-    readonly subject: string,
-    readonly queue: string | undefined,
-    sub: NatsSubscription,
-  ) {
-    this.#sub = sub;
-  }
-
-  get isClosed(): boolean {
-    return this.#sub.isClosed();
-  }
-
-  unsubscribe(): void {
-    if (this.#sub.isClosed()) return;
-    try {
-      this.#sub.unsubscribe();
-    } catch {
-      // The connection is closed, so the subscription is already gone.
-    }
-  }
-
-  drain(): void {
-    if (this.#sub.isClosed() || this.#sub.isDraining()) return;
-    // It rejects only once the connection is closed, which ends the subscription too.
-    this.#sub.drain().catch(() => {});
-  }
-}
 
 interface OfflineFrame {
   readonly subject: string;

@@ -162,9 +162,11 @@ export class Cluster {
   readonly leaseMs: number;
   readonly safetyMs: number;
   readonly takeoverDelayMs: number;
+  /** @internal Users read members through `nodes()`. */
   readonly membership: Membership;
+  /** @internal */
   readonly registry: Registry;
-  /** Stale exit reports and spawn requests rejected so far (fencing at work). */
+  /** @internal Stale exit reports and spawn requests rejected so far (fencing at work). */
   staleRejected = 0;
 
   readonly #deps: ClusterDeps;
@@ -311,12 +313,12 @@ export class Cluster {
     return this.#fence.valid;
   }
 
-  /** Times this node fenced itself. */
+  /** @internal Times this node fenced itself. */
   get fences(): number {
     return this.#fence.fences;
   }
 
-  /** Recovery sweeps this node has run as cluster coordinator (tests wait on it instead of on time). */
+  /** @internal Recovery sweeps this node has run as cluster coordinator (tests wait on it instead of on time). */
   get sweeps(): number {
     return this.#coordinator.sweeps;
   }

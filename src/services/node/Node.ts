@@ -161,12 +161,14 @@ export async function createNode(options: NodeOptions): Promise<Node> {
 
 export class Node implements InboundTarget {
   readonly name: string;
+  /** @internal The node's actors; users go through `spawn`, `lookup` and `ref`. */
   readonly system: ActorSystem;
+  /** @internal The node's transport; tools reach it through `halyard/internal`. */
   readonly transport: Transport;
   readonly subjects: Subjects;
   readonly logger: Logger;
   readonly clock: Clock;
-  /** Supervisors of this node and its Recovery Coordinator. */
+  /** @internal Supervisors of this node and its Recovery Coordinator. */
   readonly supervision: Supervision;
   /** Service types and instances on this node. */
   readonly services: ServiceManager;
