@@ -882,3 +882,16 @@ export class AdminConnectError extends HalyardError {
     super(AdminErrorCode.Connect, `cannot connect to ${target}: ${message}`, options);
   }
 }
+
+/** A halyard config file (or `defineConfig` object) that cannot run: `file` and `field` say where. */
+export class ConfigFileError extends HalyardError {
+  override readonly name = 'ConfigFileError';
+  constructor(
+    readonly file: string,
+    readonly field: string,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_CONFIG_FILE', `${file}: ${field === '' ? '' : `${field}: `}${message}`, options);
+  }
+}

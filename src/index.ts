@@ -194,6 +194,7 @@ export {
   type DecisionRow,
   type LogLine,
 } from './services/admin/index.js';
+export { defineConfig, loadConfig, up, type HalyardConfig, type Up } from './config/index.js';
 export { ManualClock, monotonicClock, type Clock } from './clock.js';
 export { createLogger, type Logger } from './log.js';
 export * from './errors.js';

@@ -99,7 +99,7 @@ export async function connect(options: ConnectOptions): Promise<HalyardClient> {
     });
   } catch (err) {
     const text = [options.password, options.token].reduce<string>((m, secret) => (secret ? m.split(secret).join('***') : m), describe(err));
-    throw new AdminConnectError(target, redactServer(text), { cause: err });
+    throw new AdminConnectError(target, redactServer(text).replace(`cannot connect to ${target}: `, ''), { cause: err });
   }
   return new HalyardClient(new TransportLink(transport, true), prefix, options);
 }
