@@ -7,8 +7,11 @@
  * - Missing, running as root with apt-get: `apt-get update && apt-get install
  *   -y nats-server`, output streamed. Otherwise print how to install and exit
  *   1. The NATS tests are never skipped.
- * - Then `npx vitest run <extra argv>`, with NATS_SERVER_BIN set to the
- *   binary found; exits with vitest's exit code.
+ * - chromium for the observer's browser tests (spec/observer.spec.ts):
+ *   $CHROMIUM_BIN or /usr/bin/chromium; missing, as root with apt-get:
+ *   `apt-get install -y chromium`, else print how to install and exit 1.
+ * - Then `npx vitest run <extra argv>`, with NATS_SERVER_BIN and
+ *   CHROMIUM_BIN set to the binaries found; exits with vitest's exit code.
  */
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, readFileSync } from 'node:fs';
@@ -78,12 +81,29 @@ if (bin === undefined) {
   }
 }
 
+const CHROMIUM_HINT = 'chromium is required for the observer tests: sudo apt-get install chromium, or set CHROMIUM_BIN.';
+const findChromium = () => [process.env.CHROMIUM_BIN, '/usr/bin/chromium'].find((p) => p && isExecutable(p));
+let chromiumBin = findChromium();
+if (chromiumBin === undefined) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && haveAptGet()) {
+    console.error('chromium not found; installing it with apt-get...');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    if (run('apt-get', ['update'], env) === 0 && run('apt-get', ['install', '-y', 'chromium'], env) === 0) chromiumBin = findChromium();
+  }
+  if (chromiumBin === undefined) {
+    console.error(CHROMIUM_HINT);
+    process.exit(1);
+  }
+}
+
 // A JSON report beside the console one, so that the run ends with a plain
 // "N passed, N failed" line any CI can read.
 const report = join(mkdtempSync(join(tmpdir(), 'halyard-test-')), 'vitest.json');
 const code = run('npx', ['vitest', 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...process.argv.slice(2)], {
   ...process.env,
   NATS_SERVER_BIN: bin,
+  CHROMIUM_BIN: chromiumBin,
 });
 try {
   const r = JSON.parse(readFileSync(report, 'utf8'));

@@ -322,6 +322,29 @@ export function buildProgram(): Command {
       })(),
     );
 
+  program
+    .command('observe')
+    .description('serve the browser observer (tools/observer) until interrupted')
+    .option('--port <port>', 'TCP port, 0 for a free one', '0')
+    .option('--host <host>', 'bind address (a non-loopback one also needs --exposed)', '127.0.0.1')
+    .option('--exposed', 'allow a non-loopback --host (the page has no login)')
+    .option('--allow-write', 'show the restart button and accept restarts')
+    .action(async (o: { port: string; host: string; exposed?: boolean; allowWrite?: boolean }) => {
+      const { createObserver } = await import('../observer/index.js');
+      const c = await client(program);
+      try {
+        const obs = await createObserver({ client: c, port: Number(o.port), host: o.host, exposed: o.exposed === true, allowWrite: o.allowWrite === true });
+        out(`observer at ${obs.url}${o.allowWrite ? ' (writes allowed)' : ''}`);
+        await new Promise<void>((resolve) => {
+          process.once('SIGINT', resolve);
+          process.once('SIGTERM', resolve);
+        });
+        await obs.close();
+      } finally {
+        await c.close();
+      }
+    });
+
   return program;
 }
 

@@ -1,0 +1,1 @@
+export { createObserver, type Observer, type ObserverOptions } from './createObserver.js';
