@@ -27,6 +27,11 @@ type DetailsElement = { open: boolean };
 
 const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 const DOCS = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
+// The README's screenshots are rewritten only when asked (UPDATE_SCREENSHOTS=1 npx vitest run spec/observer.spec.ts),
+// so a test run leaves the tree clean; the page is still rendered to an image every run.
+const shoot = async (page: Page, file: string) => {
+  await page.screenshot(process.env.UPDATE_SCREENSHOTS === '1' ? { path: join(DOCS, file), fullPage: true } : { fullPage: true });
+};
 const DEADLINE = 15_000;
 
 function counter() {
@@ -107,7 +112,7 @@ describe('observer in headless chromium', () => {
     expect(await page.locator('#mode').textContent()).toBe('read-only');
     expect(await page.locator('button.restart').count()).toBe(0);
     expect(await page.locator('tr[data-service="ledger"]').count()).toBe(2);
-    await page.screenshot({ path: join(DOCS, 'observer-main.png'), fullPage: true });
+    await shoot(page, 'observer-main.png');
   });
 
   it('observer - crashing a child changes its restart count on the page and adds a decision; a collapsed tree panel stays collapsed', async () => {
@@ -128,7 +133,7 @@ describe('observer in headless chromium', () => {
     await panel().locator('> summary').click();
     await page.waitForFunction(() => [...document.querySelectorAll('#decisions td')].some((td) => td.textContent === 'boom'), undefined, { timeout: DEADLINE });
     expect(await page.locator('#decisions .directive').first().textContent()).toBe('restart');
-    await page.screenshot({ path: join(DOCS, 'observer-restart.png'), fullPage: true });
+    await shoot(page, 'observer-restart.png');
   });
 
   it('observer - Check on click shows the OCF answer of that actor', async () => {
@@ -141,7 +146,7 @@ describe('observer in headless chromium', () => {
     await page.locator('tr[data-service="billing"] button.status').click();
     await page.waitForSelector('#detail[data-verb="status"][data-ok="true"]', { timeout: DEADLINE });
     expect(await page.locator('#detail-body').textContent()).toContain('"lifecycle"');
-    await page.screenshot({ path: join(DOCS, 'observer-check.png'), fullPage: true });
+    await shoot(page, 'observer-check.png');
   });
 
   it('observer - a read-only observer refuses restart over HTTP and nothing restarts', async () => {
@@ -168,7 +173,7 @@ describe('observer in headless chromium', () => {
     bStopped = true;
     await waitText(page, 'tr[data-node="node-b"] .status', 'down');
     await waitText(page, 'tr[data-node="node-a"] .status', 'up');
-    await page.screenshot({ path: join(DOCS, 'observer-node-down.png'), fullPage: true });
+    await shoot(page, 'observer-node-down.png');
   });
 });
 
