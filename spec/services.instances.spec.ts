@@ -386,6 +386,18 @@ describe('services - queries', () => {
     expect(x.id).toContain('idn1');
   });
 
+  it('services - a restart keeps the instance id, and the node lists that id once, running', async () => {
+    const { def } = recorder();
+    const n = await node({ services: [def('a')] });
+    const first = await n.services.start('a');
+    const again = await n.services.restart(first);
+    expect(again.id).toBe(first.id);
+    expect(again).not.toBe(first);
+    expect(n.services.find().byId(first.id).list()).toEqual([again]);
+    expect(n.services.get(first.id)).toBe(again);
+    expect(again.state).toBe('running');
+  });
+
   it("find_by_tags('core').alive().kill()", async () => {
     const { def } = recorder();
     const n = await node({ services: [def('a', { tags: ['core'] }), def('b'), def('c', { tags: ['core'] })] });

@@ -298,7 +298,10 @@ export class ServiceManager implements ServiceSource {
       // Like a link: the owner's end is ours too.
       void owner.stopped.then(() => instance.stop());
     }
-    this.list.push(instance);
+    // A start with the id of an ended instance (a restart keeps its id) takes its place: one entry per id.
+    const ended = this.list.findIndex((i) => i.id === instance.id);
+    if (ended >= 0) this.list[ended] = instance;
+    else this.list.push(instance);
     await instance._start();
     return instance;
   }
