@@ -85,8 +85,9 @@ export class ServiceInstance implements AsyncDisposable {
   readonly lifetime: LifetimeOption;
   readonly definition: AnyServiceDefinition;
   private readonly host: InstanceHost;
-  /** The node's logger with `{ service, instance, incarnation }`, made again for each incarnation. */
-  private log: Logger;
+  /** The node's logger with `{ service, instance, incarnation }`, made on first use in each incarnation (a pino child serializes its bindings: a cost on every start otherwise). */
+  private log_: Logger | undefined;
+  private logIncarnation = -1;
   private readonly startTimeoutMs: number;
   private state_: InstanceState = 'starting';
   private incarnation_ = 0;
@@ -124,11 +125,18 @@ export class ServiceInstance implements AsyncDisposable {
     this.tags = init.tags;
     this.lifetime = init.lifetime;
     this.startTimeoutMs = init.startTimeoutMs;
-    this.log = host.logger.child({ service: this.service, instance: this.id, incarnation: 0 });
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
-    this.endpointByEvent = new Map(Object.entries(init.def.endpoints).map(([name, type]) => [type, name]));
+    this.endpointByEvent = endpointsByEvent(init.def);
+  }
+
+  private get log(): Logger {
+    if (this.log_ === undefined || this.logIncarnation !== this.incarnation_) {
+      this.log_ = this.host.logger.child({ service: this.service, instance: this.id, incarnation: this.incarnation_ });
+      this.logIncarnation = this.incarnation_;
+    }
+    return this.log_;
   }
 
   get state(): InstanceState {
@@ -189,7 +197,7 @@ export class ServiceInstance implements AsyncDisposable {
     this.state_ = 'running';
     this.listOnSrv();
     this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
-    this.log.info('service started');
+    if (this.host.logger.isLevelEnabled('info')) this.log.info('service started');
   }
 
   private async run(): Promise<void> {
@@ -322,7 +330,6 @@ export class ServiceInstance implements AsyncDisposable {
     if (this.ref === ref) return;
     this.ref = ref;
     this.incarnation_++;
-    this.log = this.host.logger.child({ service: this.service, instance: this.id, incarnation: this.incarnation_ });
     ref.onExit((exit) => this.childExited(ref, exit));
   }
 
@@ -571,4 +578,15 @@ export class ServiceInstance implements AsyncDisposable {
   private eventBase(): { service: string; instance: string; node: string; at: number } {
     return { service: this.service, instance: this.id, node: this.host.node, at: this.host.clock.now() };
   }
+}
+
+/** Declared endpoint name by event type, made once per definition: every instance of a type shares it. */
+const endpointMaps = new WeakMap<AnyServiceDefinition, ReadonlyMap<string, string>>();
+function endpointsByEvent(def: AnyServiceDefinition): ReadonlyMap<string, string> {
+  let map = endpointMaps.get(def);
+  if (map === undefined) {
+    map = new Map(Object.entries(def.endpoints).map(([name, type]) => [type, name]));
+    endpointMaps.set(def, map);
+  }
+  return map;
 }
