@@ -4,11 +4,17 @@
  *
  * | case                                   | Halyard                                            | baseline                                    | target  |
  * |----------------------------------------|----------------------------------------------------|---------------------------------------------|---------|
- * | start → ready, inline                  | `node.services.start()` (own supervisor, ready tag), then `stop()` | `node.spawn()` of the same machine, first ask, stop | >= 0.8 |
+ * | start → ready, inline                  | `node.services.start()` (own supervisor, ready tag), first ask, `stop()`, `cleanup()` | `node.spawn()` of the same machine with a name, first ask, stop | >= 0.8 |
  * | tell throughput, persist on file store | 8192 tells then one ask, `persist: true` (FileStateStore, everyMs 1000) | the same service without `persist`  | >= 0.7  |
  *
  * The same counter machine on every side; each persisted run starts from an
  * empty folder, so no run restores another's state.
+ *
+ * Like with like in `start → ready`: each side ends with a named actor (so
+ * reachable by name, as an instance is) that has answered one ask, and each
+ * side pays its own stop. What only Halyard pays is what a service is: its
+ * supervisor, the `$SRV` listing, the ready check, the lifecycle events and
+ * `cleanup()` (forgetting its record, which a bare actor does not have).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -56,13 +62,14 @@ export async function benchServices(options: BenchOptions): Promise<BenchResult[
         {
           baseline: () =>
             rate(starts, async () => {
-              const ref = node.spawn(counter);
+              const ref = node.spawn(counter, { name: `b${++seq}` });
               await ref.ask({ type: 'READ' });
               await ref.stop();
             }),
           halyard: () =>
             rate(starts, async () => {
               const p = await node.services.start('plain', { id: `s${++seq}` });
+              await p.ask({ type: 'READ' });
               await p.stop();
               await p.cleanup();
             }),

@@ -199,6 +199,7 @@ describe('containers - bad input is a typed error naming the field, nothing left
     frameErr(() => parseToContainer({ t: 'ask', id: 1, event: { kind: 'no type' } }), 'event');
     frameErr(() => parseToContainer({ t: 'init', module: 1, export: 'x' }), 'module');
     frameErr(() => parseFromContainer({ t: 'batch', frames: 'x' }), 'frames');
+    frameErr(() => parseToContainer({ t: 'batch', frames: {} }), 'frames');
     expect(parseFromContainer({ t: 'reply', id: 1, ok: true, value: 3 })).toMatchObject({ id: 1, value: 3 });
     expect(() => parseFromContainer([])).toThrow(ContainerFrameError);
   });
@@ -210,6 +211,21 @@ describe('containers - bad input is a typed error naming the field, nothing left
     ref.tell({ type: 'INC', fn: () => 1 });
     await waitFor(() => snap(ref).undeliverable === 2, { timeout: 5_000, message: 'both counted as undeliverable' });
     await expect(ref.ask({ type: 'GET' })).resolves.toBe(0);
+  });
+
+  it('containers - tells and asks sent in one turn arrive in order, and one that cannot be cloned among them is refused alone', async () => {
+    const ref = system().spawn(containerLogic({ container: 'worker', module: fixture, export: 'counter' }));
+    await waitFor(() => snap(ref).ready, { timeout: 20_000, message: 'ready' });
+    // One turn: these leave together as one batch, which cannot be cloned as a whole.
+    ref.tell({ type: 'INC' });
+    const bad = ref.ask({ type: 'GET', fn: () => 1 });
+    ref.tell({ type: 'INC' });
+    const good = ref.ask({ type: 'GET' });
+    ref.tell({ type: 'INC', fn: () => 1 });
+    await expect(bad).rejects.toMatchObject({ name: 'ContainerFrameError', field: 'event' });
+    await expect(good).resolves.toBe(2);
+    await waitFor(() => snap(ref).undeliverable === 2, { timeout: 5_000, message: 'the two uncloneable frames counted as undeliverable' });
+    await expect(ref.ask({ type: 'GET' })).resolves.toBe(2);
   });
 
   it('containers - asks the container never answers are forgotten once they time out, not kept until it ends', async () => {

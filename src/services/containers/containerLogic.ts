@@ -93,6 +93,8 @@ const EV = {
   Failed: 'halyard.container.failed',
   Exited: 'halyard.container.exited',
   BadFrame: 'halyard.container.badFrame',
+  /** A tell or ask that could not be cloned to the container (found when its batch is sent). */
+  Undeliverable: 'halyard.container.undeliverable',
 } as const;
 
 type Ending = 'running' | 'done' | 'stopped' | 'failed';
@@ -156,20 +158,60 @@ export class ContainerRuntime {
     }
   }
 
-  /** Send a frame, or hold it until the container listens. False if it cannot be sent (not cloneable). */
+  /**
+   * Send a frame, or hold it until the container listens. False if it cannot
+   * be sent now (the container is ending). Frames of one turn leave together
+   * as one batch (flush); one that cannot be cloned is refused there.
+   */
   post(frame: ToContainerFrame): boolean {
     if (this.ending !== 'running' || !this.child) return false;
     if (!this.listening) {
       this.backlog.push(frame);
       return true;
     }
+    if (this.outbox !== undefined) {
+      this.outbox.push(frame);
+      return true;
+    }
+    this.outbox = [frame];
+    queueMicrotask(this.flush);
+    return true;
+  }
+
+  private outbox: ToContainerFrame[] | undefined;
+
+  private readonly flush = (): void => {
+    const frames = this.outbox ?? [];
+    this.outbox = undefined;
+    // Sent even if the container began ending this turn: they were accepted while it ran, as they were before batching.
+    if (frames.length === 0 || !this.child) return;
+    if (frames.length === 1 ? this.send(frames[0]!) : this.send({ t: ToContainer.Batch, frames })) return;
+    // One frame would not clone (a function in an event, say): send the others one by one, refuse that one.
+    for (const f of frames) if (!this.send(f)) this.refused(f);
+  };
+
+  private send(frame: ToContainerFrame): boolean {
     try {
       if (this.child instanceof Worker) this.child.postMessage(frame);
-      else this.child.send(frame);
+      else this.child?.send(frame);
       return true;
     } catch {
       return false;
     }
+  }
+
+  /** A frame that could not be sent: its asker gets the error, and it is counted as undeliverable. */
+  private refused(frame: ToContainerFrame): void {
+    if (frame.t === ToContainer.Ask) {
+      const h = this.pending.get(frame.id);
+      this.pending.delete(frame.id);
+      h?.reject(new ContainerFrameError('event', `${frame.event.type} could not be sent to the container (not cloneable, or the container is ending)`));
+    } else if (frame.t === ToContainer.Stats) {
+      const r = this.statsWaiting.get(frame.id);
+      this.statsWaiting.delete(frame.id);
+      r?.({});
+    }
+    if (frame.t === ToContainer.Ask || frame.t === ToContainer.Tell) this.self.send({ type: EV.Undeliverable });
   }
 
   /** Asks waiting on the container. @internal */
@@ -424,6 +466,8 @@ export function containerLogic(options: ContainerOptions): ActorLogic<ContainerS
           return snapshotOf({ ...snap, status: 'error', error: event.error, canShutdown: false });
         case EV.BadFrame:
           return snapshotOf({ ...snap, badFrames: snap.badFrames + 1 });
+        case EV.Undeliverable:
+          return snapshotOf({ ...snap, undeliverable: snap.undeliverable + 1 });
       }
       if (!rt) return snap;
       const handle = (event as { [REPLY]?: ReplyHandle })[REPLY];

@@ -200,7 +200,7 @@ chan.listen((raw) => {
   handle(raw);
 });
 
-function handle(raw: unknown): void {
+function handle(raw: unknown, nested = false): void {
   let frame: ToContainerFrame;
   try {
     frame = parseToContainer(raw);
@@ -212,6 +212,17 @@ function handle(raw: unknown): void {
     return;
   }
   switch (frame.t) {
+    case ToContainer.Batch:
+      // A batch holds frames, never batches; frames after an init wait for it like frames that arrive after it.
+      if (nested) {
+        badFrames++;
+        return;
+      }
+      for (const f of frame.frames) {
+        if (early) early.push(f);
+        else handle(f, true);
+      }
+      return;
     case ToContainer.Init:
       early = [];
       void init(frame).finally(() => {

@@ -20,8 +20,9 @@
  *
  * A graceful stop is a `tell` of the shutdown event; the container exits
  * itself once its actor is done. A kill ends the container from outside.
- * Frames the container produces in one turn travel as one `batch` (a
- * reply per ask would otherwise cost a message each).
+ * Frames either side produces in one turn travel as one `batch` (a
+ * message per ask and per reply would otherwise cost a message each); a
+ * batch never holds a batch.
  * Every frame is checked on arrival ({@link parseToContainer},
  * {@link parseFromContainer}): a bad one is a {@link ContainerFrameError},
  * never a crash.
@@ -43,6 +44,7 @@ export const ToContainer = {
   Tell: 'tell',
   Ask: 'ask',
   Stats: 'stats',
+  Batch: 'batch',
 } as const;
 
 export const FromContainer = {
@@ -60,7 +62,9 @@ export type ToContainerFrame =
   | { readonly t: 'init'; readonly module: string; readonly export: string; readonly input: unknown }
   | { readonly t: 'tell'; readonly event: { type: string } }
   | { readonly t: 'ask'; readonly id: number; readonly event: { type: string } }
-  | { readonly t: 'stats'; readonly id: number };
+  | { readonly t: 'stats'; readonly id: number }
+  /** Frames the parent sent in one turn, in order: one message instead of one per tell or ask. */
+  | { readonly t: 'batch'; readonly frames: readonly unknown[] };
 
 export type FromContainerFrame =
   | { readonly t: 'hello' }
@@ -119,6 +123,9 @@ export function parseToContainer(raw: unknown): ToContainerFrame {
       break;
     case ToContainer.Stats:
       needId(raw);
+      break;
+    case ToContainer.Batch:
+      if (!Array.isArray(raw.frames)) throw new ContainerFrameError('frames', 'must be an array');
       break;
     default:
       throw new ContainerFrameError('t', `unknown frame type ${JSON.stringify(String(raw.t)).slice(0, 60)}`);

@@ -85,8 +85,9 @@ export class ServiceInstance implements AsyncDisposable {
   readonly lifetime: LifetimeOption;
   readonly definition: AnyServiceDefinition;
   private readonly host: InstanceHost;
-  /** The node's logger with `{ service, instance, incarnation }`, made again for each incarnation. */
-  private log: Logger;
+  /** The node's logger with `{ service, instance, incarnation }`, made on first use in each incarnation (a pino child serializes its bindings: a cost on every start otherwise). */
+  private log_: Logger | undefined;
+  private logIncarnation = -1;
   private readonly startTimeoutMs: number;
   private state_: InstanceState = 'starting';
   private incarnation_ = 0;
@@ -97,7 +98,12 @@ export class ServiceInstance implements AsyncDisposable {
   private tornDown = false;
   private latest: unknown;
   private readyWaiter: (() => void) | undefined;
-  private readonly abort = new AbortController();
+  /** Made only when setup asks for its signal: most services have no setup, and a controller per start is measurable. */
+  private abort: AbortController | undefined;
+  /** Set once the start is abandoned (stop while starting, deadline). */
+  private abandoned = false;
+  /** Rejects the start in progress; set while it runs. */
+  private failStart: ((err: unknown) => void) | undefined;
   private started: Promise<void> | undefined;
   private ending: Promise<void> | undefined;
   private resolveStopped!: () => void;
@@ -119,11 +125,18 @@ export class ServiceInstance implements AsyncDisposable {
     this.tags = init.tags;
     this.lifetime = init.lifetime;
     this.startTimeoutMs = init.startTimeoutMs;
-    this.log = host.logger.child({ service: this.service, instance: this.id, incarnation: 0 });
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
-    this.endpointByEvent = new Map(Object.entries(init.def.endpoints).map(([name, type]) => [type, name]));
+    this.endpointByEvent = endpointsByEvent(init.def);
+  }
+
+  private get log(): Logger {
+    if (this.log_ === undefined || this.logIncarnation !== this.incarnation_) {
+      this.log_ = this.host.logger.child({ service: this.service, instance: this.id, incarnation: this.incarnation_ });
+      this.logIncarnation = this.incarnation_;
+    }
+    return this.log_;
   }
 
   get state(): InstanceState {
@@ -163,39 +176,44 @@ export class ServiceInstance implements AsyncDisposable {
   private async startOnce(): Promise<void> {
     const ms = this.startTimeoutMs;
     let timer: unknown;
-    const deadline = new Promise<never>((_, reject) => {
+    // One promise for both ways a start is cut short (the deadline, a stop while starting): fewer allocations on every start.
+    const cutShort = new Promise<never>((_, reject) => {
+      this.failStart = reject;
       timer = this.host.clock.setTimer(() => reject(new ServiceStartError(this.service, `not ready within ${ms} ms`, OCF.ERR_GENERIC, new TimeoutError(this.id, ms))), ms);
     });
-    const abandoned = new Promise<never>((_, reject) => {
-      this.abort.signal.addEventListener('abort', () => reject(new ServiceStartError(this.service, 'stopped before it was ready', OCF.ERR_GENERIC)), { once: true });
-    });
     try {
-      await Promise.race([this.run(), deadline, abandoned]);
+      await Promise.race([this.run(), cutShort]);
     } catch (err) {
-      this.abort.abort();
+      this.abandonStart();
       const e = err instanceof ServiceStartError ? err : new ServiceStartError(this.service, describe(err), OCF.ERR_GENERIC, err);
       await this.abandon();
       this.host.emit({ ...this.eventBase(), type: ServiceEventType.CouldNotStart, reason: describe(e), ocf: e.ocf, error: toWireError(e) });
       this.log.warn({ err: describe(e) }, 'service could not start');
       throw e;
     } finally {
+      this.failStart = undefined;
       this.host.clock.clearTimer(timer as never);
     }
     this.state_ = 'running';
     this.listOnSrv();
     this.host.emit({ ...this.eventBase(), type: ServiceEventType.Started, config: this.config });
-    this.log.info('service started');
+    if (this.host.logger.isLevelEnabled('info')) this.log.info('service started');
   }
 
   private async run(): Promise<void> {
     const def = this.definition;
     let contained: AnyActorLogic;
-    try {
-      contained = await containedLogic(def);
-    } catch (err) {
-      throw new ServiceStartError(this.service, describe(err), OCF.ERR_INSTALLED, err);
+    if (def.container === 'inline' || def.module === undefined) contained = def.logic;
+    else {
+      try {
+        contained = await containedLogic(def);
+      } catch (err) {
+        throw new ServiceStartError(this.service, describe(err), OCF.ERR_INSTALLED, err);
+      }
     }
     if (def.setup) {
+      this.abort = new AbortController();
+      if (this.abandoned) this.abort.abort();
       try {
         this.resource = await def.setup({ config: this.config, instance: this.identity, signal: this.abort.signal });
       } catch (err) {
@@ -203,7 +221,7 @@ export class ServiceInstance implements AsyncDisposable {
       }
       this.setupDone = true;
       // The deadline passed while setup ran: abandon() has been and gone, so the resource is released here.
-      if (this.abort.signal.aborted) {
+      if (this.abandoned) {
         await this.teardown();
         return;
       }
@@ -220,9 +238,13 @@ export class ServiceInstance implements AsyncDisposable {
     );
     this.sup = this.host.supervise({ strategy: 'one_for_one', children: [] }, { name: `_svc.${this.id}` });
     void this.sup.stopped.then((exit) => this.supervisorEnded(exit.reason));
-    const ready = new Promise<void>((resolve) => {
-      this.readyWaiter = resolve;
-    });
+    // Ready is usually reached in the first snapshot: then no promise is made for it.
+    let readyNow = false;
+    let resolveReady: (() => void) | undefined;
+    this.readyWaiter = () => {
+      readyNow = true;
+      resolveReady?.();
+    };
     try {
       this.attach(
         await this.sup.startChild({
@@ -238,12 +260,21 @@ export class ServiceInstance implements AsyncDisposable {
     }
     persistence?.begin();
     this.checkReady();
-    const exitedFirst = new Promise<never>((_, reject) => {
+    if (readyNow) return;
+    await new Promise<void>((resolve, reject) => {
+      resolveReady = resolve;
       this.ref?.onExit((exit) => {
         if (this.state_ === 'starting') reject(new ServiceStartError(this.service, `logic ended (${exit.reason}) before it was ready${exit.error === undefined ? '' : `: ${describe(exit.error)}`}`, OCF.ERR_GENERIC, exit.error));
       });
     });
-    await Promise.race([ready, exitedFirst]);
+  }
+
+  /** Cut a start short: setup's signal aborts, and the start in progress (if any) rejects. */
+  private abandonStart(): void {
+    if (this.abandoned) return;
+    this.abandoned = true;
+    this.abort?.abort();
+    this.failStart?.(new ServiceStartError(this.service, 'stopped before it was ready', OCF.ERR_GENERIC));
   }
 
   /** The persisted state, loaded; none without `persist`. */
@@ -299,7 +330,6 @@ export class ServiceInstance implements AsyncDisposable {
     if (this.ref === ref) return;
     this.ref = ref;
     this.incarnation_++;
-    this.log = this.host.logger.child({ service: this.service, instance: this.id, incarnation: this.incarnation_ });
     ref.onExit((exit) => this.childExited(ref, exit));
   }
 
@@ -359,7 +389,7 @@ export class ServiceInstance implements AsyncDisposable {
     if (this.ending !== undefined) return this.ending;
     if (this.state_ === 'starting') {
       // Abandon a start in progress: its caller sees could-not-start.
-      this.abort.abort();
+      this.abandonStart();
       await this.started?.catch(() => undefined);
       if (this.ending !== undefined) return this.ending;
     }
@@ -548,4 +578,15 @@ export class ServiceInstance implements AsyncDisposable {
   private eventBase(): { service: string; instance: string; node: string; at: number } {
     return { service: this.service, instance: this.id, node: this.host.node, at: this.host.clock.now() };
   }
+}
+
+/** Declared endpoint name by event type, made once per definition: every instance of a type shares it. */
+const endpointMaps = new WeakMap<AnyServiceDefinition, ReadonlyMap<string, string>>();
+function endpointsByEvent(def: AnyServiceDefinition): ReadonlyMap<string, string> {
+  let map = endpointMaps.get(def);
+  if (map === undefined) {
+    map = new Map(Object.entries(def.endpoints).map(([name, type]) => [type, name]));
+    endpointMaps.set(def, map);
+  }
+  return map;
 }
