@@ -67,6 +67,8 @@ import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
 import { type ServiceHandle, ServiceQuery, type ServiceSource } from './ServiceQuery.js';
 import type { StateStore } from '../state/StateStore.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
+import type { ServiceReportInput } from '../../supervision/reports.js';
+import { coordinatorReport } from './coordinatorReport.js';
 
 /** What the manager needs from its node. */
 export interface ServicesHost {
@@ -82,6 +84,8 @@ export interface ServicesHost {
   readonly monitor?: MonitorHost;
   /** Where persisted instances keep their state (state/stateOptions.ts). */
   stateStore?(): StateStore;
+  /** The node's Recovery Coordinator, told every instance event (coordinatorReport.ts). */
+  report?(report: ServiceReportInput): void;
 }
 
 /** The graph of services, instances, nodes, configs and owners (`graph()`); versioned by `v`. */
@@ -450,6 +454,7 @@ export class ServiceManager implements ServiceSource {
   private emit(e: ServiceEvent): void {
     this.eventLog.push(e);
     if (this.eventLog.length > EVENT_LOG_SIZE) this.eventLog.shift();
+    this.host.report?.(coordinatorReport(e));
     for (const l of this.listeners) {
       try {
         l(e);

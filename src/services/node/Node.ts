@@ -269,6 +269,7 @@ export class Node implements InboundTarget {
           subject: (service, instance) => subjects.monitor(service, instance),
           publish: (subject, data) => this.transport.publish(subject, data),
         },
+        report: (r) => this.supervision.coordinator.report(r),
         stateStore: () => {
           this.stateStore ??= resolveStateStore(options.state, this.name, transport);
           return this.stateStore;
