@@ -201,7 +201,8 @@ describe('services - reconfigure (OTP config_change)', () => {
     await restarted;
     await expect(p.ask({ type: 'CONFIG' })).resolves.toEqual({ currency: 'USD', limit: 10 });
     await p.stop();
-    expect(log).toEqual(['setup EUR', 'teardown EUR', 'setup USD', 'teardown USD']);
+    // The crash's restart ran setup again too (setup per incarnation), with the config in force.
+    expect(log).toEqual(['setup EUR', 'teardown EUR', 'setup USD', 'teardown USD', 'setup USD', 'teardown USD']);
   });
 
   it('services - reconfigure with a config that fails its schema is an InvalidConfigError naming the path, and nothing changes', async () => {
@@ -222,5 +223,85 @@ describe('services - reconfigure (OTP config_change)', () => {
     const p = await n.services.start('payments', { config: { currency: 'EUR', limit: 10 } });
     await p.stop();
     await expect(p.reconfigure({ currency: 'USD', limit: 10 })).rejects.toMatchObject({ name: 'ActorNotRunningError' });
+  });
+});
+
+describe('services - setup per incarnation', () => {
+  /** Each setup makes a new numbered resource; the logic answers RESOURCE with the one it was started with. */
+  function pooled(log: string[], failOn?: number) {
+    let made = 0;
+    return defineService({
+      name: 'pooled',
+      version: '1.0.0',
+      logic: createMachine({
+        types: {} as { context: { resource: unknown }; input: { resource: unknown } },
+        context: ({ input }) => ({ resource: input.resource }),
+        initial: 'ready',
+        states: {
+          ready: {
+            tags: ['ready'],
+            on: {
+              RESOURCE: { actions: reply(({ context }) => context.resource) },
+              CRASH: {
+                actions: () => {
+                  throw new Error('boom');
+                },
+              },
+            },
+          },
+        },
+      }),
+      ready: 'ready',
+      setup: () => {
+        made++;
+        if (made === failOn) throw new Error(`pool ${made} refused`);
+        log.push(`setup pool-${made}`);
+        return `pool-${made}`;
+      },
+      teardown: (r) => {
+        log.push(`teardown ${String(r)}`);
+      },
+    });
+  }
+
+  function nextStarted(n: Node, id: string): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const off = n.services.onEvent((e) => {
+        if (e.type === ServiceEventType.Started && e.instance === id) {
+          off();
+          resolve();
+        }
+      });
+    });
+  }
+
+  it('services - each supervisor restart tears the old resource down and runs setup again before the logic restarts', async () => {
+    const log: string[] = [];
+    // Past the default intensity (1 in 5 s): the rule owns the bound, so both crashes are restarted.
+    const n = await node({ services: [pooled(log)], supervision: { rules: [{ name: 'always', decide: () => ({ type: 'restart', bypassIntensity: true }) }] } });
+    const p = await n.services.start('pooled');
+    await expect(p.ask({ type: 'RESOURCE' })).resolves.toBe('pool-1');
+    for (const expected of ['pool-2', 'pool-3']) {
+      const restarted = nextStarted(n, p.id);
+      p.tell({ type: 'CRASH' });
+      await restarted;
+      await expect(p.ask({ type: 'RESOURCE' })).resolves.toBe(expected);
+    }
+    expect(p.incarnation).toBe(3);
+    await p.stop();
+    expect(log).toEqual(['setup pool-1', 'teardown pool-1', 'setup pool-2', 'teardown pool-2', 'setup pool-3', 'teardown pool-3']);
+  });
+
+  it('services - a setup that fails on a restart ends the instance failed, with nothing left open', async () => {
+    const log: string[] = [];
+    const n = await node({ services: [pooled(log, 2)] });
+    const p = await n.services.start('pooled');
+    p.tell({ type: 'CRASH' });
+    await p.waitTillStopped(5000);
+    expect(p.state).toBe('failed');
+    expect(log).toEqual(['setup pool-1', 'teardown pool-1']);
+    const check = await p.check();
+    expect(check.code).not.toBe(0);
+    expect(n.coordinator.reports({ instance: p.id }).map((r) => r.kind)).toEqual(['started', 'failed']);
   });
 });

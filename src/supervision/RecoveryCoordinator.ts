@@ -58,6 +58,14 @@
  * the Status of the coordinator can leak one. Reports inform; they decide
  * nothing: restarts are still decided on failure reports, above.
  *
+ * ## Before a restart
+ * `_beforeRestart(supervisor, hook)` (internal; the services layer's) runs
+ * `hook(report)` after a `restart` or `restart-after` decision for that
+ * supervisor and before the supervisor carries it out: a service instance
+ * tears its resource down and sets it up again there, so each incarnation
+ * has its own. The decision is logged as decided; a hook that answers
+ * `false` (setup failed) turns it into `stop` for the supervisor.
+ *
  * ## As an actor
  * The coordinator is also an actor on the node, named `_coordinator`, so it
  * answers Check and Status like any other; its Status carries the rule names
@@ -132,6 +140,8 @@ const SERVICE_EVENT = {
   'config-changed': EventType.ServiceConfigChanged,
 } as const;
 
+const STOP: Directive = Object.freeze({ type: 'stop' });
+
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
 export class RecoveryCoordinator {
@@ -150,6 +160,7 @@ export class RecoveryCoordinator {
   private readonly serviceReports: ServiceReport[] = [];
   private readonly serviceReportLogSize: number;
   private serviceReportSeq = 0;
+  private readonly restartHooks = new Map<string, (report: FailureReport) => Promise<boolean>>();
 
   constructor(system: ActorSystem, options: CoordinatorOptions = {}) {
     const size = options.decisionLogSize ?? DEFAULT_DECISION_LOG_SIZE;
@@ -207,7 +218,27 @@ export class RecoveryCoordinator {
     // A snapshot: a rule added or removed while an async rule is pending
     // does not shift which rule is consulted next.
     const verdict = runChain(report, this.ruleList.length === 0 ? NO_RULES : this.ruleList.slice(), this.chain);
-    return verdict instanceof Promise ? verdict.then((v) => this.record(report, v)) : this.record(report, verdict as Verdict);
+    const decided = verdict instanceof Promise ? verdict.then((v) => this.record(report, v)) : this.record(report, verdict as Verdict);
+    const hook = this.restartHooks.size === 0 ? undefined : this.restartHooks.get(report.supervisor);
+    if (hook === undefined) return decided;
+    return Promise.resolve(decided).then(async (d) => {
+      if (d.type !== 'restart' && d.type !== 'restart-after') return d;
+      let ok = false;
+      try {
+        ok = await hook(report);
+      } catch (err) {
+        this.log.error({ err: toLogError(err), supervisor: report.supervisor }, 'before-restart hook threw');
+      }
+      return ok ? d : STOP;
+    });
+  }
+
+  /** @internal Run `hook` before each restart this coordinator decides for `supervisor` (module comment). Returns its removal. */
+  _beforeRestart(supervisor: string, hook: (report: FailureReport) => Promise<boolean>): () => void {
+    this.restartHooks.set(supervisor, hook);
+    return () => {
+      if (this.restartHooks.get(supervisor) === hook) this.restartHooks.delete(supervisor);
+    };
   }
 
   /**

@@ -15,7 +15,10 @@
  * - `kill` skips the logic's graceful shutdown (`halyard.shutdown`) but still
  *   runs `teardown`: inline resources (pools, sockets) belong to this process,
  *   and an instance that ended must not leave them open.
- * - A restart by the supervisor keeps the resource: setup runs once per start.
+ * - Setup runs once per incarnation: when the coordinator decides a restart,
+ *   the old resource is torn down and setup runs again (with the config in
+ *   force) before the supervisor starts the logic again. A setup that fails
+ *   then turns the restart into `stop`: the instance ends `failed`.
  * - `reconfigure(config)`, OTP's `config_change`: the config is validated
  *   by the schema first (`InvalidConfigError` naming each path, nothing
  *   changed). A logic that accepts `halyard.config.changed` in its current
@@ -67,6 +70,8 @@ export interface InstanceHost {
   forget(instance: ServiceInstance): void;
   /** Where the instance is listed for `$SRV` while it runs; none, not listed. */
   readonly micro?: MicroHost;
+  /** Run `hook` before each restart of `supervisor`'s child (teardown and setup per incarnation); returns its removal. */
+  beforeRestart?(supervisor: string, hook: () => Promise<boolean>): () => void;
   /** The node's store for persisted instances (made on first use). */
   stateStore?(): StateStore;
 }
@@ -243,7 +248,11 @@ export class ServiceInstance implements AsyncDisposable {
       () => queueMicrotask(() => this.sup !== undefined && this.afterDecision(this.sup)),
     );
     this.sup = this.host.supervise({ strategy: 'one_for_one', children: [] }, { name: `_svc.${this.id}` });
-    void this.sup.stopped.then((exit) => this.supervisorEnded(exit.reason));
+    const unhook = this.host.beforeRestart?.(`_svc.${this.id}`, () => this.renewResource());
+    void this.sup.stopped.then((exit) => {
+      unhook?.();
+      this.supervisorEnded(exit.reason);
+    });
     const ready = new Promise<void>((resolve) => {
       this.readyWaiter = resolve;
     });
@@ -400,29 +409,46 @@ export class ServiceInstance implements AsyncDisposable {
   private async restartWithConfig(config: unknown): Promise<void> {
     const sup = this.sup;
     if (sup === undefined || this.input === undefined) throw new ActorNotRunningError(this.actorName);
-    const def = this.definition;
     this.reconfiguring = true;
     try {
       await sup.terminateChild(this.id);
-      await this.teardown();
       this.setConfig(config);
-      if (def.setup !== undefined) {
-        try {
-          this.resource = await def.setup({ config, instance: this.identity, signal: this.abort.signal });
-        } catch (err) {
-          this.setupDone = false;
-          this.lastError = err;
-          void this.end('failed');
-          throw new ServiceStartError(this.service, `setup failed: ${describe(err)}`, OCF.ERR_GENERIC, err);
-        }
-        this.setupDone = true;
-        this.tornDown = false;
-        if (def.container === 'inline') this.input.resource = this.resource;
+      if (!(await this.renewResource())) {
+        void this.end('failed');
+        throw new ServiceStartError(this.service, `setup failed: ${describe(this.lastError)}`, OCF.ERR_GENERIC, this.lastError);
       }
       this.attach(await sup.restartChild(this.id));
     } finally {
       this.reconfiguring = false;
     }
+  }
+
+  /**
+   * Teardown of this incarnation's resource, then setup for the next one,
+   * with the config in force. False when setup failed (`lastError`) or the
+   * instance began to end meanwhile (whatever was set up is released).
+   */
+  private async renewResource(): Promise<boolean> {
+    const def = this.definition;
+    await this.teardown();
+    if (def.setup === undefined) return true;
+    if (this.state_ !== 'running') return false;
+    this.setupDone = false;
+    this.tornDown = false;
+    try {
+      this.resource = await def.setup({ config: this.config_, instance: this.identity, signal: this.abort.signal });
+    } catch (err) {
+      this.lastError = err;
+      this.log.error({ err: describe(err) }, 'service setup failed on restart');
+      return false;
+    }
+    this.setupDone = true;
+    if (this.state_ !== 'running') {
+      await this.teardown();
+      return false;
+    }
+    if (def.container === 'inline' && this.input !== undefined) this.input.resource = this.resource;
+    return true;
   }
 
   // ── stop ────────────────────────────────────────────────────────────────

@@ -86,6 +86,8 @@ export interface ServicesHost {
   stateStore?(): StateStore;
   /** The node's Recovery Coordinator, told every instance event (coordinatorReport.ts). */
   report?(report: ServiceReportInput): void;
+  /** Run `hook` before each restart the coordinator decides for `supervisor`; returns its removal. */
+  beforeRestart?(supervisor: string, hook: () => Promise<boolean>): () => void;
 }
 
 /** The graph of services, instances, nodes, configs and owners (`graph()`); versioned by `v`. */
@@ -143,6 +145,7 @@ export class ServiceManager implements ServiceSource {
       emit: (e) => this.emit(e),
       liveDependants: (i) => this.liveDependants(i),
       ...(host.micro === undefined ? {} : { micro: host.micro }),
+      ...(host.beforeRestart === undefined ? {} : { beforeRestart: host.beforeRestart }),
       ...(host.stateStore === undefined ? {} : { stateStore: () => (host.stateStore as () => StateStore)() }),
       forget: (i) => {
         const at = this.list.indexOf(i);

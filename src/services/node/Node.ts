@@ -270,6 +270,7 @@ export class Node implements InboundTarget {
           publish: (subject, data) => this.transport.publish(subject, data),
         },
         report: (r) => this.supervision.coordinator.report(r),
+        beforeRestart: (s, hook) => this.supervision.coordinator._beforeRestart(s, hook),
         stateStore: () => {
           this.stateStore ??= resolveStateStore(options.state, this.name, transport);
           return this.stateStore;
