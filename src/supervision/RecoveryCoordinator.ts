@@ -6,8 +6,9 @@
  * {@link FailureReport} handed to the node's coordinator, which answers a
  * {@link Directive} that the supervisor carries out. The call is a direct
  * method call (no transport, no mailbox): `decide()` returns the directive
- * synchronously unless a rule answers with a promise, so a local restart
- * never waits for a microtask it does not need.
+ * synchronously unless a rule answers with a promise (or a before-restart
+ * hook is installed for the supervisor, below), so a local restart never
+ * waits for a microtask it does not need.
  *
  * ## Rules
  * Rules are consulted in the order they were added, all ahead of the OTP
