@@ -90,6 +90,16 @@ describe('services - persisted state', () => {
     expect(await again.ask({ type: 'INC' })).toBe(4);
   });
 
+  it('persist - a stop in the same turn as the last change keeps that change', async () => {
+    const store = new FileStateStore({ dir: await stateDir() });
+    const n = await node(store, [counter(true)]);
+    const p = await n.services.start('counter', { id: 'c1' });
+    expect([await p.ask({ type: 'INC' }), await p.ask({ type: 'INC' })]).toEqual([1, 2]);
+    await p.stop();
+    const again = await n.services.start('counter', { id: 'c1' });
+    expect(await again.ask({ type: 'READ' })).toBe(2);
+  });
+
   it('persist - a graceful restart on a new node over the same folder continues the count', async () => {
     const dir = await stateDir();
     const first = await node(new FileStateStore({ dir }), [counter(true)], 'p1');

@@ -27,6 +27,11 @@
  * | `dead_letter`                 | a message reached no one | `target`, `reason`, `eventType?`, `count` (dead letters of that reason so far). Never the payload. |
  * | `cluster.member`              | a member's status changed as this node sees it | `change` (`join`, `suspect`, `alive`, `down`, `leave`), `member`, `incarnation`, `by` (whose report) |
  * | `cluster.gave_up`             | the cluster coordinator gave up on an instance | `name`, `reason`, `endedWith?`, `bannedUntil?` (wall-clock ms) |
+ * | `service.started`             | a service instance became ready (also after each restart by its supervisor, or with a new config) | `report` (its seq in `coordinator.reports()`), `service`, `instance` |
+ * | `service.could_not_start`     | a start failed before the instance was ready | `report`, `service`, `instance`, `reason`, `ocf` (OCF code: 5 not installed, 6 not configured, 1 otherwise) |
+ * | `service.failed`              | the instance's logic crashed (its supervisor and the coordinator decide next) | `report`, `service`, `instance`, `reason` |
+ * | `service.exited`              | the instance ended | `report`, `service`, `instance`, `reason` (`normal`, `shutdown`, `killed`) |
+ * | `service.config_changed`      | `instance.reconfigure(config)` took effect | `report`, `service`, `instance` |
  *
  * Events are small plain objects: identifiers, reasons and counts, never
  * message payloads or error stacks (an error travels as its message, so a
@@ -64,6 +69,11 @@ export const EventType = {
   DeadLetter: 'dead_letter',
   Member: 'cluster.member',
   ClusterGaveUp: 'cluster.gave_up',
+  ServiceStarted: 'service.started',
+  ServiceCouldNotStart: 'service.could_not_start',
+  ServiceFailed: 'service.failed',
+  ServiceExited: 'service.exited',
+  ServiceConfigChanged: 'service.config_changed',
 } as const;
 export type EventType = (typeof EventType)[keyof typeof EventType];
 
@@ -74,6 +84,13 @@ interface ChildFields {
   readonly childId: string;
   /** The incarnation's actor id. */
   readonly actor: string;
+}
+
+interface ServiceFields {
+  /** The report's seq in the coordinator's `reports()` (the config is there, redacted, never in the event). */
+  readonly report: number;
+  readonly service: string;
+  readonly instance: string;
 }
 
 /** What an emitter says; the stream adds `v`, `seq`, `at` and `node`. */
@@ -93,7 +110,12 @@ export type EventBody =
     }
   | { readonly type: typeof EventType.DeadLetter; readonly target: string; readonly reason: string; readonly eventType?: string; readonly count: number }
   | { readonly type: typeof EventType.Member; readonly change: string; readonly member: string; readonly incarnation: number; readonly by: string }
-  | { readonly type: typeof EventType.ClusterGaveUp; readonly name: string; readonly reason: string; readonly endedWith?: string; readonly bannedUntil?: number };
+  | { readonly type: typeof EventType.ClusterGaveUp; readonly name: string; readonly reason: string; readonly endedWith?: string; readonly bannedUntil?: number }
+  | ({ readonly type: typeof EventType.ServiceStarted } & ServiceFields)
+  | ({ readonly type: typeof EventType.ServiceCouldNotStart; readonly reason: string; readonly ocf: number } & ServiceFields)
+  | ({ readonly type: typeof EventType.ServiceFailed; readonly reason: string } & ServiceFields)
+  | ({ readonly type: typeof EventType.ServiceExited; readonly reason: string } & ServiceFields)
+  | ({ readonly type: typeof EventType.ServiceConfigChanged } & ServiceFields);
 
 /** One event of the stream (version 1). */
 export type HalyardEvent = EventBody & { readonly v: 1; readonly seq: number; readonly at: number; readonly node: string };

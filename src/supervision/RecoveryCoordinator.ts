@@ -6,8 +6,9 @@
  * {@link FailureReport} handed to the node's coordinator, which answers a
  * {@link Directive} that the supervisor carries out. The call is a direct
  * method call (no transport, no mailbox): `decide()` returns the directive
- * synchronously unless a rule answers with a promise, so a local restart
- * never waits for a microtask it does not need.
+ * synchronously unless a rule answers with a promise (or a before-restart
+ * hook is installed for the supervisor, below), so a local restart never
+ * waits for a microtask it does not need.
  *
  * ## Rules
  * Rules are consulted in the order they were added, all ahead of the OTP
@@ -45,6 +46,27 @@
  * `parseDecisionLines` reads them back, validating each field
  * (decisionLines.ts).
  *
+ * ## Service reports
+ * Every service instance reports its lifecycle here, as Halon's services
+ * report to theirs: `started` (with its config), `could-not-start` (reason
+ * and OCF code), `failed`, `exited` and `config-changed`. `report()` keeps
+ * each one `{ seq, kind, service, instance, node, at, config?, reason?,
+ * ocf? }` in a ring of the last `serviceReportLogSize` (default 10 000) and
+ * emits it as a `service.*` event (src/events.ts); `reports({ since,
+ * service, instance, kind })` reads them back, oldest first. A config is
+ * kept with the value of every key named like a secret (password, secret,
+ * token, key, credential) replaced by `[redacted]`, so neither the log nor
+ * the Status of the coordinator can leak one. Reports inform; they decide
+ * nothing: restarts are still decided on failure reports, above.
+ *
+ * ## Before a restart
+ * `_beforeRestart(supervisor, hook)` (internal; the services layer's) runs
+ * `hook(report)` after a `restart` or `restart-after` decision for that
+ * supervisor and before the supervisor carries it out: a service instance
+ * tears its resource down and sets it up again there, so each incarnation
+ * has its own. The decision is logged as decided; a hook that answers
+ * `false` (setup failed) turns it into `stop` for the supervisor.
+ *
  * ## As an actor
  * The coordinator is also an actor on the node, named `_coordinator`, so it
  * answers Check and Status like any other; its Status carries the rule names
@@ -54,9 +76,10 @@ import { setup } from 'xstate';
 import type { ActorSystem } from '../actors/ActorSystem.js';
 import { type LocalActorRef, SHUTDOWN_EVENT } from '../actors/types.js';
 import { InvalidArgumentError, toLogError, toWireError } from '../errors.js';
-import type { EventSink } from '../events.js';
+import { type EventBody, type EventSink, EventType } from '../events.js';
 import type { Logger } from '../log.js';
 import { DecisionLog, DEFAULT_DECISION_LOG_SIZE } from './DecisionLog.js';
+import { type ServiceReport, type ServiceReportInput, type ServiceReportQuery, redactConfig } from './reports.js';
 import { toDecisionLines } from './decisionLines.js';
 import { DIRECTIVE_TYPES } from './policy/directive.js';
 import { DEFAULT_RULE, limitIntensity } from './policy/otpPolicy.js';
@@ -86,6 +109,8 @@ export interface CoordinatorOptions {
   readonly decisionLogSize?: number;
   /** How long an asynchronous rule may take before the default decides, in ms. Default 5000. */
   readonly ruleTimeout?: number;
+  /** Service reports kept (`reports()`). Default 10 000. */
+  readonly serviceReportLogSize?: number;
   /** Name of the coordinator's actor. Default `_coordinator`. */
   readonly name?: string;
   /** @internal The node's event stream: each decision becomes a `recovery.decision` event (src/events.ts). */
@@ -108,6 +133,16 @@ const LIMITS: Readonly<Record<IntensityLimit, DecisionLimits>> = {
   bypassed: Object.freeze({ intensity: 'bypassed' }),
 };
 
+const SERVICE_EVENT = {
+  started: EventType.ServiceStarted,
+  'could-not-start': EventType.ServiceCouldNotStart,
+  failed: EventType.ServiceFailed,
+  exited: EventType.ServiceExited,
+  'config-changed': EventType.ServiceConfigChanged,
+} as const;
+
+const STOP: Directive = Object.freeze({ type: 'stop' });
+
 const NO_RULES: readonly Rule[] = Object.freeze([]);
 
 export class RecoveryCoordinator {
@@ -123,6 +158,10 @@ export class RecoveryCoordinator {
   private ruleErrors = 0;
   private readonly chain: ChainEnv;
   private readonly events: EventSink | undefined;
+  private readonly serviceReports: ServiceReport[] = [];
+  private readonly serviceReportLogSize: number;
+  private serviceReportSeq = 0;
+  private readonly restartHooks = new Map<string, (report: FailureReport) => Promise<boolean>>();
 
   constructor(system: ActorSystem, options: CoordinatorOptions = {}) {
     const size = options.decisionLogSize ?? DEFAULT_DECISION_LOG_SIZE;
@@ -131,6 +170,9 @@ export class RecoveryCoordinator {
     if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
       throw new InvalidArgumentError('ruleTimeout', 'must be a positive number of ms');
     }
+    const reportSize = options.serviceReportLogSize ?? DEFAULT_DECISION_LOG_SIZE;
+    if (!Number.isSafeInteger(reportSize) || reportSize < 1) throw new InvalidArgumentError('serviceReportLogSize', 'must be a positive integer');
+    this.serviceReportLogSize = reportSize;
     this.system = system;
     this.decisionLog = new DecisionLog(size);
     this.events = options.events;
@@ -177,7 +219,27 @@ export class RecoveryCoordinator {
     // A snapshot: a rule added or removed while an async rule is pending
     // does not shift which rule is consulted next.
     const verdict = runChain(report, this.ruleList.length === 0 ? NO_RULES : this.ruleList.slice(), this.chain);
-    return verdict instanceof Promise ? verdict.then((v) => this.record(report, v)) : this.record(report, verdict as Verdict);
+    const decided = verdict instanceof Promise ? verdict.then((v) => this.record(report, v)) : this.record(report, verdict as Verdict);
+    const hook = this.restartHooks.size === 0 ? undefined : this.restartHooks.get(report.supervisor);
+    if (hook === undefined) return decided;
+    return Promise.resolve(decided).then(async (d) => {
+      if (d.type !== 'restart' && d.type !== 'restart-after') return d;
+      let ok = false;
+      try {
+        ok = await hook(report);
+      } catch (err) {
+        this.log.error({ err: toLogError(err), supervisor: report.supervisor }, 'before-restart hook threw');
+      }
+      return ok ? d : STOP;
+    });
+  }
+
+  /** @internal Run `hook` before each restart this coordinator decides for `supervisor` (module comment). Returns its removal. */
+  _beforeRestart(supervisor: string, hook: (report: FailureReport) => Promise<boolean>): () => void {
+    this.restartHooks.set(supervisor, hook);
+    return () => {
+      if (this.restartHooks.get(supervisor) === hook) this.restartHooks.delete(supervisor);
+    };
   }
 
   /**
@@ -216,6 +278,44 @@ export class RecoveryCoordinator {
   /** Recorded decisions matching `query`, oldest first. */
   decisions(query?: DecisionQuery): DecisionRecord[] {
     return this.decisionLog.query(query);
+  }
+
+  /** Record a service instance's report (module comment, "Service reports") and emit it as a `service.*` event. */
+  report(input: ServiceReportInput): ServiceReport {
+    const entry: ServiceReport = {
+      seq: ++this.serviceReportSeq,
+      kind: input.kind,
+      service: input.service,
+      instance: input.instance,
+      node: input.node,
+      at: input.at,
+      ...(input.config === undefined ? {} : { config: redactConfig(input.config) }),
+      ...(input.reason === undefined ? {} : { reason: input.reason }),
+      ...(input.ocf === undefined ? {} : { ocf: input.ocf }),
+    };
+    this.serviceReports.push(entry);
+    if (this.serviceReports.length > this.serviceReportLogSize) this.serviceReports.shift();
+    this.events?.({
+      type: SERVICE_EVENT[entry.kind],
+      report: entry.seq,
+      service: entry.service,
+      instance: entry.instance,
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+      ...(entry.ocf === undefined ? {} : { ocf: entry.ocf }),
+    } as EventBody);
+    return entry;
+  }
+
+  /** Kept service reports matching `query`, oldest first. */
+  reports(query: ServiceReportQuery = {}): ServiceReport[] {
+    if (typeof query !== 'object' || query === null) throw new InvalidArgumentError('query', 'must be { since?, service?, instance?, kind? }');
+    return this.serviceReports.filter(
+      (r) =>
+        (query.since === undefined || r.seq > query.since) &&
+        (query.service === undefined || r.service === query.service) &&
+        (query.instance === undefined || r.instance === query.instance) &&
+        (query.kind === undefined || r.kind === query.kind),
+    );
   }
 
   stats(): DecisionStats {

@@ -112,3 +112,59 @@ export function statusFields(
     })),
   };
 }
+
+// ── service reports ──────────────────────────────────────────────────────
+
+/** What a service instance tells the Recovery Coordinator, as Halon's services do. */
+export const ServiceReportKind = {
+  Started: 'started',
+  CouldNotStart: 'could-not-start',
+  Failed: 'failed',
+  Exited: 'exited',
+  ConfigChanged: 'config-changed',
+} as const;
+export type ServiceReportKind = (typeof ServiceReportKind)[keyof typeof ServiceReportKind];
+
+/** One report as an instance sends it (supervision knows no service types: the services layer fills this in). */
+export interface ServiceReportInput {
+  readonly kind: ServiceReportKind;
+  readonly service: string;
+  readonly instance: string;
+  readonly node: string;
+  /** The reporter's clock time. */
+  readonly at: number;
+  /** `started`, `config-changed`: the config now in force (redacted before it is kept). */
+  readonly config?: unknown;
+  /** `could-not-start`, `failed`, `exited`: why, as a message. */
+  readonly reason?: string;
+  /** `could-not-start`: the OCF code. */
+  readonly ocf?: number;
+}
+
+/** A report as the coordinator keeps it: numbered, with its config redacted. */
+export interface ServiceReport extends ServiceReportInput {
+  /** 1, 2, 3 ... per coordinator; never repeats (a cursor for `since`). */
+  readonly seq: number;
+}
+
+export interface ServiceReportQuery {
+  /** Only reports with `seq` greater than this. */
+  readonly since?: number;
+  readonly service?: string;
+  readonly instance?: string;
+  readonly kind?: ServiceReportKind;
+}
+
+/** Keys whose values are never kept or shown: a config is read by people and tools, its secrets are not. */
+const SECRET_KEY = /pass(word|wd|phrase)?|secret|token|key|credential/i;
+export const REDACTED = '[redacted]';
+
+/** `config` with the value of every key named like a secret (at any depth) replaced by `[redacted]`. */
+export function redactConfig(config: unknown, depth = 0): unknown {
+  // Configs are plain data after their schema; the bound only guards a cyclic value from a schema-less service.
+  if (typeof config !== 'object' || config === null || depth > 32) return config;
+  if (Array.isArray(config)) return config.map((v) => redactConfig(v, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(config)) out[k] = SECRET_KEY.test(k) ? REDACTED : redactConfig(v, depth + 1);
+  return out;
+}

@@ -15,7 +15,21 @@
  * - `kill` skips the logic's graceful shutdown (`halyard.shutdown`) but still
  *   runs `teardown`: inline resources (pools, sockets) belong to this process,
  *   and an instance that ended must not leave them open.
- * - A restart by the supervisor keeps the resource: setup runs once per start.
+ * - Setup runs once per incarnation: when the coordinator decides a restart,
+ *   the old resource is torn down and setup runs again (with the config in
+ *   force) before the supervisor starts the logic again. A setup that fails
+ *   then turns the restart into `stop`: the instance ends `failed`.
+ * - `reconfigure(config)`, OTP's `config_change`: the config is validated
+ *   by the schema first (`InvalidConfigError` naming each path, nothing
+ *   changed). A logic that accepts `halyard.config.changed` in its current
+ *   state (`snapshot.can`) is told `{ type, config }` and keeps running, as
+ *   an application that exports `config_change/3` is called. Any other logic
+ *   only reads its config from its input, so it is restarted with the new
+ *   one: the logic stops (graceful shutdown), teardown, setup with the new
+ *   config, the logic starts again (incarnation + 1, not a failure, nothing
+ *   asked of the coordinator). Either way `config` is the new one, a later
+ *   supervisor restart starts from it, and a `config-changed` report goes
+ *   to the coordinator. Worker and process containers are always restarted.
  * - `worker` and `process` containers: the logic runs there, so `resource`
  *   (which cannot travel) is not in its input; a module that does not export
  *   the service is a could-not-start with OCF 5 before setup runs.
@@ -25,6 +39,8 @@
  *   start of the same id (instancePersistence.ts has the rules).
  */
 import type { AnyActorLogic, AnyEventObject } from 'xstate';
+import { tellControl } from '../../actors/ActorCell.js';
+import { validateConfig } from '../catalog/config.js';
 import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, ServiceStartError, TimeoutError, describe, toWireError } from '../../errors.js';
 import { type CheckLevel, type CheckResult, makeCheckResult, OCF, type StatusReport } from '../../actors/ocf.js';
 import type { AskOptions, ExitSignal, LocalActorRef } from '../../actors/types.js';
@@ -40,7 +56,7 @@ import type { MicroRegistration } from '../micro/MicroResponder.js';
 import type { StateStore } from '../state/StateStore.js';
 import { InstancePersistence, stateKey } from './instancePersistence.js';
 import { isReady, observedLogic } from './observedLogic.js';
-import { type InstanceState, type LifetimeOption, type ServiceEvent, ServiceEventType, type StopOptions } from './types.js';
+import { CONFIG_CHANGED_EVENT, type InstanceState, type LifetimeOption, type ServiceEvent, ServiceEventType, type StopOptions } from './types.js';
 
 /** What an instance needs from its node (kept narrow: the node module imports this one, not the reverse). */
 export interface InstanceHost {
@@ -54,6 +70,8 @@ export interface InstanceHost {
   forget(instance: ServiceInstance): void;
   /** Where the instance is listed for `$SRV` while it runs; none, not listed. */
   readonly micro?: MicroHost;
+  /** Run `hook` before each restart of `supervisor`'s child (teardown and setup per incarnation); returns its removal. */
+  beforeRestart?(supervisor: string, hook: () => Promise<boolean>): () => void;
   /** The node's store for persisted instances (made on first use). */
   stateStore?(): StateStore;
 }
@@ -80,7 +98,7 @@ export class ServiceInstance implements AsyncDisposable {
   readonly id: string;
   /** The actor name it is reached by: `<prefix>.svc.<actorName>`. */
   readonly actorName: string;
-  readonly config: unknown;
+  private config_: unknown;
   readonly tags: readonly string[];
   readonly lifetime: LifetimeOption;
   readonly definition: AnyServiceDefinition;
@@ -114,6 +132,11 @@ export class ServiceInstance implements AsyncDisposable {
   /** Declared endpoint name by the event type it answers, for `$SRV STATS`. */
   private readonly endpointByEvent: ReadonlyMap<string, string>;
   private persistence: InstancePersistence | undefined;
+  /** The logic's input, kept: the supervisor restarts from this object, so a new config reaches later incarnations. */
+  private input: { config: unknown; instance: InstanceIdentity; resource: unknown } | undefined;
+  /** A reconfigure restart under way: the logic's exit is ours, not a failure. */
+  private reconfiguring = false;
+  private reconfigureChain: Promise<unknown> = Promise.resolve();
 
   constructor(host: InstanceHost, init: InstanceInit) {
     this.host = host;
@@ -121,7 +144,7 @@ export class ServiceInstance implements AsyncDisposable {
     this.service = init.def.name;
     this.id = init.id;
     this.actorName = init.actorName;
-    this.config = init.config;
+    this.config_ = init.config;
     this.tags = init.tags;
     this.lifetime = init.lifetime;
     this.startTimeoutMs = init.startTimeoutMs;
@@ -137,6 +160,11 @@ export class ServiceInstance implements AsyncDisposable {
       this.logIncarnation = this.incarnation_;
     }
     return this.log_;
+  }
+
+  /** The config in force: the start's, or the last `reconfigure`'s. */
+  get config(): unknown {
+    return this.config_;
   }
 
   get state(): InstanceState {
@@ -228,6 +256,7 @@ export class ServiceInstance implements AsyncDisposable {
     }
     // A resource cannot travel to a worker or process: only the config and identity do.
     const input = { config: this.config, instance: this.identity, resource: def.container === 'inline' ? this.resource : undefined };
+    this.input = input;
     // No await without persist: a start spawns its logic in the same turn as setup ends.
     const persistence = def.persist === false ? undefined : await this.openPersistence();
     const logic = observedLogic(
@@ -237,7 +266,11 @@ export class ServiceInstance implements AsyncDisposable {
       () => queueMicrotask(() => this.sup !== undefined && this.afterDecision(this.sup)),
     );
     this.sup = this.host.supervise({ strategy: 'one_for_one', children: [] }, { name: `_svc.${this.id}` });
-    void this.sup.stopped.then((exit) => this.supervisorEnded(exit.reason));
+    const unhook = this.host.beforeRestart?.(`_svc.${this.id}`, () => this.renewResource());
+    void this.sup.stopped.then((exit) => {
+      unhook?.();
+      this.supervisorEnded(exit.reason);
+    });
     // Ready is usually reached in the first snapshot: then no promise is made for it.
     let readyNow = false;
     let resolveReady: (() => void) | undefined;
@@ -334,7 +367,7 @@ export class ServiceInstance implements AsyncDisposable {
   }
 
   private childExited(ref: LocalActorRef, exit: ExitSignal): void {
-    if (this.state_ !== 'running' || this.ref !== ref) return;
+    if (this.state_ !== 'running' || this.ref !== ref || this.reconfiguring) return;
     if (exit.reason === 'normal') {
       void this.end('normal');
       return;
@@ -350,7 +383,8 @@ export class ServiceInstance implements AsyncDisposable {
   }
 
   private afterDecision(sup: Supervisor): void {
-    if (this.state_ !== 'running' || sup.phase !== 'running') return;
+    // A reconfigure restart attaches its own incarnation and reports config-changed, not started.
+    if (this.state_ !== 'running' || sup.phase !== 'running' || this.reconfiguring) return;
     const child = sup.whichChildren()[0];
     if (child?.status === 'running' && child.ref !== undefined) {
       if (child.ref === this.ref) return;
@@ -371,6 +405,81 @@ export class ServiceInstance implements AsyncDisposable {
       this.lastError ??= new Error(`supervisor gave up (${reason})`);
       void this.end('failed');
     }
+  }
+
+  // ── reconfigure ─────────────────────────────────────────────────────────
+
+  /** Change the config of a running instance (module comment: OTP's `config_change`). Calls are applied one after another. */
+  reconfigure(config: unknown): Promise<void> {
+    const next = this.reconfigureChain.then(() => this.applyConfig(config));
+    this.reconfigureChain = next.catch(() => undefined);
+    return next;
+  }
+
+  private async applyConfig(config: unknown): Promise<void> {
+    const valid = await validateConfig(this.definition, config);
+    const ref = this.live();
+    const event = { type: CONFIG_CHANGED_EVENT, config: valid };
+    if (this.definition.container === 'inline' && accepts(ref, event)) {
+      this.setConfig(valid);
+      tellControl(ref, event);
+    } else {
+      await this.restartWithConfig(valid);
+    }
+    this.host.emit({ ...this.eventBase(), type: ServiceEventType.ConfigChanged, config: valid });
+    this.log.info('service config changed');
+  }
+
+  private setConfig(config: unknown): void {
+    this.config_ = config;
+    if (this.input !== undefined) this.input.config = config;
+  }
+
+  /** Logic down, teardown, setup with `config`, logic up: a new incarnation that is not a failure. */
+  private async restartWithConfig(config: unknown): Promise<void> {
+    const sup = this.sup;
+    if (sup === undefined || this.input === undefined) throw new ActorNotRunningError(this.actorName);
+    this.reconfiguring = true;
+    try {
+      await sup.terminateChild(this.id);
+      this.setConfig(config);
+      if (!(await this.renewResource())) {
+        void this.end('failed');
+        throw new ServiceStartError(this.service, `setup failed: ${describe(this.lastError)}`, OCF.ERR_GENERIC, this.lastError);
+      }
+      this.attach(await sup.restartChild(this.id));
+    } finally {
+      this.reconfiguring = false;
+    }
+  }
+
+  /**
+   * Teardown of this incarnation's resource, then setup for the next one,
+   * with the config in force. False when setup failed (`lastError`) or the
+   * instance began to end meanwhile (whatever was set up is released).
+   */
+  private async renewResource(): Promise<boolean> {
+    const def = this.definition;
+    await this.teardown();
+    if (def.setup === undefined) return true;
+    if (this.state_ !== 'running') return false;
+    this.setupDone = false;
+    this.tornDown = false;
+    this.abort ??= new AbortController();
+    try {
+      this.resource = await def.setup({ config: this.config_, instance: this.identity, signal: this.abort.signal });
+    } catch (err) {
+      this.lastError = err;
+      this.log.error({ err: describe(err) }, 'service setup failed on restart');
+      return false;
+    }
+    this.setupDone = true;
+    if (this.state_ !== 'running') {
+      await this.teardown();
+      return false;
+    }
+    if (def.container === 'inline' && this.input !== undefined) this.input.resource = this.resource;
+    return true;
   }
 
   // ── stop ────────────────────────────────────────────────────────────────
@@ -589,4 +698,14 @@ function endpointsByEvent(def: AnyServiceDefinition): ReadonlyMap<string, string
     endpointMaps.set(def, map);
   }
   return map;
+}
+
+/** Whether the logic has a transition for `event` now (XState machines; other logic cannot say, so no). */
+function accepts(ref: LocalActorRef, event: AnyEventObject): boolean {
+  try {
+    const snapshot = ref.getSnapshot() as { can?: (e: AnyEventObject) => boolean };
+    return typeof snapshot.can === 'function' && snapshot.can(event) === true;
+  } catch {
+    return false;
+  }
 }

@@ -67,6 +67,8 @@ import { type InstanceHost, ServiceInstance } from './ServiceInstance.js';
 import { type ServiceHandle, ServiceQuery, type ServiceSource } from './ServiceQuery.js';
 import type { StateStore } from '../state/StateStore.js';
 import { type ServiceEvent, ServiceEventType, type StartOptions } from './types.js';
+import type { ServiceReportInput } from '../../supervision/reports.js';
+import { coordinatorReport } from './coordinatorReport.js';
 
 /** What the manager needs from its node. */
 export interface ServicesHost {
@@ -82,6 +84,10 @@ export interface ServicesHost {
   readonly monitor?: MonitorHost;
   /** Where persisted instances keep their state (state/stateOptions.ts). */
   stateStore?(): StateStore;
+  /** The node's Recovery Coordinator, told every instance event (coordinatorReport.ts). */
+  report?(report: ServiceReportInput): void;
+  /** Run `hook` before each restart the coordinator decides for `supervisor`; returns its removal. */
+  beforeRestart?(supervisor: string, hook: () => Promise<boolean>): () => void;
 }
 
 /** The graph of services, instances, nodes, configs and owners (`graph()`); versioned by `v`. */
@@ -139,6 +145,7 @@ export class ServiceManager implements ServiceSource {
       emit: (e) => this.emit(e),
       liveDependants: (i) => this.liveDependants(i),
       ...(host.micro === undefined ? {} : { micro: host.micro }),
+      ...(host.beforeRestart === undefined ? {} : { beforeRestart: host.beforeRestart }),
       ...(host.stateStore === undefined ? {} : { stateStore: () => (host.stateStore as () => StateStore)() }),
       forget: (i) => {
         const at = this.list.indexOf(i);
@@ -453,6 +460,7 @@ export class ServiceManager implements ServiceSource {
   private emit(e: ServiceEvent): void {
     this.eventLog.push(e);
     if (this.eventLog.length > EVENT_LOG_SIZE) this.eventLog.shift();
+    this.host.report?.(coordinatorReport(e));
     for (const l of this.listeners) {
       try {
         l(e);

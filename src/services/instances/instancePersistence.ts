@@ -54,6 +54,8 @@ export class InstancePersistence {
   private incarnations = 0;
   private latest: unknown;
   private lastPersisted: unknown;
+  /** The snapshot `lastPersisted` was taken from: a stop must not save an older one than the logic's last. */
+  private lastPersistedFrom: unknown;
   private clean = false;
   private lastWriteClean = false;
   private handle: PersistHandle | undefined;
@@ -120,6 +122,7 @@ export class InstancePersistence {
       getPersistedSnapshot: (): StoredInstanceState => {
         const logic = this.logic as AnyActorLogic;
         this.lastPersisted = typeof logic.getPersistedSnapshot === 'function' ? logic.getPersistedSnapshot(this.latest as never, undefined as never) : this.latest;
+        this.lastPersistedFrom = this.latest;
         this.lastWriteClean = this.clean;
         return { clean: this.clean, snapshot: this.lastPersisted };
       },
@@ -151,6 +154,13 @@ export class InstancePersistence {
       if (how === 'clean') {
         this.clean = true;
         await handle.stop();
+        // A change whose notice had not reached the saver yet (a stop in the same turn as the last event) is saved here.
+        if (this.latest !== undefined && this.lastPersistedFrom !== this.latest) {
+          const logic = this.logic as AnyActorLogic;
+          this.lastPersisted = typeof logic.getPersistedSnapshot === 'function' ? logic.getPersistedSnapshot(this.latest as never, undefined as never) : this.latest;
+          this.lastPersistedFrom = this.latest;
+          this.lastWriteClean = false;
+        }
         if (!this.lastWriteClean && this.lastPersisted !== undefined) {
           await this.store.save(this.key, { clean: true, snapshot: this.lastPersisted }, { expectedRevision: handle.revision ?? 0 });
         }

@@ -46,6 +46,12 @@ export interface StopOptions {
   readonly dependants?: 'stop' | 'refuse';
 }
 
+/**
+ * What `instance.reconfigure(config)` sends a logic that accepts it (a
+ * reserved `halyard.*` type: only the node sends it, the wire never does).
+ */
+export const CONFIG_CHANGED_EVENT = 'halyard.config.changed';
+
 /** Events every instance reports, as Halon's services do (versioned, namespaced). */
 export const ServiceEventType = {
   Started: 'halyard.service.started.v1',

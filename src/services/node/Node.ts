@@ -271,6 +271,8 @@ export class Node implements InboundTarget {
           subject: (service, instance) => subjects.monitor(service, instance),
           publish: (subject, data) => this.transport.publish(subject, data),
         },
+        report: (r) => this.supervision.coordinator.report(r),
+        beforeRestart: (s, hook) => this.supervision.coordinator._beforeRestart(s, hook),
         stateStore: () => {
           this.stateStore ??= resolveStateStore(options.state, this.name, transport);
           return this.stateStore;
