@@ -9,14 +9,15 @@
  * exits with the OCF code); no stack traces, no credentials.
  *
  * Not here yet: `context` and `tasks` (they build on work in other branches),
- * `new service`, and a live `top` (only `top --once`).
+ * and a live `top` (only `top --once`). `new service` is in newService.ts.
  */
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { connect, type HalyardClient, serveControlSocket } from '../../src/client/index.js';
 import { loadConfig, up } from '../../src/config/index.js';
 import { describe } from '../../src/errors.js';
 import { LocalTransport } from '../../src/transport/LocalTransport.js';
+import { namesFromFile, newServices } from './newService.js';
 import { table } from './table.js';
 
 export const SOCKET_FILE = '.halyard.sock';
@@ -321,6 +322,24 @@ export function buildProgram(): Command {
         return undefined;
       })(),
     );
+
+  program
+    .command('new')
+    .description('write new project files')
+    .command('service [name]')
+    .description('write a service module, its test and its entry in the config file')
+    .option('--dir <dir>', 'the project folder', '.')
+    .option('--from <file>', 'a YAML list of service names to create at once')
+    .option('--config <file>', 'the config file to add the entries to (default: halyard.config.ts if there, else halyard.config.yaml)')
+    .addOption(new Option('--schema <kind>', 'how the config schema is written (default: valibot if the project has it)').choices(['valibot', 'plain']))
+    .option('--force', 'overwrite files that exist')
+    .action(async (name: string | undefined, o: { dir: string; from?: string; config?: string; schema?: 'valibot' | 'plain'; force?: boolean }) => {
+      if ((name === undefined) === (o.from === undefined)) throw new Fail('new service: give a <name> or --from <file> (one of them)');
+      const names = o.from === undefined ? [name as string] : await namesFromFile(o.from);
+      const r = await newServices(names, { dir: o.dir, ...(o.config !== undefined ? { config: o.config } : {}), ...(o.schema !== undefined ? { schema: o.schema } : {}), ...(o.force ? { force: true } : {}) });
+      if (program.opts<Global>().json) out(JSON.stringify(r));
+      else out([...r.written.map((f) => `wrote ${relative(process.cwd(), f)}`), `added ${r.services.join(', ')} to ${relative(process.cwd(), r.config)}`].join('\n'));
+    });
 
   return program;
 }
