@@ -8,9 +8,9 @@
  * JSON. Errors print one line, `halyard: <message>`, and exit 1 (`check`
  * exits with the OCF code); no stack traces, no credentials.
  *
- * Not here yet: `context` and `tasks` (they build on work in other branches),
- * and a live `top` (only `top --once`). `new service` is in newService.ts.
+ * Not here yet: a live `top` (only `top --once`). `new service` is in newService.ts.
  */
+import { readFile } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { connect, type HalyardClient, serveControlSocket } from '../../src/client/index.js';
@@ -319,6 +319,73 @@ export function buildProgram(): Command {
         const d = await c.decisions(o.child === undefined ? {} : { child: o.child });
         if (json) out(JSON.stringify(d));
         else out(table(['NODE', 'SEQ', 'SUPERVISOR', 'CHILD', 'REASON', 'DIRECTIVE', 'RULE'], d.map((x) => [x.node, x.seq, x.supervisor, x.childId, x.reason, x.directive, x.rule])));
+        return undefined;
+      })(),
+    );
+
+  const context = program.command('context').description('contexts: transactions that own services');
+  context
+    .command('start <file>')
+    .description('start a context from a .yaml, .yml, .json or .xml file (sent as text, so the node need not see it)')
+    .option('--node <node>', 'the node to start it on (default: the first that allows writes)')
+    .action((file: string, o: { node?: string }) =>
+      withClient(program, async (c, json) => {
+        const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new Fail(`cannot read ${file}: ${err.code ?? String(err)}`);
+        });
+        const row = await c.contextStart(file, text, o.node === undefined ? {} : { node: o.node });
+        out(json ? JSON.stringify(row) : `${row.node}: context ${row.name} ${row.transaction} ${row.state}`);
+        return undefined;
+      })(),
+    );
+  for (const verb of ['stop', 'restart'] as const) {
+    context.command(`${verb} <transaction>`).description(`${verb} a context by its transaction`).action((tx: string) =>
+      withClient(program, async (c, json) => {
+        const r = verb === 'stop' ? await c.contextStop(tx) : await c.contextRestart(tx);
+        out(json ? JSON.stringify(r) : r.map((x) => `${x.node}: ${verb === 'stop' ? 'stopped' : 'restarted as'} ${x.done.join(', ')}`).join('\n'));
+        return undefined;
+      })(),
+    );
+  }
+  context.command('ls').description('list the contexts').action(() =>
+    withClient(program, async (c, json) => {
+      const rows = await c.contexts();
+      if (json) out(JSON.stringify(rows));
+      else out(table(['NODE', 'CONTEXT', 'TRANSACTION', 'STATE', 'SERVICES'], rows.map((r) => [r.node, r.name, r.transaction, r.state, r.services.join(',')])));
+      return undefined;
+    })(),
+  );
+
+  const tasks = program.command('tasks').description('tasks: work dispatched to the nodes that define it');
+  tasks.command('ls').description('list the tasks').action(() =>
+    withClient(program, async (c, json) => {
+      const rows = await c.tasks();
+      if (json) out(JSON.stringify(rows));
+      else out(table(['ID', 'NAME', 'STATUS', 'ATTEMPT', 'WORKER'], rows.map((r) => [r.id, r.name, r.status, `${r.attempt}/${r.maxAttempts}`, r.worker])));
+      return undefined;
+    })(),
+  );
+  tasks.command('status <id>').description('one task: status, attempts, result or error').action((id: string) =>
+    withClient(program, async (c, json) => {
+      const r = await c.taskStatus(id);
+      out(json ? JSON.stringify(r) : `${r.id} ${r.name} ${r.status} attempt ${r.attempt}/${r.maxAttempts}${r.error ? ` error: ${r.error}` : ''}${r.result !== undefined ? ` result: ${JSON.stringify(r.result)}` : ''}`);
+      return undefined;
+    })(),
+  );
+  tasks
+    .command('submit <name> <json>')
+    .description('submit a task; prints its id')
+    .option('--node <node>', 'the node that stores it (default: the first that allows writes)')
+    .action((name: string, text: string, o: { node?: string }) =>
+      withClient(program, async (c, json) => {
+        let input: unknown;
+        try {
+          input = JSON.parse(text);
+        } catch {
+          throw new Fail(`the task input is not JSON: ${text.slice(0, 80)}`);
+        }
+        const id = await c.taskSubmit(name, input, o.node === undefined ? {} : { node: o.node });
+        out(json ? JSON.stringify({ id }) : id);
         return undefined;
       })(),
     );
