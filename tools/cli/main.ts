@@ -268,7 +268,9 @@ export function buildProgram(): Command {
           const r = await c.restart(i.instance, { node: i.node });
           const id = r[0]?.done[0] ?? i.instance;
           // The next instance goes only once this one is back and ready (a restart resolves once ready; this confirms it from outside).
-          const state = (await c.services({ service: id, node: i.node })).instances.find((x) => x.instance === id)?.state ?? 'missing';
+          // A restart keeps the instance id, and the stopped incarnation may still be listed beside the new one.
+          const same = (await c.services({ service: id, node: i.node })).instances.filter((x) => x.instance === id);
+          const state = (same.find((x) => x.state === 'running') ?? same[0])?.state ?? 'missing';
           done.push({ node: i.node, from: i.instance, to: id, state });
           if (!json) out(`[${k + 1}/${targets.length}] ${i.node}: ${i.instance} -> ${id} ${state}`);
           if (state !== 'running') throw new Fail(`rolling restart stopped: ${id} is ${state}`);
