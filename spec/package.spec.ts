@@ -4,7 +4,8 @@
  * in the same consumer by readme.spec.ts.
  */
 import { execFile } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -133,5 +134,20 @@ void createNode;
       cwd: consumer,
     });
     expect(imported.stderr).toBe('');
+  }, 200_000);
+
+  it('package - the halyard bin runs from the installed package, without tsx', async () => {
+    const { dir: consumer } = await packedConsumer();
+    // tsx is a dev dependency of the repo only: the bin must not need it.
+    expect(existsSync(join(consumer, 'node_modules', 'tsx'))).toBe(false);
+    const help = await run('npx', ['--no-install', 'halyard', '--help'], { cwd: consumer });
+    expect(help.stdout).toMatch(/^Usage: halyard /);
+    for (const verb of ['up', 'ls', 'context', 'tasks', 'new']) expect(help.stdout).toMatch(new RegExp(`\\n  ${verb} `));
+
+    // A verb that does work: the scaffold, with valibot since the consumer has it.
+    const made = await run('npx', ['--no-install', 'halyard', '--json', 'new', 'service', 'Billing', '--dir', 'app'], { cwd: consumer });
+    expect(JSON.parse(made.stdout).services).toEqual(['billing']);
+    expect(await readFile(join(consumer, 'app', 'services', 'billing.ts'), 'utf8')).toContain("from 'valibot'");
+    expect(await readFile(join(consumer, 'app', 'halyard.config.yaml'), 'utf8')).toContain('module: ./services/billing.ts');
   }, 200_000);
 });

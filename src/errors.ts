@@ -943,6 +943,14 @@ export class AdminConnectError extends HalyardError {
   }
 }
 
+/** `halyard new` would write over a file that is already there (`--force` allows it). */
+export class FileExistsError extends HalyardError {
+  override readonly name = 'FileExistsError';
+  constructor(readonly path: string) {
+    super('ERR_FILE_EXISTS', `${path} already exists (use --force to overwrite it)`);
+  }
+}
+
 /** A halyard config file (or `defineConfig` object) that cannot run: `file` and `field` say where. */
 export class ConfigFileError extends HalyardError {
   override readonly name = 'ConfigFileError';

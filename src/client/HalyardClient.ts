@@ -21,6 +21,11 @@
  * | `decisions({ child?, since? })` | `admin.all.decisions`          | `DecisionRow[]`, by node then seq |
  * | `logs({ node?, service?, since?, limit? })` | `admin.all.logs`   | `LogLine[]`, by node then seq |
  * | `restart(name)` / `stop(name)`  | `admin.all.restart` / `stop`   | `{ node, done }[]` of the nodes that acted |
+ * | `contexts()`                    | `admin.all.contexts`, gathered | `ContextRow[]`, by node then name |
+ * | `contextStart(file, text, { node? })` | `admin.node.<node>.contextStart`, on a node that allows writes | the new `ContextRow` |
+ * | `contextStop(tx)` / `contextRestart(tx)` | `admin.all.contextStop` / `contextRestart` | `{ node, done }[]` (`done`: the transaction, the new one after a restart) |
+ * | `tasks()` / `taskStatus(id)`    | `admin.any.tasks` / `taskStatus` | `TaskRow[]` / a `TaskRow` |
+ * | `taskSubmit(name, input, { node? })` | `admin.node.<node>.taskSubmit`, on a node that allows writes | the task id |
  * | `events(listener, { node? })`   | `events.*` (nodes with `events: { publish: true }`) | unsubscribe function |
  *
  * Errors a node answered are rethrown as `RemoteError` carrying the node's
@@ -35,6 +40,10 @@ import {
   ADMIN_VERSION,
   type AdminReply,
   AdminVerb,
+  type ContextRow,
+  type ContextsData,
+  type TaskRow,
+  type TasksData,
   type DecisionRow,
   type DecisionsData,
   type InstanceRow,
@@ -161,11 +170,49 @@ export class HalyardClient {
   }
 
   restart(name: string, options: { readonly node?: string } = {}): Promise<WriteResult[]> {
-    return this.write(AdminVerb.Restart, name, options.node);
+    assertTarget(name);
+    return this.write(AdminVerb.Restart, { name }, name, options.node);
   }
 
   stop(name: string, options: { readonly node?: string } = {}): Promise<WriteResult[]> {
-    return this.write(AdminVerb.Stop, name, options.node);
+    assertTarget(name);
+    return this.write(AdminVerb.Stop, { name }, name, options.node);
+  }
+
+  async contexts(): Promise<ContextRow[]> {
+    const answers = await this.all<ContextsData>(AdminVerb.Contexts);
+    return answers.flatMap((a) => a.data.contexts).sort((a, b) => a.node.localeCompare(b.node) || a.name.localeCompare(b.name));
+  }
+
+  /** Start a context from a file's text (`file` names it and its format by extension). */
+  async contextStart(file: string, text: string, options: { readonly node?: string } = {}): Promise<ContextRow> {
+    assertField(file, 'file');
+    return this.one(await this.writerSubject(AdminVerb.ContextStart, options.node), { file, text }, this.timeout * 6);
+  }
+
+  contextStop(transaction: string): Promise<WriteResult[]> {
+    assertField(transaction, 'transaction');
+    return this.write(AdminVerb.ContextStop, { transaction }, transaction, undefined);
+  }
+
+  contextRestart(transaction: string): Promise<WriteResult[]> {
+    assertField(transaction, 'transaction');
+    return this.write(AdminVerb.ContextRestart, { transaction }, transaction, undefined);
+  }
+
+  async tasks(): Promise<TaskRow[]> {
+    return [...(await this.one<TasksData>(this.subjects.adminAny(AdminVerb.Tasks))).tasks];
+  }
+
+  taskStatus(id: string): Promise<TaskRow> {
+    assertField(id, 'id');
+    return this.one(this.subjects.adminAny(AdminVerb.TaskStatus), { id });
+  }
+
+  async taskSubmit(name: string, input: unknown, options: { readonly node?: string } = {}): Promise<string> {
+    assertField(name, 'name');
+    const data = await this.one<{ id: string }>(await this.writerSubject(AdminVerb.TaskSubmit, options.node), { name, input: input ?? null });
+    return data.id;
   }
 
   /** Every event the nodes publish (`events: { publish: true }`), or one node's. Returns a function that stops the feed. */
@@ -188,9 +235,15 @@ export class HalyardClient {
 
   // ── internals ──────────────────────────────────────────────────────────
 
-  private async write(verb: typeof AdminVerb.Restart | typeof AdminVerb.Stop, name: string, node: string | undefined): Promise<WriteResult[]> {
-    assertTarget(name);
-    const frame = encodeRequest({ name });
+  /** Where a write that one node does goes: the node asked for, else the first that allows writes (else any, which refuses with the reason). */
+  private async writerSubject(verb: string, node: string | undefined): Promise<string> {
+    if (node !== undefined) return this.subjects.adminNode(node, verb);
+    const writer = (await this.nodes()).find((n) => n.write);
+    return writer === undefined ? this.subjects.adminAny(verb) : this.subjects.adminNode(writer.node, verb);
+  }
+
+  private async write(verb: string, args: Record<string, unknown>, name: string, node: string | undefined): Promise<WriteResult[]> {
+    const frame = encodeRequest(args);
     const raw =
       node === undefined
         ? await this.link.gather(this.subjects.adminAll(verb), frame, { timeout: this.timeout * 6, windowMs: this.gatherMs })
@@ -252,6 +305,10 @@ function decodeReply(text: string): AdminReply {
 
 function assertTarget(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) throw new AdminRequestError('name', 'must be a non-empty string');
+}
+
+function assertField(value: unknown, field: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) throw new AdminRequestError(field, 'must be a non-empty string');
 }
 
 function assertEvent(event: unknown): void {

@@ -8,15 +8,16 @@
  * JSON. Errors print one line, `halyard: <message>`, and exit 1 (`check`
  * exits with the OCF code); no stack traces, no credentials.
  *
- * Not here yet: `context` and `tasks` (they build on work in other branches),
- * `new service`, and a live `top` (only `top --once`).
+ * Not here yet: a live `top` (only `top --once`). `new service` is in newService.ts.
  */
-import { join } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { connect, type HalyardClient, serveControlSocket } from '../../src/client/index.js';
 import { loadConfig, up } from '../../src/config/index.js';
 import { describe } from '../../src/errors.js';
 import { LocalTransport } from '../../src/transport/LocalTransport.js';
+import { namesFromFile, newServices } from './newService.js';
 import { table } from './table.js';
 
 export const SOCKET_FILE = '.halyard.sock';
@@ -267,7 +268,9 @@ export function buildProgram(): Command {
           const r = await c.restart(i.instance, { node: i.node });
           const id = r[0]?.done[0] ?? i.instance;
           // The next instance goes only once this one is back and ready (a restart resolves once ready; this confirms it from outside).
-          const state = (await c.services({ service: id, node: i.node })).instances.find((x) => x.instance === id)?.state ?? 'missing';
+          // A restart keeps the instance id, and the stopped incarnation may still be listed beside the new one.
+          const same = (await c.services({ service: id, node: i.node })).instances.filter((x) => x.instance === id);
+          const state = (same.find((x) => x.state === 'running') ?? same[0])?.state ?? 'missing';
           done.push({ node: i.node, from: i.instance, to: id, state });
           if (!json) out(`[${k + 1}/${targets.length}] ${i.node}: ${i.instance} -> ${id} ${state}`);
           if (state !== 'running') throw new Fail(`rolling restart stopped: ${id} is ${state}`);
@@ -343,6 +346,91 @@ export function buildProgram(): Command {
       } finally {
         await c.close();
       }
+    });
+
+  const context = program.command('context').description('contexts: transactions that own services');
+  context
+    .command('start <file>')
+    .description('start a context from a .yaml, .yml, .json or .xml file (sent as text, so the node need not see it)')
+    .option('--node <node>', 'the node to start it on (default: the first that allows writes)')
+    .action((file: string, o: { node?: string }) =>
+      withClient(program, async (c, json) => {
+        const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+          throw new Fail(`cannot read ${file}: ${err.code ?? String(err)}`);
+        });
+        const row = await c.contextStart(file, text, o.node === undefined ? {} : { node: o.node });
+        out(json ? JSON.stringify(row) : `${row.node}: context ${row.name} ${row.transaction} ${row.state}`);
+        return undefined;
+      })(),
+    );
+  for (const verb of ['stop', 'restart'] as const) {
+    context.command(`${verb} <transaction>`).description(`${verb} a context by its transaction`).action((tx: string) =>
+      withClient(program, async (c, json) => {
+        const r = verb === 'stop' ? await c.contextStop(tx) : await c.contextRestart(tx);
+        out(json ? JSON.stringify(r) : r.map((x) => `${x.node}: ${verb === 'stop' ? 'stopped' : 'restarted as'} ${x.done.join(', ')}`).join('\n'));
+        return undefined;
+      })(),
+    );
+  }
+  context.command('ls').description('list the contexts').action(() =>
+    withClient(program, async (c, json) => {
+      const rows = await c.contexts();
+      if (json) out(JSON.stringify(rows));
+      else out(table(['NODE', 'CONTEXT', 'TRANSACTION', 'STATE', 'SERVICES'], rows.map((r) => [r.node, r.name, r.transaction, r.state, r.services.join(',')])));
+      return undefined;
+    })(),
+  );
+
+  const tasks = program.command('tasks').description('tasks: work dispatched to the nodes that define it');
+  tasks.command('ls').description('list the tasks').action(() =>
+    withClient(program, async (c, json) => {
+      const rows = await c.tasks();
+      if (json) out(JSON.stringify(rows));
+      else out(table(['ID', 'NAME', 'STATUS', 'ATTEMPT', 'WORKER'], rows.map((r) => [r.id, r.name, r.status, `${r.attempt}/${r.maxAttempts}`, r.worker])));
+      return undefined;
+    })(),
+  );
+  tasks.command('status <id>').description('one task: status, attempts, result or error').action((id: string) =>
+    withClient(program, async (c, json) => {
+      const r = await c.taskStatus(id);
+      out(json ? JSON.stringify(r) : `${r.id} ${r.name} ${r.status} attempt ${r.attempt}/${r.maxAttempts}${r.error ? ` error: ${r.error}` : ''}${r.result !== undefined ? ` result: ${JSON.stringify(r.result)}` : ''}`);
+      return undefined;
+    })(),
+  );
+  tasks
+    .command('submit <name> <json>')
+    .description('submit a task; prints its id')
+    .option('--node <node>', 'the node that stores it (default: the first that allows writes)')
+    .action((name: string, text: string, o: { node?: string }) =>
+      withClient(program, async (c, json) => {
+        let input: unknown;
+        try {
+          input = JSON.parse(text);
+        } catch {
+          throw new Fail(`the task input is not JSON: ${text.slice(0, 80)}`);
+        }
+        const id = await c.taskSubmit(name, input, o.node === undefined ? {} : { node: o.node });
+        out(json ? JSON.stringify({ id }) : id);
+        return undefined;
+      })(),
+    );
+
+  program
+    .command('new')
+    .description('write new project files')
+    .command('service [name]')
+    .description('write a service module, its test and its entry in the config file')
+    .option('--dir <dir>', 'the project folder', '.')
+    .option('--from <file>', 'a YAML list of service names to create at once')
+    .option('--config <file>', 'the config file to add the entries to (default: halyard.config.ts if there, else halyard.config.yaml)')
+    .addOption(new Option('--schema <kind>', 'how the config schema is written (default: valibot if the project has it)').choices(['valibot', 'plain']))
+    .option('--force', 'overwrite files that exist')
+    .action(async (name: string | undefined, o: { dir: string; from?: string; config?: string; schema?: 'valibot' | 'plain'; force?: boolean }) => {
+      if ((name === undefined) === (o.from === undefined)) throw new Fail('new service: give a <name> or --from <file> (one of them)');
+      const names = o.from === undefined ? [name as string] : await namesFromFile(o.from);
+      const r = await newServices(names, { dir: o.dir, ...(o.config !== undefined ? { config: o.config } : {}), ...(o.schema !== undefined ? { schema: o.schema } : {}), ...(o.force ? { force: true } : {}) });
+      if (program.opts<Global>().json) out(JSON.stringify(r));
+      else out([...r.written.map((f) => `wrote ${relative(process.cwd(), f)}`), `added ${r.services.join(', ')} to ${relative(process.cwd(), r.config)}`].join('\n'));
     });
 
   return program;

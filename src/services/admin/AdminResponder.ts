@@ -17,9 +17,14 @@ import { isPlainObject } from '../../options.js';
 import type { Supervision } from '../../supervision/index.js';
 import type { Supervisor } from '../../supervision/types.js';
 import type { Subscription, Transport, Msg } from '../../transport/Transport.js';
+import type { Context } from '../contexts/Context.js';
+import type { ContextManager } from '../contexts/ContextManager.js';
+import { parseJsonContext, parseXmlContext, parseYamlContext } from '../contexts/loaders.js';
 import type { ServiceInstance } from '../instances/ServiceInstance.js';
 import type { ServiceManager } from '../instances/ServiceManager.js';
 import type { Subjects } from '../remote/subjects.js';
+import type { TaskRecord } from '../tasks/records.js';
+import type { Tasks } from '../tasks/Tasks.js';
 import { DEFAULT_LOG_SIZE, EventLog } from './EventLog.js';
 import {
   ADMIN_QUEUE,
@@ -28,10 +33,12 @@ import {
   type AdminReply,
   AdminVerb,
   type ChildRow,
+  type ContextRow,
   type DecisionRow,
   type InstanceRow,
   type NodeInfo,
   type SupervisorRow,
+  type TaskRow,
   WRITE_VERBS,
   type WriteData,
 } from './protocol.js';
@@ -49,6 +56,9 @@ export interface AdminHost {
   readonly system: ActorSystem;
   readonly supervision: Supervision;
   readonly services: ServiceManager;
+  readonly contexts: ContextManager;
+  /** Opened on first use: a node that is never asked about tasks never touches the tasks bucket. */
+  tasks(): Tasks;
   readonly events: Events;
   readonly labels: readonly string[];
   readonly inCluster: boolean;
@@ -162,6 +172,23 @@ export class AdminResponder {
         return this.restart(requiredString(args, 'name'));
       case AdminVerb.Stop:
         return this.stop(requiredString(args, 'name'));
+      case AdminVerb.Contexts:
+        return { contexts: this.host.contexts.list().map((c) => this.contextRow(c)) };
+      case AdminVerb.ContextStart:
+        return this.contextRow(await this.host.contexts.start(contextArg(args)));
+      case AdminVerb.ContextStop:
+      case AdminVerb.ContextRestart: {
+        const ctx = this.host.contexts.find({ transaction: requiredString(args, 'transaction') });
+        if (ctx === undefined) return { matched: 0, done: [] };
+        await (verb === AdminVerb.ContextStop ? ctx.stop() : ctx.restart());
+        return { matched: 1, done: [ctx.transaction] };
+      }
+      case AdminVerb.Tasks:
+        return { tasks: (await this.host.tasks().list()).map(taskRow) };
+      case AdminVerb.TaskStatus:
+        return taskRow(await this.host.tasks().record(requiredString(args, 'id')));
+      case AdminVerb.TaskSubmit:
+        return { id: await this.host.tasks().submit(requiredString(args, 'name'), args.input ?? null) };
     }
   }
 
@@ -247,6 +274,10 @@ export class AdminResponder {
     }));
   }
 
+  private contextRow(c: Context): ContextRow {
+    return { node: this.host.name, name: c.name, transaction: c.transaction, state: c.state, services: c.services().map((i) => i.id) };
+  }
+
   /** Instances of this node that `name` names: an instance id, else every live instance of a service. */
   private matching(name: string): ServiceInstance[] {
     const all = this.host.services.localInstances().filter((i) => i.isAlive());
@@ -314,6 +345,36 @@ function optionalNumber(args: Readonly<Record<string, unknown>>, key: string): n
   if (v === undefined || v === null) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new AdminRequestError(`args.${key}`, 'must be a non-negative number');
   return v;
+}
+
+const CONTEXT_PARSERS: Readonly<Record<string, (text: string, file: string) => ReturnType<typeof parseYamlContext>>> = {
+  yaml: parseYamlContext,
+  yml: parseYamlContext,
+  json: parseJsonContext,
+  xml: parseXmlContext,
+};
+
+/** A context file sent as text: the node may not see the client's files, and a module file would run code on the node. */
+function contextArg(args: Readonly<Record<string, unknown>>) {
+  const file = requiredString(args, 'file');
+  const parse = CONTEXT_PARSERS[file.slice(file.lastIndexOf('.') + 1).toLowerCase()];
+  if (parse === undefined) throw new AdminRequestError('args.file', 'must end in .yaml, .yml, .json or .xml (a .ts context starts from code)');
+  if (typeof args.text !== 'string') throw new AdminRequestError('args.text', 'must be the file text');
+  return parse(args.text, file);
+}
+
+function taskRow(r: TaskRecord): TaskRow {
+  return {
+    id: r.id,
+    name: r.name,
+    status: r.status,
+    attempt: r.attempt,
+    maxAttempts: r.maxAttempts,
+    ...(r.worker !== undefined ? { worker: r.worker } : {}),
+    ...(r.parent !== undefined ? { parent: r.parent } : {}),
+    ...(r.result !== undefined ? { result: r.result } : {}),
+    ...(r.error !== undefined ? { error: r.error } : {}),
+  };
 }
 
 function eventArg(args: Readonly<Record<string, unknown>>): { type: string } {

@@ -25,6 +25,12 @@
  * | `send`      | read  | `name`, `event`                    | `{ sent: true }` |
  * | `restart`   | write | `name` (a service or instance id)  | {@link WriteData} |
  * | `stop`      | write | `name`                             | {@link WriteData} |
+ * | `contexts`  | read  |                                    | {@link ContextsData}: this node's contexts |
+ * | `contextStart` | write | `file` (a name ending .yaml, .yml, .json or .xml), `text` | a {@link ContextRow} |
+ * | `contextStop` / `contextRestart` | write | `transaction`  | {@link WriteData}: `done` holds the transaction (after a restart, the new one) |
+ * | `tasks`     | read  |                                    | {@link TasksData}: every record of the tasks bucket (one node answers for all) |
+ * | `taskStatus`| read  | `id`                               | a {@link TaskRow} |
+ * | `taskSubmit`| write | `name`, `input`                    | `{ id }` |
  *
  * ## Why read verbs are on by default and write verbs are not
  * Read verbs tell what any connection allowed on `<prefix>.>` could learn or
@@ -52,11 +58,18 @@ export const AdminVerb = {
   Send: 'send',
   Restart: 'restart',
   Stop: 'stop',
+  Contexts: 'contexts',
+  ContextStart: 'contextStart',
+  ContextStop: 'contextStop',
+  ContextRestart: 'contextRestart',
+  Tasks: 'tasks',
+  TaskStatus: 'taskStatus',
+  TaskSubmit: 'taskSubmit',
 } as const;
 export type AdminVerb = (typeof AdminVerb)[keyof typeof AdminVerb];
 
 export const ADMIN_VERBS: ReadonlySet<string> = new Set(Object.values(AdminVerb));
-export const WRITE_VERBS: ReadonlySet<string> = new Set([AdminVerb.Restart, AdminVerb.Stop]);
+export const WRITE_VERBS: ReadonlySet<string> = new Set([AdminVerb.Restart, AdminVerb.Stop, AdminVerb.ContextStart, AdminVerb.ContextStop, AdminVerb.ContextRestart, AdminVerb.TaskSubmit]);
 
 export interface AdminRequest {
   readonly v: 1;
@@ -167,4 +180,33 @@ export interface WriteData {
   /** Instances (or actors) of this node that matched the name. */
   readonly matched: number;
   readonly done: readonly string[];
+}
+
+export interface ContextRow {
+  readonly node: string;
+  readonly name: string;
+  readonly transaction: string;
+  readonly state: string;
+  /** Instance ids of the context's running services. */
+  readonly services: readonly string[];
+}
+
+export interface ContextsData {
+  readonly contexts: readonly ContextRow[];
+}
+
+export interface TaskRow {
+  readonly id: string;
+  readonly name: string;
+  readonly status: string;
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly worker?: string;
+  readonly parent?: string;
+  readonly result?: unknown;
+  readonly error?: string;
+}
+
+export interface TasksData {
+  readonly tasks: readonly TaskRow[];
 }

@@ -300,6 +300,8 @@ export class Node implements InboundTarget {
       system: this.system,
       supervision: this.supervision,
       services: this.services,
+      contexts: this.contexts,
+      tasks: () => this.tasks,
       events: this.eventStream,
       labels: this.labelList,
       get inCluster() {

@@ -315,6 +315,17 @@ export class Tasks {
     return (await this.#store!.require(id)).record;
   }
 
+  /** Every task record in the bucket, read from the bucket itself (the watch may not have caught up), by id. */
+  async list(): Promise<TaskRecord[]> {
+    await this.start();
+    const out: TaskRecord[] = [];
+    for (const key of await this.#bucket!.keys(`${TASK_KEY_PREFIX}>`)) {
+      const stored = await this.#store!.get(key.slice(TASK_KEY_PREFIX.length));
+      if (stored !== undefined) out.push(stored.record);
+    }
+    return out.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
   /** The task's result once DoneCalculating; `TaskFailedError` once Failed; `TimeoutError` after `timeout` ms (default 30 s). */
   async result(id: string, options: { readonly timeout?: number } = {}): Promise<unknown> {
     const timeout = options.timeout ?? 30_000;
