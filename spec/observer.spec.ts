@@ -203,15 +203,22 @@ describe('observer with allowWrite', () => {
     await waitText(page, '#mode', 'writes allowed');
     const row = page.locator('tr[data-service="ledger"]');
     await row.locator('button.restart').waitFor({ timeout: DEADLINE });
-    const before = await row.getAttribute('data-instance');
+    const id = await row.getAttribute('data-instance');
+    const before = node.services.get(id ?? '');
+    expect(before?.state).toBe('running');
     await row.locator('button.restart').click();
     await page.waitForSelector('#detail[data-verb="restart"][data-ok="true"]', { timeout: DEADLINE });
+    // A restart keeps the instance id: the node holds a new incarnation under it, and the page shows it running.
+    const after = node.services.get(id ?? '');
+    expect(after).not.toBe(before);
+    expect(before?.state).toBe('stopped');
+    expect(after?.state).toBe('running');
     await page.waitForFunction(
-      (old) =>
+      (same) =>
         [...document.querySelectorAll('tr[data-service="ledger"]')].some(
-          (r) => r.getAttribute('data-instance') !== old && r.querySelector('.state')?.textContent === 'running',
+          (r) => r.getAttribute('data-instance') === same && r.querySelector('.state')?.textContent === 'running',
         ),
-      before,
+      id,
       { timeout: DEADLINE },
     );
   });

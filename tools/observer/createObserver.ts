@@ -44,7 +44,7 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { isCheckLevel } from '../../src/actors/ocf.js';
+import { CHECK_LEVELS, type CheckLevel } from '../../src/actors/ocf.js';
 import { connect, type HalyardClient } from '../../src/client/index.js';
 import { InvalidArgumentError, toWireError } from '../../src/errors.js';
 import type { Transport } from '../../src/transport/Transport.js';
@@ -148,8 +148,8 @@ export async function createObserver(options: ObserverOptions): Promise<Observer
     if (name === undefined) return sendJson(res, 400, { error: { code: 'ERR_OBSERVER_BAD_REQUEST', field: 'name', message: 'must be a non-empty string' } });
     try {
       if (verb === 'check') {
-        const level = body.level ?? 0;
-        if (!isCheckLevel(level)) return sendJson(res, 400, { error: { code: 'ERR_OBSERVER_BAD_REQUEST', field: 'level', message: 'must be 0, 10 or 20' } });
+        const level = (body.level ?? 0) as CheckLevel;
+        if (!CHECK_LEVELS.includes(level)) return sendJson(res, 400, { error: { code: 'ERR_OBSERVER_BAD_REQUEST', field: 'level', message: 'must be 0, 10 or 20' } });
         return sendJson(res, 200, await client.check(name, level));
       }
       if (verb === 'status') return sendJson(res, 200, await client.status(name));
