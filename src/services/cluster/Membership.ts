@@ -16,7 +16,7 @@
  * heartbeat subjects of its k predecessors, so a node's heartbeat
  * (`<prefix>.hb.<node>`, one publish) reaches its k successors. Each node
  * also receives its own heartbeat: the echo proves its own link to the
- * server. Per interval: N publishes and (k+1)·N deliveries.
+ * server (SelfLink.ts). Per interval: N publishes and (k+1)·N deliveries.
  *
  * ## Failure detection (SWIM-style, judged only by healthy nodes)
  * ```
@@ -63,6 +63,7 @@ import { type Logger, nullLogger } from '../../log.js';
 import type { Subscription, Transport, TransportStatusType } from '../../transport/Transport.js';
 import { entryJson, isCasConflict, type KV, type KvEntry } from './kv.js';
 import { Listeners } from './listeners.js';
+import { SelfLink } from './SelfLink.js';
 import { type MembershipOptions, membershipSettings } from './membershipOptions.js';
 import { ClusterSubjects } from './subjects.js';
 import { type ProbeRound, Probes } from './probes.js';
@@ -130,7 +131,7 @@ export class Membership {
   readonly #logger: Logger;
   readonly #kvTimeoutMs: number;
   readonly #tickMs: number;
-  readonly #isolatedAfterMs: number;
+  readonly #link: SelfLink;
   readonly #probes: Probes;
   readonly #suspectTtlMs: number;
   readonly #changes: Listeners<[MembershipChange]>;
@@ -143,11 +144,6 @@ export class Membership {
   #incarnation = 0;
   #selfRevision: number | undefined;
   #selfSeen: (() => void) | undefined;
-  #seq = 0;
-  #lastEchoAt = 0;
-  /** Send times of recent heartbeats by seq (a small ring), and the latest one whose echo came back. */
-  readonly #sentAt = new Map<number, number>();
-  #confirmedAt = Number.NEGATIVE_INFINITY;
   #lastTickAt = 0;
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
   #graceUntil = 0;
@@ -188,7 +184,7 @@ export class Membership {
     // Ticks are cheap (no messages): a fine grain keeps detection close to the thresholds.
     this.#tickMs = Math.max(10, Math.round(this.heartbeatMs / 5));
     // Own echo missing for two periods: our link is gone even if the client has not noticed.
-    this.#isolatedAfterMs = 2 * this.heartbeatMs;
+    this.#link = new SelfLink(this.#clock, 2 * this.heartbeatMs);
     // One probe round fits between suspicion and the verdict, with room for a second try.
     this.#probes = new Probes({
       node: this.node,
@@ -208,7 +204,6 @@ export class Membership {
     return this.#incarnation;
   }
 
-  /** True when this node cannot trust its view: disconnected, or its own heartbeats do not come back. */
   /**
    * Send time (this clock) of the latest own heartbeat whose echo came back:
    * the server still had our link then. Unlike the echo's arrival time, it
@@ -216,11 +211,12 @@ export class Membership {
    * so `linkConfirmedAt + leaseMs` is a safe self-fencing deadline.
    */
   get linkConfirmedAt(): number {
-    return this.#confirmedAt;
+    return this.#link.confirmedAt;
   }
 
+  /** True when this node cannot trust its view: disconnected, or its own heartbeats do not come back. */
   get isolated(): boolean {
-    return !this.#connected || !this.#transport.isConnected || this.#clock.now() - this.#lastEchoAt > this.#isolatedAfterMs;
+    return !this.#connected || !this.#transport.isConnected || this.#link.silent();
   }
 
   /** The nodes whose heartbeats this node watches (its ring predecessors). */
@@ -286,7 +282,7 @@ export class Membership {
     await this.#register();
     const now = this.#clock.now();
     this.#entries.set(this.node, this.#newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision));
-    this.#lastEchoAt = now;
+    this.#link.trust(now);
     this.#lastTickAt = now;
     this.#beat();
     await this.#startWatch(true);
@@ -386,9 +382,9 @@ export class Membership {
 
   #beat(): void {
     if (this.#stopped) return;
-    this.#publish(this.#subjects.heartbeat(this.node), heartbeat(this.node, this.#incarnation, ++this.#seq));
-    this.#sentAt.set(this.#seq, this.#clock.now());
-    this.#sentAt.delete(this.#seq - 16);
+    const seq = this.#link.nextSeq();
+    this.#publish(this.#subjects.heartbeat(this.node), heartbeat(this.node, this.#incarnation, seq));
+    this.#link.sent(seq, this.#clock.now());
     this.#hbTimer = this.#clock.setTimer(() => this.#beat(), this.heartbeatMs);
   }
 
@@ -415,7 +411,7 @@ export class Membership {
   /** Our own event loop stalled for `ms`: not hearing while not listening is no evidence of silence. */
   #credit(ms: number, now: number): void {
     this.#logger.debug({ stalledMs: Math.round(ms) }, 'event loop stalled; crediting watched nodes');
-    this.#lastEchoAt = Math.min(now, this.#lastEchoAt + ms);
+    this.#link.credit(ms, now);
     for (const node of this.#watched.keys()) {
       const e = this.#entries.get(node);
       if (e !== undefined) e.lastHeardAt = Math.min(now, e.lastHeardAt + ms);
@@ -428,7 +424,7 @@ export class Membership {
       this.#transport.isConnected &&
       !this.#rejoining &&
       now >= this.#graceUntil &&
-      now - this.#lastEchoAt <= this.#isolatedAfterMs
+      !this.#link.silent(now)
     );
   }
 
@@ -517,9 +513,7 @@ export class Membership {
     const hb = decodeHeartbeat(data);
     if (hb === undefined || hb.node !== this.node) return;
     const now = this.#clock.now();
-    this.#lastEchoAt = now;
-    const sent = hb.incarnation === this.#incarnation ? this.#sentAt.get(hb.seq) : undefined;
-    if (sent !== undefined && sent > this.#confirmedAt) this.#confirmedAt = sent;
+    this.#link.echoed(hb.seq, hb.incarnation === this.#incarnation, now);
     const self = this.#entries.get(this.node);
     if (self !== undefined) self.lastHeardAt = now;
   }
@@ -601,7 +595,7 @@ export class Membership {
         const now = this.#clock.now();
         // Peers' heartbeats need a moment to flow again: no verdicts until then.
         this.#graceUntil = now + this.downAfterMs;
-        this.#lastEchoAt = now;
+        this.#link.trust(now);
         for (const e of this.#entries.values()) e.lastHeardAt = Math.max(e.lastHeardAt, now);
         void this.#restartWatch();
         break;
