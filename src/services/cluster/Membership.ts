@@ -11,12 +11,8 @@
  *
  * Options, their defaults and why: `membershipOptions.ts`.
  *
- * ## Who watches whom (O(N) per interval)
- * Live members sorted by name form a ring; each node subscribes to the
- * heartbeat subjects of its k predecessors, so a node's heartbeat
- * (`<prefix>.hb.<node>`, one publish) reaches its k successors. Each node
- * also receives its own heartbeat: the echo proves its own link to the
- * server (SelfLink.ts). Per interval: N publishes and (k+1)·N deliveries.
+ * Who watches whom (each node its k ring predecessors, O(N) per interval):
+ * `HeartbeatRing.ts`. The echo of its own heartbeat: `SelfLink.ts`.
  *
  * ## Failure detection (SWIM-style, judged only by healthy nodes)
  * ```
@@ -62,12 +58,13 @@ import { ClusterUnavailableError, describe, InvalidSpecError } from '../../error
 import { type Logger, nullLogger } from '../../log.js';
 import type { Subscription, Transport, TransportStatusType } from '../../transport/Transport.js';
 import { entryJson, isCasConflict, type KV, type KvEntry } from './kv.js';
+import { HeartbeatRing } from './HeartbeatRing.js';
 import { Listeners } from './listeners.js';
 import { SelfLink } from './SelfLink.js';
 import { type MembershipOptions, membershipSettings } from './membershipOptions.js';
 import { ClusterSubjects } from './subjects.js';
 import { type ProbeRound, Probes } from './probes.js';
-import { MemberStatus, merge, Report, watchTargets } from './view.js';
+import { MemberStatus, merge, Report } from './view.js';
 import {
   decodeHeartbeat,
   decodeMemberEvent,
@@ -137,7 +134,7 @@ export class Membership {
   readonly #changes: Listeners<[MembershipChange]>;
 
   readonly #entries = new Map<string, Entry>();
-  readonly #watched = new Map<string, Subscription>();
+  readonly #ring: HeartbeatRing;
   readonly #subs: Subscription[] = [];
   #offStatus: (() => void) | undefined;
   #watch: { stop(): void } | undefined;
@@ -197,6 +194,13 @@ export class Membership {
       publish: (subject, data) => this.#publish(subject, data),
     });
     this.#suspectTtlMs = this.suspectAfterMs + this.downAfterMs;
+    this.#ring = new HeartbeatRing({
+      node: this.node,
+      watchers: this.watchers,
+      transport: this.#transport,
+      subjects: this.#subjects,
+      heartbeat: (node, data) => this.#onTargetHeartbeat(node, data),
+    });
   }
 
   /** This process's incarnation (changes on a rejoin after a `down` verdict). */
@@ -221,7 +225,7 @@ export class Membership {
 
   /** The nodes whose heartbeats this node watches (its ring predecessors). */
   get watching(): string[] {
-    return [...this.#watched.keys()].sort();
+    return [...this.#ring.nodes()].sort();
   }
 
   /** Every known member, this node included, sorted by name. Left members are not listed. */
@@ -300,8 +304,7 @@ export class Membership {
     this.#watch?.stop();
     this.#watch = undefined;
     for (const sub of this.#subs.splice(0)) sub.unsubscribe();
-    for (const sub of this.#watched.values()) sub.unsubscribe();
-    this.#watched.clear();
+    this.#ring.clear();
     this.#selfSeen?.();
     try {
       await this.#transport.flush();
@@ -397,12 +400,12 @@ export class Membership {
     if (late > this.#tickMs) this.#credit(late, now);
     for (const e of this.#entries.values()) {
       // A remote suspicion that nobody confirmed or cleared in time lapses.
-      if (e.status === MemberStatus.Suspect && !this.#watched.has(e.node) && e.node !== this.node && now - e.suspectedAt > this.#suspectTtlMs) {
+      if (e.status === MemberStatus.Suspect && !this.#ring.has(e.node) && e.node !== this.node && now - e.suspectedAt > this.#suspectTtlMs) {
         this.#setStatus(e, MemberStatus.Up, now, this.node);
       }
     }
     if (!this.#canJudge(now)) return;
-    for (const node of this.#watched.keys()) {
+    for (const node of this.#ring.nodes()) {
       const e = this.#entries.get(node);
       if (e !== undefined) this.#evaluate(e, now);
     }
@@ -412,7 +415,7 @@ export class Membership {
   #credit(ms: number, now: number): void {
     this.#logger.debug({ stalledMs: Math.round(ms) }, 'event loop stalled; crediting watched nodes');
     this.#link.credit(ms, now);
-    for (const node of this.#watched.keys()) {
+    for (const node of this.#ring.nodes()) {
       const e = this.#entries.get(node);
       if (e !== undefined) e.lastHeardAt = Math.min(now, e.lastHeardAt + ms);
     }
@@ -559,7 +562,7 @@ export class Membership {
       case EventKind.Suspect: {
         const e = this.#entries.get(ev.node);
         // A watcher that heard the node recently has better evidence than the suspecter.
-        if (e !== undefined && this.#watched.has(ev.node) && this.#clock.now() - e.lastHeardAt < this.suspectAfterMs) break;
+        if (e !== undefined && this.#ring.has(ev.node) && this.#clock.now() - e.lastHeardAt < this.suspectAfterMs) break;
         this.#report(ev.node, ev.incarnation, Report.Suspect, ev.by);
         break;
       }
@@ -718,26 +721,20 @@ export class Membership {
   #recomputeRing(): void {
     if (this.#stopped) return;
     const live = [...this.#entries.values()].filter((e) => e.status !== MemberStatus.Down).map((e) => e.node);
-    const targets = new Set(watchTargets([...live, this.node], this.node, this.watchers));
-    for (const [node, sub] of this.#watched) {
-      if (targets.has(node)) continue;
-      sub.unsubscribe();
-      this.#watched.delete(node);
-      const e = this.#entries.get(node);
-      if (e !== undefined) e.probe = undefined;
-    }
     const now = this.#clock.now();
-    for (const node of targets) {
-      if (this.#watched.has(node)) continue;
-      const e = this.#entries.get(node);
-      if (e === undefined) continue;
-      // Silence is measured from when we started listening.
-      e.lastHeardAt = Math.max(e.lastHeardAt, now);
-      this.#watched.set(
-        node,
-        this.#transport.subscribe(this.#subjects.heartbeat(node), (msg) => this.#onTargetHeartbeat(node, msg.data)),
-      );
-    }
+    this.#ring.update(live, {
+      unwatched: (node) => {
+        const e = this.#entries.get(node);
+        if (e !== undefined) e.probe = undefined;
+      },
+      watch: (node) => {
+        const e = this.#entries.get(node);
+        if (e === undefined) return false;
+        // Silence is measured from when we started listening.
+        e.lastHeardAt = Math.max(e.lastHeardAt, now);
+        return true;
+      },
+    });
   }
 
   #newEntry(node: string, incarnation: number, status: MemberStatus, now: number, revision: number | undefined): Entry {
