@@ -37,9 +37,8 @@
  * suspected) is `up` again.
  *
  * ## Incarnations
- * Each start (and each rejoin) takes `max(previous + 1, Date.now())` for its
- * incarnation, written to its KV record by compare-and-set: strictly
- * increasing per node name. A `down` verdict is final for an incarnation: a
+ * Each start (and each rejoin) takes a new incarnation, strictly increasing
+ * per node name (incarnation.ts). A `down` verdict is final for an incarnation: a
  * node that learns it was declared down (a broadcast, or its record after a
  * reconnect) emits `down` for itself and rejoins with a new incarnation.
  * Whatever it owned under the old one (leases, claims) must be treated as
@@ -59,6 +58,7 @@ import { type Logger, nullLogger } from '../../log.js';
 import type { Subscription, Transport, TransportStatusType } from '../../transport/Transport.js';
 import { entryJson, isCasConflict, type KV, type KvEntry } from './kv.js';
 import { HeartbeatRing } from './HeartbeatRing.js';
+import { registerIncarnation } from './incarnation.js';
 import { Listeners } from './listeners.js';
 import { SelfLink } from './SelfLink.js';
 import { type MembershipOptions, membershipSettings } from './membershipOptions.js';
@@ -323,24 +323,9 @@ export class Membership {
 
   /** Take a new incarnation and record this node `up` with it (compare-and-set on its own record). */
   async #register(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const entry = await this.#kv.get(this.node);
-      const previous = decodeMemberRecord(entryJson(entry));
-      const incarnation = Math.max((previous?.incarnation ?? 0) + 1, this.#incarnation + 1, Date.now());
-      const value = memberRecord(this.node, incarnation, RecordStatus.Up, this.node);
-      try {
-        const revision =
-          entry !== null && entry.operation === 'PUT'
-            ? await this.#kv.update(this.node, value, entry.revision, this.#kvTimeoutMs)
-            : await this.#kv.create(this.node, value);
-        this.#incarnation = incarnation;
-        this.#selfRevision = revision;
-        return;
-      } catch (err) {
-        // Another writer moved the record on (a judge, or a clash of names): read it again.
-        if (!isCasConflict(err) || attempt >= 4) throw err;
-      }
-    }
+    const { incarnation, revision } = await registerIncarnation(this.#kv, this.node, this.#incarnation, this.#kvTimeoutMs);
+    this.#incarnation = incarnation;
+    this.#selfRevision = revision;
   }
 
   /** Watch the members bucket. With `waitForSelf`, resolve once our own record has come through. */
