@@ -60,11 +60,12 @@ import { entryJson, isCasConflict, type KV, type KvEntry } from './kv.js';
 import { HeartbeatRing } from './HeartbeatRing.js';
 import { registerIncarnation } from './incarnation.js';
 import { Listeners } from './listeners.js';
+import { ChangeType, type Entry, type Member, type MembershipChange, MemberTable, newEntry, snapshot } from './MemberTable.js';
 import { SelfLink } from './SelfLink.js';
 import { type MembershipOptions, membershipSettings } from './membershipOptions.js';
 import { ClusterSubjects } from './subjects.js';
-import { type ProbeRound, Probes } from './probes.js';
-import { MemberStatus, merge, Report } from './view.js';
+import { Probes } from './probes.js';
+import { MemberStatus, Report } from './view.js';
 import {
   decodeHeartbeat,
   decodeMemberEvent,
@@ -81,35 +82,7 @@ export { MemberStatus };
 
 export { DEFAULT_HEARTBEAT_MS, DEFAULT_INDIRECT_PROBES, DEFAULT_WATCHERS, type MembershipOptions } from './membershipOptions.js';
 
-export interface Member {
-  readonly node: string;
-  readonly status: MemberStatus;
-  /** The injected clock's time of the last sign of life (heartbeat, pong, ack, join or alive). */
-  readonly lastHeardAt: number;
-  readonly incarnation: number;
-}
-
-export const ChangeType = { Join: 'join', Suspect: 'suspect', Alive: 'alive', Down: 'down', Leave: 'leave' } as const;
-export type ChangeType = (typeof ChangeType)[keyof typeof ChangeType];
-
-export interface MembershipChange {
-  readonly type: ChangeType;
-  readonly member: Member;
-  /** The node whose report caused the change. */
-  readonly by: string;
-}
-
-interface Entry {
-  readonly node: string;
-  incarnation: number;
-  status: MemberStatus;
-  lastHeardAt: number;
-  suspectedAt: number;
-  /** KV revision of the record last seen for this incarnation. */
-  revision: number | undefined;
-  probe: ProbeRound | undefined;
-  judging: boolean;
-}
+export { ChangeType, type Member, type MembershipChange } from './MemberTable.js';
 
 const REPORT_OF: Record<RecordStatus, Report> = { up: Report.Up, down: Report.Down, left: Report.Left };
 
@@ -133,7 +106,7 @@ export class Membership {
   readonly #suspectTtlMs: number;
   readonly #changes: Listeners<[MembershipChange]>;
 
-  readonly #entries = new Map<string, Entry>();
+  readonly #entries: MemberTable;
   readonly #ring: HeartbeatRing;
   readonly #subs: Subscription[] = [];
   #offStatus: (() => void) | undefined;
@@ -194,6 +167,10 @@ export class Membership {
       publish: (subject, data) => this.#publish(subject, data),
     });
     this.#suspectTtlMs = this.suspectAfterMs + this.downAfterMs;
+    this.#entries = new MemberTable({
+      changed: (type, e, by) => this.#emit(type, e, by),
+      liveSetChanged: () => this.#recomputeRing(),
+    });
     this.#ring = new HeartbeatRing({
       node: this.node,
       watchers: this.watchers,
@@ -230,12 +207,12 @@ export class Membership {
 
   /** Every known member, this node included, sorted by name. Left members are not listed. */
   members(): Member[] {
-    return [...this.#entries.values()].map((e) => this.#snapshot(e)).sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    return this.#entries.members();
   }
 
   member(node: string): Member | undefined {
     const e = this.#entries.get(node);
-    return e === undefined ? undefined : this.#snapshot(e);
+    return e === undefined ? undefined : snapshot(e);
   }
 
   /** Observe membership changes. Returns the function that stops observing. */
@@ -285,7 +262,7 @@ export class Membership {
     this.#connected = t.isConnected;
     await this.#register();
     const now = this.#clock.now();
-    this.#entries.set(this.node, this.#newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision));
+    this.#entries.set(this.node, newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision));
     this.#link.trust(now);
     this.#lastTickAt = now;
     this.#beat();
@@ -602,28 +579,7 @@ export class Membership {
       this.#reportSelf(incarnation, report, by, revision);
       return;
     }
-    const known = this.#entries.get(node);
-    const next = merge(known, report, incarnation);
-    if (next === undefined) {
-      if (revision !== undefined && known !== undefined && known.incarnation === incarnation) known.revision = revision;
-      return;
-    }
-    const now = this.#clock.now();
-    if (next === 'left') {
-      this.#entries.delete(node);
-      if (known !== undefined) this.#emit(ChangeType.Leave, known, by);
-      this.#recomputeRing();
-      return;
-    }
-    if (known === undefined || incarnation > known.incarnation) {
-      const e = this.#newEntry(node, incarnation, next, now, revision);
-      this.#entries.set(node, e);
-      this.#emit(next === MemberStatus.Up ? ChangeType.Join : next, e, by);
-      this.#recomputeRing();
-      return;
-    }
-    if (revision !== undefined) known.revision = revision;
-    this.#setStatus(known, next, now, by);
+    this.#entries.apply(node, incarnation, report, by, revision, this.#clock.now());
   }
 
   #reportSelf(incarnation: number, report: Report, by: string, revision: number | undefined): void {
@@ -673,7 +629,7 @@ export class Membership {
       await this.#register();
       if (this.#stopped) return;
       const now = this.#clock.now();
-      const fresh = this.#newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision);
+      const fresh = newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision);
       this.#entries.set(this.node, fresh);
       // Everyone we watch gets a fresh start: our view was stale while we were away.
       for (const e of this.#entries.values()) e.lastHeardAt = Math.max(e.lastHeardAt, now);
@@ -690,16 +646,7 @@ export class Membership {
   }
 
   #setStatus(e: Entry, status: MemberStatus, now: number, by: string): void {
-    if (e.status === status) return;
-    const wasLive = e.status !== MemberStatus.Down;
-    e.status = status;
-    if (status === MemberStatus.Suspect) e.suspectedAt = now;
-    if (status === MemberStatus.Up) {
-      e.lastHeardAt = Math.max(e.lastHeardAt, now);
-      e.probe = undefined;
-    }
-    this.#emit(status === MemberStatus.Up ? ChangeType.Alive : status, e, by);
-    if (wasLive !== (status !== MemberStatus.Down)) this.#recomputeRing();
+    this.#entries.setStatus(e, status, now, by);
   }
 
   /** Subscribe to the heartbeats of our k ring predecessors, and to no others. */
@@ -722,16 +669,8 @@ export class Membership {
     });
   }
 
-  #newEntry(node: string, incarnation: number, status: MemberStatus, now: number, revision: number | undefined): Entry {
-    return { node, incarnation, status, lastHeardAt: now, suspectedAt: now, revision, probe: undefined, judging: false };
-  }
-
-  #snapshot(e: Entry): Member {
-    return { node: e.node, status: e.status, lastHeardAt: e.lastHeardAt, incarnation: e.incarnation };
-  }
-
   #emit(type: ChangeType, e: Entry, by: string): void {
-    const member = this.#snapshot(e);
+    const member = snapshot(e);
     if (type === ChangeType.Down || type === ChangeType.Leave) this.#logger.info({ peer: { ...member, by } }, type);
     else this.#logger.debug({ peer: { ...member, by } }, type);
     this.#changes.emit({ type, member, by });
