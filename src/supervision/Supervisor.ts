@@ -129,6 +129,7 @@ import { otpPolicy } from './policy/otpPolicy.js';
 import { type RestartPlan, planRestart } from './policy/strategy.js';
 import type { RecoveryCoordinator } from './RecoveryCoordinator.js';
 import { type Reporter, failureReport, logChildEnd, otpReport, statusFields } from './reports.js';
+import { inShutdownOrder } from './shutdownOrder.js';
 import { SUPERVISOR_TERMINATED, type SupervisorHooks, supervisorLogic } from './supervisorLogic.js';
 import type {
   ChildCounts,
@@ -769,13 +770,7 @@ export class SupervisorImpl implements Supervisor {
     // A nested supervisor that failed to start at our init finishes its own
     // cleanup first: in OTP our init would not even have seen its failure yet.
     if (this.cleanup.size > 0) await Promise.all(this.cleanup);
-    const recs = [...this.children.values()];
-    if (this.strategy === 'simple_one_for_one') {
-      // OTP terminate_dynamic_children/1: all at once, order undefined.
-      await Promise.all(recs.map((r) => this.stopChild(r)));
-    } else {
-      for (let i = recs.length - 1; i >= 0; i--) await this.stopChild(recs[i]!);
-    }
+    await inShutdownOrder(this.strategy, [...this.children.values()], (r) => this.stopChild(r));
     this.children.clear();
     if (this.cleanup.size > 0) await Promise.all(this.cleanup);
     this.phase_ = 'stopped';
@@ -850,8 +845,7 @@ export class SupervisorImpl implements Supervisor {
       if (ref !== undefined && ref.exit === undefined) await ref.stop(rec.spec.shutdown);
       if (nested !== undefined) await nested.stopped;
     };
-    if (this.strategy === 'simple_one_for_one') await Promise.all(detached.map(stop));
-    else for (let i = detached.length - 1; i >= 0; i--) await stop(detached[i]!);
+    await inShutdownOrder(this.strategy, detached, stop);
     await Promise.all([...killed, ...this.cleanup]);
   }
 

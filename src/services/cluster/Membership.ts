@@ -9,38 +9,10 @@
  * await membership.stop(); // graceful leave
  * ```
  *
- * ## Options
- * | option           | required | default          | meaning |
- * |------------------|----------|------------------|---------|
- * | `node`           | yes      |                  | node name, one subject token, unique in the cluster |
- * | `transport`      | yes      |                  | a connected `Transport` (NATS in production) |
- * | `kv`             | yes      |                  | the members bucket (`openKv(transport, bucketName(prefix, 'members'))`) |
- * | `prefix`         | no       | `'halyard'`      | subject prefix, see `subjects.ts` |
- * | `clock`          | no       | monotonic        | injected time source |
- * | `logger`         | no       | silent           | pino logger; a child `{component: 'membership', node}` is used |
- * | `heartbeatMs`    | no       | 250              | heartbeat period |
- * | `suspectAfterMs` | no       | 2 × heartbeatMs  | silence after which a watched node is `suspect` |
- * | `downAfterMs`    | no       | suspectAfterMs + 1.6 × heartbeatMs | silence after which a suspect, unconfirmed alive by probes, is declared `down` |
- * | `watchers`       | no       | 2                | k: how many ring successors watch each node |
- * | `indirectProbes` | no       | 2                | helpers asked to ping a suspect (SWIM ping-req) |
- * | `kvTimeoutMs`    | no       | 2000             | deadline of one KV operation |
+ * Options, their defaults and why: `membershipOptions.ts`.
  *
- * ## Why these timeouts (defaults 250 / 500 / 900 ms)
- * - Suspect after two heartbeat periods: one late or lost heartbeat is noise.
- * - Down after 900 ms of silence: a node whose event loop stalls for up to
- *   about 600 ms (silence = stall + up to one period) is suspected but never
- *   declared down, which is the busy-node case Moleculer got wrong (#891, #705).
- * - After a SIGKILL, detection takes 900 ms minus the time since the last
- *   heartbeat (0–250 ms), plus one tick (50 ms) and one KV write: about
- *   0.65–1.0 s, leaving at least 0.5 s of a 1.5 s failover budget for the
- *   takeover itself.
- *
- * ## Who watches whom (O(N) per interval)
- * Live members sorted by name form a ring; each node subscribes to the
- * heartbeat subjects of its k predecessors, so a node's heartbeat
- * (`<prefix>.hb.<node>`, one publish) reaches its k successors. Each node
- * also receives its own heartbeat: the echo proves its own link to the
- * server. Per interval: N publishes and (k+1)·N deliveries.
+ * Who watches whom (each node its k ring predecessors, O(N) per interval):
+ * `HeartbeatRing.ts`. The echo of its own heartbeat: `SelfLink.ts`.
  *
  * ## Failure detection (SWIM-style, judged only by healthy nodes)
  * ```
@@ -65,9 +37,8 @@
  * suspected) is `up` again.
  *
  * ## Incarnations
- * Each start (and each rejoin) takes `max(previous + 1, Date.now())` for its
- * incarnation, written to its KV record by compare-and-set: strictly
- * increasing per node name. A `down` verdict is final for an incarnation: a
+ * Each start (and each rejoin) takes a new incarnation, strictly increasing
+ * per node name (incarnation.ts). A `down` verdict is final for an incarnation: a
  * node that learns it was declared down (a broadcast, or its record after a
  * reconnect) emits `down` for itself and rejoins with a new incarnation.
  * Whatever it owned under the old one (leases, claims) must be treated as
@@ -85,11 +56,16 @@ import { type Clock, monotonicClock, type TimerHandle } from '../../clock.js';
 import { ClusterUnavailableError, describe, InvalidSpecError } from '../../errors.js';
 import { type Logger, nullLogger } from '../../log.js';
 import type { Subscription, Transport, TransportStatusType } from '../../transport/Transport.js';
-import { DEFAULT_KV_TIMEOUT_MS, entryJson, isCasConflict, type KV, type KvEntry } from './kv.js';
+import { entryJson, isCasConflict, type KV, type KvEntry } from './kv.js';
+import { HeartbeatRing } from './HeartbeatRing.js';
+import { registerIncarnation } from './incarnation.js';
 import { Listeners } from './listeners.js';
-import { assertNodeName, ClusterSubjects } from './subjects.js';
-import { type ProbeRound, Probes } from './probes.js';
-import { MemberStatus, merge, Report, watchTargets } from './view.js';
+import { ChangeType, type Entry, type Member, type MembershipChange, MemberTable, newEntry, snapshot } from './MemberTable.js';
+import { SelfLink } from './SelfLink.js';
+import { type MembershipOptions, membershipSettings } from './membershipOptions.js';
+import { ClusterSubjects } from './subjects.js';
+import { Probes } from './probes.js';
+import { MemberStatus, Report } from './view.js';
 import {
   decodeHeartbeat,
   decodeMemberEvent,
@@ -104,68 +80,11 @@ import {
 
 export { MemberStatus };
 
-export const DEFAULT_HEARTBEAT_MS = 250;
-export const DEFAULT_WATCHERS = 2;
-export const DEFAULT_INDIRECT_PROBES = 2;
+export { DEFAULT_HEARTBEAT_MS, DEFAULT_INDIRECT_PROBES, DEFAULT_WATCHERS, type MembershipOptions } from './membershipOptions.js';
 
-export interface MembershipOptions {
-  readonly node: string;
-  readonly transport: Transport;
-  readonly kv: KV;
-  readonly prefix?: string;
-  readonly clock?: Clock;
-  readonly logger?: Logger;
-  readonly heartbeatMs?: number;
-  readonly suspectAfterMs?: number;
-  readonly downAfterMs?: number;
-  readonly watchers?: number;
-  readonly indirectProbes?: number;
-  readonly kvTimeoutMs?: number;
-}
-
-export interface Member {
-  readonly node: string;
-  readonly status: MemberStatus;
-  /** The injected clock's time of the last sign of life (heartbeat, pong, ack, join or alive). */
-  readonly lastHeardAt: number;
-  readonly incarnation: number;
-}
-
-export const ChangeType = { Join: 'join', Suspect: 'suspect', Alive: 'alive', Down: 'down', Leave: 'leave' } as const;
-export type ChangeType = (typeof ChangeType)[keyof typeof ChangeType];
-
-export interface MembershipChange {
-  readonly type: ChangeType;
-  readonly member: Member;
-  /** The node whose report caused the change. */
-  readonly by: string;
-}
-
-interface Entry {
-  readonly node: string;
-  incarnation: number;
-  status: MemberStatus;
-  lastHeardAt: number;
-  suspectedAt: number;
-  /** KV revision of the record last seen for this incarnation. */
-  revision: number | undefined;
-  probe: ProbeRound | undefined;
-  judging: boolean;
-}
+export { ChangeType, type Member, type MembershipChange } from './MemberTable.js';
 
 const REPORT_OF: Record<RecordStatus, Report> = { up: Report.Up, down: Report.Down, left: Report.Left };
-
-function positive(field: string, v: number | undefined, fallback: number): number {
-  if (v === undefined) return fallback;
-  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new InvalidSpecError(field, 'must be a positive finite number');
-  return v;
-}
-
-function count(field: string, v: number | undefined, fallback: number, min: number): number {
-  if (v === undefined) return fallback;
-  if (!Number.isInteger(v) || v < min) throw new InvalidSpecError(field, `must be an integer >= ${min}`);
-  return v;
-}
 
 export class Membership {
   readonly node: string;
@@ -182,24 +101,19 @@ export class Membership {
   readonly #logger: Logger;
   readonly #kvTimeoutMs: number;
   readonly #tickMs: number;
-  readonly #isolatedAfterMs: number;
+  readonly #link: SelfLink;
   readonly #probes: Probes;
   readonly #suspectTtlMs: number;
   readonly #changes: Listeners<[MembershipChange]>;
 
-  readonly #entries = new Map<string, Entry>();
-  readonly #watched = new Map<string, Subscription>();
+  readonly #entries: MemberTable;
+  readonly #ring: HeartbeatRing;
   readonly #subs: Subscription[] = [];
   #offStatus: (() => void) | undefined;
   #watch: { stop(): void } | undefined;
   #incarnation = 0;
   #selfRevision: number | undefined;
   #selfSeen: (() => void) | undefined;
-  #seq = 0;
-  #lastEchoAt = 0;
-  /** Send times of recent heartbeats by seq (a small ring), and the latest one whose echo came back. */
-  readonly #sentAt = new Map<number, number>();
-  #confirmedAt = Number.NEGATIVE_INFINITY;
   #lastTickAt = 0;
   #lastRefuteAt = Number.NEGATIVE_INFINITY;
   #graceUntil = 0;
@@ -223,19 +137,14 @@ export class Membership {
   }
 
   private constructor(options: MembershipOptions) {
-    if (typeof options !== 'object' || options === null) throw new InvalidSpecError('options', 'must be an object');
-    assertNodeName(options.node);
-    if (options.transport === undefined) throw new InvalidSpecError('transport', 'is required');
-    if (options.kv === undefined) throw new InvalidSpecError('kv', 'is required');
+    const settings = membershipSettings(options);
     this.node = options.node;
-    this.heartbeatMs = positive('heartbeatMs', options.heartbeatMs, DEFAULT_HEARTBEAT_MS);
-    this.suspectAfterMs = positive('suspectAfterMs', options.suspectAfterMs, 2 * this.heartbeatMs);
-    this.downAfterMs = positive('downAfterMs', options.downAfterMs, this.suspectAfterMs + 1.6 * this.heartbeatMs);
-    if (this.suspectAfterMs <= this.heartbeatMs) throw new InvalidSpecError('suspectAfterMs', 'must be greater than heartbeatMs');
-    if (this.downAfterMs <= this.suspectAfterMs) throw new InvalidSpecError('downAfterMs', 'must be greater than suspectAfterMs');
-    this.watchers = count('watchers', options.watchers, DEFAULT_WATCHERS, 1);
-    this.indirectProbes = count('indirectProbes', options.indirectProbes, DEFAULT_INDIRECT_PROBES, 0);
-    this.#kvTimeoutMs = positive('kvTimeoutMs', options.kvTimeoutMs, DEFAULT_KV_TIMEOUT_MS);
+    this.heartbeatMs = settings.heartbeatMs;
+    this.suspectAfterMs = settings.suspectAfterMs;
+    this.downAfterMs = settings.downAfterMs;
+    this.watchers = settings.watchers;
+    this.indirectProbes = settings.indirectProbes;
+    this.#kvTimeoutMs = settings.kvTimeoutMs;
     this.#transport = options.transport;
     this.#kv = options.kv;
     this.#subjects = new ClusterSubjects(options.prefix ?? 'halyard');
@@ -245,7 +154,7 @@ export class Membership {
     // Ticks are cheap (no messages): a fine grain keeps detection close to the thresholds.
     this.#tickMs = Math.max(10, Math.round(this.heartbeatMs / 5));
     // Own echo missing for two periods: our link is gone even if the client has not noticed.
-    this.#isolatedAfterMs = 2 * this.heartbeatMs;
+    this.#link = new SelfLink(this.#clock, 2 * this.heartbeatMs);
     // One probe round fits between suspicion and the verdict, with room for a second try.
     this.#probes = new Probes({
       node: this.node,
@@ -258,6 +167,17 @@ export class Membership {
       publish: (subject, data) => this.#publish(subject, data),
     });
     this.#suspectTtlMs = this.suspectAfterMs + this.downAfterMs;
+    this.#entries = new MemberTable({
+      changed: (type, e, by) => this.#emit(type, e, by),
+      liveSetChanged: () => this.#recomputeRing(),
+    });
+    this.#ring = new HeartbeatRing({
+      node: this.node,
+      watchers: this.watchers,
+      transport: this.#transport,
+      subjects: this.#subjects,
+      heartbeat: (node, data) => this.#onTargetHeartbeat(node, data),
+    });
   }
 
   /** This process's incarnation (changes on a rejoin after a `down` verdict). */
@@ -265,7 +185,6 @@ export class Membership {
     return this.#incarnation;
   }
 
-  /** True when this node cannot trust its view: disconnected, or its own heartbeats do not come back. */
   /**
    * Send time (this clock) of the latest own heartbeat whose echo came back:
    * the server still had our link then. Unlike the echo's arrival time, it
@@ -273,26 +192,27 @@ export class Membership {
    * so `linkConfirmedAt + leaseMs` is a safe self-fencing deadline.
    */
   get linkConfirmedAt(): number {
-    return this.#confirmedAt;
+    return this.#link.confirmedAt;
   }
 
+  /** True when this node cannot trust its view: disconnected, or its own heartbeats do not come back. */
   get isolated(): boolean {
-    return !this.#connected || !this.#transport.isConnected || this.#clock.now() - this.#lastEchoAt > this.#isolatedAfterMs;
+    return !this.#connected || !this.#transport.isConnected || this.#link.silent();
   }
 
   /** The nodes whose heartbeats this node watches (its ring predecessors). */
   get watching(): string[] {
-    return [...this.#watched.keys()].sort();
+    return [...this.#ring.nodes()].sort();
   }
 
   /** Every known member, this node included, sorted by name. Left members are not listed. */
   members(): Member[] {
-    return [...this.#entries.values()].map((e) => this.#snapshot(e)).sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    return this.#entries.members();
   }
 
   member(node: string): Member | undefined {
     const e = this.#entries.get(node);
-    return e === undefined ? undefined : this.#snapshot(e);
+    return e === undefined ? undefined : snapshot(e);
   }
 
   /** Observe membership changes. Returns the function that stops observing. */
@@ -342,8 +262,8 @@ export class Membership {
     this.#connected = t.isConnected;
     await this.#register();
     const now = this.#clock.now();
-    this.#entries.set(this.node, this.#newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision));
-    this.#lastEchoAt = now;
+    this.#entries.set(this.node, newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision));
+    this.#link.trust(now);
     this.#lastTickAt = now;
     this.#beat();
     await this.#startWatch(true);
@@ -361,8 +281,7 @@ export class Membership {
     this.#watch?.stop();
     this.#watch = undefined;
     for (const sub of this.#subs.splice(0)) sub.unsubscribe();
-    for (const sub of this.#watched.values()) sub.unsubscribe();
-    this.#watched.clear();
+    this.#ring.clear();
     this.#selfSeen?.();
     try {
       await this.#transport.flush();
@@ -381,24 +300,9 @@ export class Membership {
 
   /** Take a new incarnation and record this node `up` with it (compare-and-set on its own record). */
   async #register(): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      const entry = await this.#kv.get(this.node);
-      const previous = decodeMemberRecord(entryJson(entry));
-      const incarnation = Math.max((previous?.incarnation ?? 0) + 1, this.#incarnation + 1, Date.now());
-      const value = memberRecord(this.node, incarnation, RecordStatus.Up, this.node);
-      try {
-        const revision =
-          entry !== null && entry.operation === 'PUT'
-            ? await this.#kv.update(this.node, value, entry.revision, this.#kvTimeoutMs)
-            : await this.#kv.create(this.node, value);
-        this.#incarnation = incarnation;
-        this.#selfRevision = revision;
-        return;
-      } catch (err) {
-        // Another writer moved the record on (a judge, or a clash of names): read it again.
-        if (!isCasConflict(err) || attempt >= 4) throw err;
-      }
-    }
+    const { incarnation, revision } = await registerIncarnation(this.#kv, this.node, this.#incarnation, this.#kvTimeoutMs);
+    this.#incarnation = incarnation;
+    this.#selfRevision = revision;
   }
 
   /** Watch the members bucket. With `waitForSelf`, resolve once our own record has come through. */
@@ -443,9 +347,9 @@ export class Membership {
 
   #beat(): void {
     if (this.#stopped) return;
-    this.#publish(this.#subjects.heartbeat(this.node), heartbeat(this.node, this.#incarnation, ++this.#seq));
-    this.#sentAt.set(this.#seq, this.#clock.now());
-    this.#sentAt.delete(this.#seq - 16);
+    const seq = this.#link.nextSeq();
+    this.#publish(this.#subjects.heartbeat(this.node), heartbeat(this.node, this.#incarnation, seq));
+    this.#link.sent(seq, this.#clock.now());
     this.#hbTimer = this.#clock.setTimer(() => this.#beat(), this.heartbeatMs);
   }
 
@@ -458,12 +362,12 @@ export class Membership {
     if (late > this.#tickMs) this.#credit(late, now);
     for (const e of this.#entries.values()) {
       // A remote suspicion that nobody confirmed or cleared in time lapses.
-      if (e.status === MemberStatus.Suspect && !this.#watched.has(e.node) && e.node !== this.node && now - e.suspectedAt > this.#suspectTtlMs) {
+      if (e.status === MemberStatus.Suspect && !this.#ring.has(e.node) && e.node !== this.node && now - e.suspectedAt > this.#suspectTtlMs) {
         this.#setStatus(e, MemberStatus.Up, now, this.node);
       }
     }
     if (!this.#canJudge(now)) return;
-    for (const node of this.#watched.keys()) {
+    for (const node of this.#ring.nodes()) {
       const e = this.#entries.get(node);
       if (e !== undefined) this.#evaluate(e, now);
     }
@@ -472,8 +376,8 @@ export class Membership {
   /** Our own event loop stalled for `ms`: not hearing while not listening is no evidence of silence. */
   #credit(ms: number, now: number): void {
     this.#logger.debug({ stalledMs: Math.round(ms) }, 'event loop stalled; crediting watched nodes');
-    this.#lastEchoAt = Math.min(now, this.#lastEchoAt + ms);
-    for (const node of this.#watched.keys()) {
+    this.#link.credit(ms, now);
+    for (const node of this.#ring.nodes()) {
       const e = this.#entries.get(node);
       if (e !== undefined) e.lastHeardAt = Math.min(now, e.lastHeardAt + ms);
     }
@@ -485,7 +389,7 @@ export class Membership {
       this.#transport.isConnected &&
       !this.#rejoining &&
       now >= this.#graceUntil &&
-      now - this.#lastEchoAt <= this.#isolatedAfterMs
+      !this.#link.silent(now)
     );
   }
 
@@ -574,9 +478,7 @@ export class Membership {
     const hb = decodeHeartbeat(data);
     if (hb === undefined || hb.node !== this.node) return;
     const now = this.#clock.now();
-    this.#lastEchoAt = now;
-    const sent = hb.incarnation === this.#incarnation ? this.#sentAt.get(hb.seq) : undefined;
-    if (sent !== undefined && sent > this.#confirmedAt) this.#confirmedAt = sent;
+    this.#link.echoed(hb.seq, hb.incarnation === this.#incarnation, now);
     const self = this.#entries.get(this.node);
     if (self !== undefined) self.lastHeardAt = now;
   }
@@ -622,7 +524,7 @@ export class Membership {
       case EventKind.Suspect: {
         const e = this.#entries.get(ev.node);
         // A watcher that heard the node recently has better evidence than the suspecter.
-        if (e !== undefined && this.#watched.has(ev.node) && this.#clock.now() - e.lastHeardAt < this.suspectAfterMs) break;
+        if (e !== undefined && this.#ring.has(ev.node) && this.#clock.now() - e.lastHeardAt < this.suspectAfterMs) break;
         this.#report(ev.node, ev.incarnation, Report.Suspect, ev.by);
         break;
       }
@@ -658,7 +560,7 @@ export class Membership {
         const now = this.#clock.now();
         // Peers' heartbeats need a moment to flow again: no verdicts until then.
         this.#graceUntil = now + this.downAfterMs;
-        this.#lastEchoAt = now;
+        this.#link.trust(now);
         for (const e of this.#entries.values()) e.lastHeardAt = Math.max(e.lastHeardAt, now);
         void this.#restartWatch();
         break;
@@ -677,28 +579,7 @@ export class Membership {
       this.#reportSelf(incarnation, report, by, revision);
       return;
     }
-    const known = this.#entries.get(node);
-    const next = merge(known, report, incarnation);
-    if (next === undefined) {
-      if (revision !== undefined && known !== undefined && known.incarnation === incarnation) known.revision = revision;
-      return;
-    }
-    const now = this.#clock.now();
-    if (next === 'left') {
-      this.#entries.delete(node);
-      if (known !== undefined) this.#emit(ChangeType.Leave, known, by);
-      this.#recomputeRing();
-      return;
-    }
-    if (known === undefined || incarnation > known.incarnation) {
-      const e = this.#newEntry(node, incarnation, next, now, revision);
-      this.#entries.set(node, e);
-      this.#emit(next === MemberStatus.Up ? ChangeType.Join : next, e, by);
-      this.#recomputeRing();
-      return;
-    }
-    if (revision !== undefined) known.revision = revision;
-    this.#setStatus(known, next, now, by);
+    this.#entries.apply(node, incarnation, report, by, revision, this.#clock.now());
   }
 
   #reportSelf(incarnation: number, report: Report, by: string, revision: number | undefined): void {
@@ -748,7 +629,7 @@ export class Membership {
       await this.#register();
       if (this.#stopped) return;
       const now = this.#clock.now();
-      const fresh = this.#newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision);
+      const fresh = newEntry(this.node, this.#incarnation, MemberStatus.Up, now, this.#selfRevision);
       this.#entries.set(this.node, fresh);
       // Everyone we watch gets a fresh start: our view was stale while we were away.
       for (const e of this.#entries.values()) e.lastHeardAt = Math.max(e.lastHeardAt, now);
@@ -765,54 +646,31 @@ export class Membership {
   }
 
   #setStatus(e: Entry, status: MemberStatus, now: number, by: string): void {
-    if (e.status === status) return;
-    const wasLive = e.status !== MemberStatus.Down;
-    e.status = status;
-    if (status === MemberStatus.Suspect) e.suspectedAt = now;
-    if (status === MemberStatus.Up) {
-      e.lastHeardAt = Math.max(e.lastHeardAt, now);
-      e.probe = undefined;
-    }
-    this.#emit(status === MemberStatus.Up ? ChangeType.Alive : status, e, by);
-    if (wasLive !== (status !== MemberStatus.Down)) this.#recomputeRing();
+    this.#entries.setStatus(e, status, now, by);
   }
 
   /** Subscribe to the heartbeats of our k ring predecessors, and to no others. */
   #recomputeRing(): void {
     if (this.#stopped) return;
     const live = [...this.#entries.values()].filter((e) => e.status !== MemberStatus.Down).map((e) => e.node);
-    const targets = new Set(watchTargets([...live, this.node], this.node, this.watchers));
-    for (const [node, sub] of this.#watched) {
-      if (targets.has(node)) continue;
-      sub.unsubscribe();
-      this.#watched.delete(node);
-      const e = this.#entries.get(node);
-      if (e !== undefined) e.probe = undefined;
-    }
     const now = this.#clock.now();
-    for (const node of targets) {
-      if (this.#watched.has(node)) continue;
-      const e = this.#entries.get(node);
-      if (e === undefined) continue;
-      // Silence is measured from when we started listening.
-      e.lastHeardAt = Math.max(e.lastHeardAt, now);
-      this.#watched.set(
-        node,
-        this.#transport.subscribe(this.#subjects.heartbeat(node), (msg) => this.#onTargetHeartbeat(node, msg.data)),
-      );
-    }
-  }
-
-  #newEntry(node: string, incarnation: number, status: MemberStatus, now: number, revision: number | undefined): Entry {
-    return { node, incarnation, status, lastHeardAt: now, suspectedAt: now, revision, probe: undefined, judging: false };
-  }
-
-  #snapshot(e: Entry): Member {
-    return { node: e.node, status: e.status, lastHeardAt: e.lastHeardAt, incarnation: e.incarnation };
+    this.#ring.update(live, {
+      unwatched: (node) => {
+        const e = this.#entries.get(node);
+        if (e !== undefined) e.probe = undefined;
+      },
+      watch: (node) => {
+        const e = this.#entries.get(node);
+        if (e === undefined) return false;
+        // Silence is measured from when we started listening.
+        e.lastHeardAt = Math.max(e.lastHeardAt, now);
+        return true;
+      },
+    });
   }
 
   #emit(type: ChangeType, e: Entry, by: string): void {
-    const member = this.#snapshot(e);
+    const member = snapshot(e);
     if (type === ChangeType.Down || type === ChangeType.Leave) this.#logger.info({ peer: { ...member, by } }, type);
     else this.#logger.debug({ peer: { ...member, by } }, type);
     this.#changes.emit({ type, member, by });
