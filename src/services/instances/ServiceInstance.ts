@@ -528,8 +528,12 @@ export class ServiceInstance implements AsyncDisposable {
       }
       await this.teardown();
       this.state_ = wasFailed ? 'failed' : 'stopped';
-      this.listing?.unregister();
-      this.listing = undefined;
+      if (this.listing !== undefined) {
+        this.listing.unregister();
+        this.listing = undefined;
+        // A stopped instance is gone for every client once stop resolves: the server has seen its unsubscribes.
+        await this.host.micro?.flush?.().catch(() => undefined);
+      }
       if (!wasFailed) this.host.emit({ ...this.eventBase(), type: ServiceEventType.Exited, reason: how as 'normal' | 'shutdown' | 'killed' });
       else this.log.warn({ err: describe(this.lastError) }, 'service ended failed');
       this.resolveStopped();

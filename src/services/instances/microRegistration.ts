@@ -18,6 +18,8 @@ export interface MicroHost {
   readonly responder: MicroResponder;
   /** The subject an actor name is reached on (`<prefix>.svc.<name>`). */
   subject(actorName: string): string;
+  /** Resolves once the server has seen every unsubscribe so far (the transport's flush). */
+  flush?(): Promise<void>;
 }
 
 export function registerInstance(micro: MicroHost, instance: ServiceInstance): MicroRegistration {

@@ -263,7 +263,7 @@ export class Node implements InboundTarget {
         logger,
         supervise: (spec, o) => this.supervise(spec, o),
         nameTaken: (n) => this.system.lookup(n) !== undefined,
-        micro: { responder: this.micro, subject: (n) => subjects.svc(n) },
+        micro: { responder: this.micro, subject: (n) => subjects.svc(n), flush: () => this.transport.flush() },
         monitor: {
           clock: this.clock,
           logger,
