@@ -7,8 +7,6 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
-import { assign, createMachine } from 'xstate';
-import { reply } from '../src/actors/reply.js';
 import { connect, type HalyardClient, serveControlSocket, type ControlSocket } from '../src/client/index.js';
 import { AdminNotFoundError, InvalidSpecError, RemoteError } from '../src/errors.js';
 import type { HalyardEvent } from '../src/events.js';
@@ -16,30 +14,11 @@ import { defineService } from '../src/services/catalog/index.js';
 import { createNode, type Node, type NodeOptions } from '../src/services/node/Node.js';
 import { LocalBus, LocalTransport } from '../src/transport/LocalTransport.js';
 import type { Transport } from '../src/transport/Transport.js';
+import { chargeCounter } from './support/machines.js';
 import { waitFor } from './support/wait.js';
 
-function counter() {
-  return createMachine({
-    types: {} as { context: { n: number } },
-    context: { n: 0 },
-    initial: 'ready',
-    states: {
-      ready: {
-        tags: ['ready'],
-        on: {
-          CHARGE: { actions: [assign({ n: ({ context }) => context.n + 1 }), reply(({ context }) => context.n)] },
-          CRASH: {
-            actions: () => {
-              throw new Error('boom');
-            },
-          },
-        },
-      },
-    },
-  });
-}
-const billing = defineService({ name: 'billing', version: '1.2.0', logic: counter(), ready: 'ready', tags: ['edge'] });
-const ledger = defineService({ name: 'ledger', version: '0.1.0', logic: counter(), ready: 'ready' });
+const billing = defineService({ name: 'billing', version: '1.2.0', logic: chargeCounter(), ready: 'ready', tags: ['edge'] });
+const ledger = defineService({ name: 'ledger', version: '0.1.0', logic: chargeCounter(), ready: 'ready' });
 
 interface Backend {
   readonly kind: string;

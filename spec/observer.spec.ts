@@ -9,13 +9,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { assign, createMachine } from 'xstate';
-import { reply } from '../src/actors/reply.js';
 import { connect, type HalyardClient } from '../src/client/index.js';
 import { InvalidArgumentError } from '../src/errors.js';
 import { defineService } from '../src/services/catalog/index.js';
 import { createNode, type Node } from '../src/services/node/Node.js';
 import { createObserver, type Observer } from '../tools/observer/index.js';
+import { chargeCounter } from './support/machines.js';
 
 // Callbacks passed to page.waitForFunction/evaluate run in the page; the spec is compiled without the DOM lib.
 declare const document: {
@@ -34,28 +33,8 @@ const shoot = async (page: Page, file: string) => {
 };
 const DEADLINE = 15_000;
 
-function counter() {
-  return createMachine({
-    types: {} as { context: { n: number } },
-    context: { n: 0 },
-    initial: 'ready',
-    states: {
-      ready: {
-        tags: ['ready'],
-        on: {
-          CHARGE: { actions: [assign({ n: ({ context }) => context.n + 1 }), reply(({ context }) => context.n)] },
-          CRASH: {
-            actions: () => {
-              throw new Error('boom');
-            },
-          },
-        },
-      },
-    },
-  });
-}
-const ledger = defineService({ name: 'ledger', version: '0.1.0', logic: counter(), ready: 'ready' });
-const billing = defineService({ name: 'billing', version: '1.2.0', logic: counter(), ready: 'ready', dependsOn: ['ledger'] });
+const ledger = defineService({ name: 'ledger', version: '0.1.0', logic: chargeCounter(), ready: 'ready' });
+const billing = defineService({ name: 'billing', version: '1.2.0', logic: chargeCounter(), ready: 'ready', dependsOn: ['ledger'] });
 
 /** The text of `selector` once `predicate` holds for it, or a timeout naming what was awaited. */
 async function waitText(page: Page, selector: string, expected: string): Promise<void> {

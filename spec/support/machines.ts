@@ -1,5 +1,5 @@
 /** Test logic shared by the specs. */
-import { assign, fromCallback, fromTransition, setup } from 'xstate';
+import { assign, createMachine, fromCallback, fromTransition, setup } from 'xstate';
 import { reply, replyTo } from '../../src/actors/reply.js';
 
 /** A counter: INC, ADD {by}, GET (replies n), BOOM (throws), FINISH (final state), SLOW (busy until RELEASE). */
@@ -68,3 +68,25 @@ export const pinger = fromCallback(({ receive }) => {
     if (event.type === 'PING') replyTo(event, 'PONG');
   });
 });
+
+/** A service's counter: ready at once (tag `ready`), CHARGE counts and replies the count, CRASH throws. */
+export function chargeCounter() {
+  return createMachine({
+    types: {} as { context: { n: number } },
+    context: { n: 0 },
+    initial: 'ready',
+    states: {
+      ready: {
+        tags: ['ready'],
+        on: {
+          CHARGE: { actions: [assign({ n: ({ context }) => context.n + 1 }), reply(({ context }) => context.n)] },
+          CRASH: {
+            actions: () => {
+              throw new Error('boom');
+            },
+          },
+        },
+      },
+    },
+  });
+}

@@ -133,7 +133,9 @@ import {
   type InstanceSpec,
   parseRecord,
   type RegisterOptions,
+  type SpawnRequest,
 } from './records.js';
+import type { RestartType } from '../../supervision/types.js';
 import { Registry } from './Registry.js';
 import { RemoteChildren } from './RemoteChildren.js';
 import { DEFAULT_FAILURE_TIMEOUT_MS, resolveIntensity } from './restarts.js';
@@ -350,19 +352,7 @@ export class Cluster {
     let notInstalled: unknown;
     for (const node of this.#view.candidatesFor(req)) {
       try {
-        const epoch = await this.#hosts.spawn(node, {
-          op: 'spawn',
-          name: spec.name,
-          stype: spec.type,
-          input: spec.input,
-          restart,
-          placement,
-          ...(spec.node !== undefined ? { pin: spec.node } : {}),
-          origin: this.node,
-          supervisor: CLUSTER_SUPERVISOR,
-          intensity,
-          period,
-        });
+        const epoch = await this.#hosts.spawn(node, this.#spawnRequest(spec, restart, placement, intensity, period));
         return { name: spec.name, type: spec.type, epoch, supervisor: CLUSTER_SUPERVISOR, node };
       } catch (err) {
         if ((err as { code?: unknown }).code !== ServiceErrorCode.NotInstalled) throw err;
@@ -370,6 +360,23 @@ export class Cluster {
       }
     }
     throw notInstalled ?? this.#view.refusal(req);
+  }
+
+  /** The host RPC that starts `spec` on a node under the cluster coordinator (one shape for `start` and `_placeService`). */
+  #spawnRequest(spec: InstanceSpec, restart: RestartType, placement: Placement, intensity: number, period: number): SpawnRequest {
+    return {
+      op: 'spawn',
+      name: spec.name,
+      stype: spec.type,
+      input: spec.input,
+      restart,
+      placement,
+      ...(spec.node !== undefined ? { pin: spec.node } : {}),
+      origin: this.node,
+      supervisor: CLUSTER_SUPERVISOR,
+      intensity,
+      period,
+    };
   }
 
   /** @internal Observe instance records as they change (`undefined`: removed). Returns the function that stops observing. */
@@ -421,19 +428,7 @@ export class Cluster {
     const node = this.#view.placeFor({ name: spec.name, type: spec.type, placement, node: spec.node });
     if (node === undefined) throw this.#view.refusal({ name: spec.name, type: spec.type, placement, node: spec.node });
     const epoch = await this.#hosts
-      .spawn(node, {
-        op: 'spawn',
-        name: spec.name,
-        stype: spec.type,
-        input: spec.input,
-        restart,
-        placement,
-        ...(spec.node !== undefined ? { pin: spec.node } : {}),
-        origin: this.node,
-        supervisor: CLUSTER_SUPERVISOR,
-        intensity,
-        period,
-      })
+      .spawn(node, this.#spawnRequest(spec, restart, placement, intensity, period))
       .catch(async (err: unknown) => {
         // Lost a race with the coordinator restarting it: that instance is the one asked for.
         if (!(err instanceof ServiceLockedError) || err.lock !== 'name') throw err;
