@@ -183,7 +183,7 @@ export class ServiceManager implements ServiceSource {
       throw err;
     }
     const tags = [...new Set([...def.tags, ...(options.tags ?? [])])];
-    const id = options.id ?? (def.cardinality === 'singleton' ? def.name : this.nextClusterId(def.name));
+    const id = options.id ?? (def.cardinality === 'singleton' ? def.name : this.nextId(def.name));
     const input: ClusterServiceInput = { v: 1, config, tags, lifetime };
     if (lifetime === 'cluster') return cluster.place({ service: def.name, id, input, restart: 'transient' });
     // A singleton bound to this node: the cluster-wide claim, but it runs and ends here.
@@ -325,12 +325,7 @@ export class ServiceManager implements ServiceSource {
     return name;
   }
 
-  private nextClusterId(service: string): string {
-    // The node name is one subject token; ids are [A-Za-z0-9_-]+.
-    return `${service}-${this.host.name.replace(/[^A-Za-z0-9_-]/g, '_')}-${++this.seq}`;
-  }
-
-  /** Node-qualified, so an id is unique across the cluster (node names are), as `$SRV` ids must be. */
+  /** Node-qualified, so an id is unique across the cluster (node names are one token, `[A-Za-z0-9_-]`), as `$SRV` and cluster ids must be. */
   private nextId(service: string): string {
     let id: string;
     do id = `${service}-${this.host.name}-${++this.seq}`;
