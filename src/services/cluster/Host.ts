@@ -177,7 +177,7 @@ export class Host implements Fenceable {
     }
     let ref: HostedRef;
     try {
-      ref = t.start !== undefined ? await t.start({ name: req.name, input: req.input }) : this.#d.system.spawn(t.logic!, { name: req.name, input: req.input });
+      ref = t.start !== undefined ? await t.start({ name: req.name, input: req.input, epoch }) : this.#d.system.spawn(t.logic!, { name: req.name, input: req.input });
     } catch (err) {
       // Could not start (a missing label, a config its schema refuses): the claim is not ours to keep.
       await this.#d.registry.release(claimKey, epoch).catch(() => {});

@@ -20,8 +20,11 @@ export interface HostedRef {
   onExit(listener: (exit: { readonly reason: string; readonly error?: unknown }) => void): unknown;
 }
 
-/** Starts an instance of a defined service (`defineService`) on this node: the node's services run it, the host records it. */
-export type HostedStarter = (req: { readonly name: string; readonly input: unknown }) => Promise<HostedRef>;
+/**
+ * Starts an instance of a defined service (`defineService`) on this node: the node's services run it, the host records it.
+ * `epoch` is the owner claim's, which fences the instance's persisted state.
+ */
+export type HostedStarter = (req: { readonly name: string; readonly input: unknown; readonly epoch: number }) => Promise<HostedRef>;
 
 export interface ServiceType {
   /** Spawned under the instance's name; absent for a defined service, which `start` runs. */

@@ -90,7 +90,7 @@ export class ClusterServices {
    */
   register(
     types: ReadonlyArray<{ readonly name: string; readonly cardinality: Cardinality }>,
-    host: (service: string, id: string, input: ClusterServiceInput) => Promise<HostedRef>,
+    host: (service: string, id: string, input: ClusterServiceInput, epoch: number) => Promise<HostedRef>,
     local: (id: string) => ServiceHandle | undefined,
   ): void {
     this.#types = new Set(types.map((t) => t.name));
@@ -99,7 +99,7 @@ export class ClusterServices {
       this.#d.cluster._registerService(t.name, t.cardinality, async (req) => {
         const input = serviceInputOf(req.input);
         if (input === undefined) throw new InvalidArgumentError('input', `instance ${req.name} of ${t.name} carries no service input (v 1)`);
-        return host(t.name, req.name, input);
+        return host(t.name, req.name, input, req.epoch);
       });
     }
   }

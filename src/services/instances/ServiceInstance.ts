@@ -89,6 +89,8 @@ export interface InstanceInit {
   readonly tags: readonly string[];
   readonly lifetime: LifetimeOption;
   readonly startTimeoutMs: number;
+  /** The cluster owner claim's epoch it runs under: fences its persisted state (instancePersistence.ts). */
+  readonly ownerEpoch?: number;
 }
 
 type Ending = 'shutdown' | 'killed' | 'normal' | 'failed';
@@ -132,6 +134,7 @@ export class ServiceInstance implements AsyncDisposable {
   /** Declared endpoint name by the event type it answers, for `$SRV STATS`. */
   private readonly endpointByEvent: ReadonlyMap<string, string>;
   private persistence: InstancePersistence | undefined;
+  private readonly ownerEpoch: number | undefined;
   /** The logic's input, kept: the supervisor restarts from this object, so a new config reaches later incarnations. */
   private input: { config: unknown; instance: InstanceIdentity; resource: unknown } | undefined;
   /** A reconfigure restart under way: the logic's exit is ours, not a failure. */
@@ -148,6 +151,7 @@ export class ServiceInstance implements AsyncDisposable {
     this.tags = init.tags;
     this.lifetime = init.lifetime;
     this.startTimeoutMs = init.startTimeoutMs;
+    this.ownerEpoch = init.ownerEpoch;
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -318,7 +322,7 @@ export class ServiceInstance implements AsyncDisposable {
     if (store === undefined) throw new ServiceStartError(this.service, 'persist is set but the node has no state store', OCF.ERR_CONFIGURED);
     const persistence = new InstancePersistence(store, stateKey(this.service, this.id), persist, this.host.clock, () => this.log);
     try {
-      await persistence.load();
+      await persistence.load(this.ownerEpoch);
     } catch (err) {
       throw new ServiceStartError(this.service, `persisted state could not be read: ${describe(err)}`, OCF.ERR_GENERIC, err);
     }

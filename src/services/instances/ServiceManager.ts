@@ -195,9 +195,12 @@ export class ServiceManager implements ServiceSource {
     return here;
   }
 
-  /** @internal The cluster placed `id` here: start it through this node's services, as the host's hosted instance. */
-  private async hostForCluster(service: string, id: string, input: ClusterServiceInput): Promise<HostedRef> {
-    const inst = await this.startHere(this.catalog.get(service), { id, config: input.config, tags: input.tags, lifetime: input.lifetime }, id);
+  /**
+   * @internal The cluster placed `id` here under the owner claim `epoch`: start it through this node's services, as the
+   * host's hosted instance. A persisted one restores from its stored state, fenced by `epoch` (instancePersistence.ts).
+   */
+  private async hostForCluster(service: string, id: string, input: ClusterServiceInput, epoch: number): Promise<HostedRef> {
+    const inst = await this.startHere(this.catalog.get(service), { id, config: input.config, tags: input.tags, lifetime: input.lifetime }, id, epoch);
     return {
       id: inst.id,
       stop: (shutdown) => (shutdown === 'brutal_kill' ? inst.kill() : inst.stop()),
@@ -215,12 +218,12 @@ export class ServiceManager implements ServiceSource {
     this.cluster = cluster;
     cluster.register(
       this.catalog.names().map((n) => ({ name: n, cardinality: this.catalog.get(n).cardinality })),
-      (service, id, input) => this.hostForCluster(service, id, input),
+      (service, id, input, epoch) => this.hostForCluster(service, id, input, epoch),
       (id) => this.list.find((i) => i.id === id),
     );
   }
 
-  private async startHere(def: AnyServiceDefinition, options: StartOptions, actorName?: string): Promise<ServiceInstance> {
+  private async startHere(def: AnyServiceDefinition, options: StartOptions, actorName?: string, ownerEpoch?: number): Promise<ServiceInstance> {
     const name = def.name;
     if (options.id !== undefined) {
       const same = this.list.find((i) => i.id === options.id && i.isAlive());
@@ -256,7 +259,7 @@ export class ServiceManager implements ServiceSource {
         throw new ServiceLockedError(name, 'per-node', live.id);
       }
     }
-    const starting = this.startNew(def, config, tags, options, actorName);
+    const starting = this.startNew(def, config, tags, options, actorName, ownerEpoch);
     if (def.cardinality !== 'many') {
       this.pending.set(name, starting);
       void starting.then(
@@ -267,7 +270,14 @@ export class ServiceManager implements ServiceSource {
     return starting;
   }
 
-  private async startNew(def: AnyServiceDefinition, config: unknown, tags: readonly string[], options: StartOptions, name?: string): Promise<ServiceInstance> {
+  private async startNew(
+    def: AnyServiceDefinition,
+    config: unknown,
+    tags: readonly string[],
+    options: StartOptions,
+    name?: string,
+    ownerEpoch?: number,
+  ): Promise<ServiceInstance> {
     // Dependencies first, in topological order; each ready before the next (and before us).
     for (const dep of this.catalog.closure(def.name).slice(0, -1)) {
       const live = this.list.find((i) => i.service === dep && i.isAlive());
@@ -298,6 +308,7 @@ export class ServiceManager implements ServiceSource {
       tags,
       lifetime,
       startTimeoutMs: options.timeout ?? def.startTimeoutMs,
+      ...(ownerEpoch === undefined ? {} : { ownerEpoch }),
     });
     if (typeof lifetime === 'object') {
       const owner = this.list.find((i) => i.id === lifetime.owner.id && i.isAlive());

@@ -19,10 +19,24 @@
  *   so the next start begins fresh. `cleanup({ state: true })` deletes it too.
  * - A write that fails is logged; after a `StateConflictError` (another
  *   owner) nothing more is written by this incarnation.
+ *
+ * ## In a cluster: fencing by the owner's epoch
+ * The cluster host starts an instance under its owner claim's epoch
+ * (Registry.ts: strictly increasing across claims). The record carries the
+ * epoch of the owner that wrote it. At load the new owner
+ * - refuses a record written under a newer epoch (`StaleEpochError`: it is
+ *   the old owner, started late);
+ * - then claims the record: rewrites it unchanged but for its epoch, by
+ *   compare-and-set on the revision it read (when absent: a placeholder
+ *   with no snapshot). An old owner still running (partitioned, not yet
+ *   self-fenced) holds the revision before the claim, so its next write, or
+ *   its delete on reaching a final state, is refused and it writes no more.
+ *   Without the claim the old owner's write would land first and fence the
+ *   new owner instead.
  */
 import type { AnyActorLogic, AnyActorRef } from 'xstate';
 import type { Clock } from '../../clock.js';
-import { describe } from '../../errors.js';
+import { describe, StaleEpochError, StateConflictError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PersistOptions } from '../catalog/definition.js';
 import { type PersistHandle, persistSnapshots } from '../state/persistSnapshots.js';
@@ -30,8 +44,14 @@ import type { StateStore } from '../state/StateStore.js';
 
 interface StoredInstanceState {
   readonly clean: boolean;
+  /** `null`: a claim placeholder, nothing to restore. */
   readonly snapshot: unknown;
+  /** The owner claim's epoch it was written under (cluster instances only). */
+  readonly epoch?: number;
 }
+
+/** A new owner's claim of the record, retried when another write lands between its read and its claim. */
+const CLAIM_ATTEMPTS = 5;
 
 function isStored(value: unknown): value is StoredInstanceState {
   return typeof value === 'object' && value !== null && typeof (value as StoredInstanceState).clean === 'boolean' && 'snapshot' in value;
@@ -49,6 +69,8 @@ export class InstancePersistence {
   private readonly log: () => Logger;
   private logic: AnyActorLogic | undefined;
   private revision = 0;
+  /** The owner claim's epoch, in a cluster: written into every record. */
+  private epoch: number | undefined;
   /** Taken by the first incarnation's first snapshot. */
   private pending: unknown;
   private incarnations = 0;
@@ -71,16 +93,42 @@ export class InstancePersistence {
     this.log = log;
   }
 
-  /** Read the stored record and decide whether the first incarnation restores it. */
-  async load(): Promise<void> {
-    const found = await this.store.load(this.key);
-    if (found === undefined) return;
-    this.revision = found.revision;
-    if (!isStored(found.snapshot)) {
+  /**
+   * Read the stored record and decide whether the first incarnation restores
+   * it. With `epoch` (a cluster owner's), refuse a newer owner's record and
+   * claim this one (module comment).
+   */
+  async load(epoch?: number): Promise<void> {
+    if (epoch !== undefined) this.epoch = epoch;
+    for (let attempt = 1; ; attempt++) {
+      const found = await this.store.load(this.key);
+      const stored = found !== undefined && isStored(found.snapshot) ? found.snapshot : undefined;
+      if (epoch !== undefined) {
+        if (typeof stored?.epoch === 'number' && stored.epoch > epoch) throw new StaleEpochError(this.key, epoch, stored.epoch);
+        const claim: StoredInstanceState = stored === undefined ? { clean: false, snapshot: null, epoch } : { ...stored, epoch };
+        try {
+          this.revision = await this.store.save(this.key, claim, { expectedRevision: found?.revision ?? 0 });
+        } catch (err) {
+          // The old owner wrote between our read and our claim: read its latest and claim that.
+          if (err instanceof StateConflictError && attempt < CLAIM_ATTEMPTS) continue;
+          throw err;
+        }
+      } else if (found !== undefined) {
+        this.revision = found.revision;
+      }
+      if (found === undefined) return;
+      this.decide(stored);
+      return;
+    }
+  }
+
+  private decide(stored: StoredInstanceState | undefined): void {
+    if (stored === undefined) {
       this.log().warn({ key: this.key }, 'persisted state is not an instance record; starting fresh');
       return;
     }
-    if (found.snapshot.clean || this.options.restoreAfterCrash) this.pending = found.snapshot.snapshot;
+    if (stored.snapshot === null) return;
+    if (stored.clean || this.options.restoreAfterCrash) this.pending = stored.snapshot;
     else this.log().info({ key: this.key }, 'persisted state is from a crash and restoreAfterCrash is off; starting fresh');
   }
 
@@ -124,7 +172,7 @@ export class InstancePersistence {
         this.lastPersisted = typeof logic.getPersistedSnapshot === 'function' ? logic.getPersistedSnapshot(this.latest as never, undefined as never) : this.latest;
         this.lastPersistedFrom = this.latest;
         this.lastWriteClean = this.clean;
-        return { clean: this.clean, snapshot: this.lastPersisted };
+        return this.record(this.clean, this.lastPersisted);
       },
       subscribe: (observer: { next: () => void }) => {
         const next = (): void => observer.next();
@@ -162,17 +210,22 @@ export class InstancePersistence {
           this.lastWriteClean = false;
         }
         if (!this.lastWriteClean && this.lastPersisted !== undefined) {
-          await this.store.save(this.key, { clean: true, snapshot: this.lastPersisted }, { expectedRevision: handle.revision ?? 0 });
+          await this.store.save(this.key, this.record(true, this.lastPersisted), { expectedRevision: handle.revision ?? 0 });
         }
       } else if (how === 'finished') {
         await handle.stop();
-        await this.store.delete(this.key);
+        // Conditional: an old owner reaching its final state must not delete its successor's record.
+        await this.store.delete(this.key, { expectedRevision: handle.revision ?? 0 });
       } else {
         await handle.stop();
       }
     } catch (err) {
       this.log().warn({ err: describe(err), key: this.key }, 'persisted state not saved at the end');
     }
+  }
+
+  private record(clean: boolean, snapshot: unknown): StoredInstanceState {
+    return this.epoch === undefined ? { clean, snapshot } : { clean, snapshot, epoch: this.epoch };
   }
 
   /** Remove the stored record (cleanup({ state: true })). */
