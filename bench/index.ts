@@ -6,7 +6,7 @@
  * every run. Results and targets: see harness.ts, local.ts, nats.ts and
  * cluster.ts (membership, registry, failure detection, failover across processes; group `cluster`)
  * containers.ts (worker and process containers; group `containers`)
- * and services.ts (inline service start and persisted tells; group `services`).
+ * and services.ts (inline service start and persisted tells; group `services`), persist.ts (persisted tells on JetStream KV; group `services`).
  * and containers.ts (worker and process containers; group `containers`).
  * scale.ts (50 nodes, 100 000 actors; group `scale`) runs only when named: `--only scale`.
  *
@@ -35,6 +35,7 @@ import { benchCluster } from './cluster.js';
 import { benchContainers } from './containers.js';
 import { benchServices } from './services.js';
 import { benchServicesCluster } from './services.cluster.js';
+import { benchPersist } from './persist.js';
 import { benchLocal } from './local.js';
 import { benchNats } from './nats.js';
 import { benchTasks } from './tasks.js';
@@ -139,6 +140,7 @@ async function main(): Promise<void> {
   results.push(...(await benchTasks(options)));
   results.push(...(await benchServices(options)));
   results.push(...(await benchServicesCluster(options)));
+  results.push(...(await benchPersist(options)));
   results.push(...(await benchScale(options)));
   results.push(...(await benchCodecGroup(options)));
   results.push(...(await benchSupervisionGroup(options)));

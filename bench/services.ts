@@ -50,7 +50,14 @@ export async function benchServices(options: BenchOptions): Promise<BenchResult[
   const starts = options.quick ? 50 : 400;
   const tells = options.quick ? 2048 : 8192;
   const dir = await mkdtemp(join(tmpdir(), 'halyard-bench-services-'));
-  const node = await createNode({ name: 'bench-services', services: [plain, saved], state: { store: new FileStateStore({ dir }) }, askTimeout: 60_000 });
+  const node = await createNode({
+    name: 'bench-services',
+    services: [plain, saved],
+    state: { store: new FileStateStore({ dir }) },
+    askTimeout: 60_000,
+    // Every tell of a run is queued before the first is handled: room for all of them on both sides (the default 4096 is refused).
+    mailbox: { capacity: 2 * tells },
+  });
   const results: BenchResult[] = [];
   try {
     const startName = 'start → ready, inline';

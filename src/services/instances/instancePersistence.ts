@@ -82,6 +82,7 @@ export class InstancePersistence {
   private lastWriteClean = false;
   private handle: PersistHandle | undefined;
   private readonly listeners = new Set<() => void>();
+  private noticeQueued = false;
   /** Whether the running incarnation came from a stored snapshot. */
   restored = false;
 
@@ -155,12 +156,17 @@ export class InstancePersistence {
   /** Every snapshot the logic makes (from observedLogic). */
   observe(snapshot: unknown): void {
     this.latest = snapshot;
-    if (this.listeners.size === 0) return;
-    // Inside XState's step: the write is looked at once the step is over.
-    queueMicrotask(() => {
-      for (const l of this.listeners) l();
-    });
+    if (this.listeners.size === 0 || this.noticeQueued) return;
+    // Inside XState's step: the write is looked at once the step is over. One notice for a burst of steps:
+    // the saver reads `latest` when it writes, so a notice per snapshot would only cost a microtask each.
+    this.noticeQueued = true;
+    queueMicrotask(this.notice);
   }
+
+  private readonly notice = (): void => {
+    this.noticeQueued = false;
+    for (const l of this.listeners) l();
+  };
 
   /** Start saving (the first incarnation is running). */
   begin(): void {
