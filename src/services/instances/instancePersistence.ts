@@ -34,11 +34,12 @@
  *   Without the claim the old owner's write would land first and fence the
  *   new owner instead.
  */
-import type { AnyActorLogic, AnyActorRef } from 'xstate';
+import type { AnyActorLogic, AnyActorRef, AnyActorScope } from 'xstate';
 import type { Clock } from '../../clock.js';
 import { describe, StaleEpochError, StateConflictError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { PersistOptions } from '../catalog/definition.js';
+import { asPendingTimers, type PendingTimer, pendingTimers, rearmTimers } from '../state/pendingTimers.js';
 import { type PersistHandle, persistSnapshots } from '../state/persistSnapshots.js';
 import type { StateStore } from '../state/StateStore.js';
 
@@ -48,6 +49,8 @@ interface StoredInstanceState {
   readonly snapshot: unknown;
   /** The owner claim's epoch it was written under (cluster instances only). */
   readonly epoch?: number;
+  /** Delayed events the logic had pending for itself (state/pendingTimers.ts); absent when none. */
+  readonly timers?: readonly PendingTimer[];
 }
 
 /** A new owner's claim of the record, retried when another write lands between its read and its claim. */
@@ -73,6 +76,14 @@ export class InstancePersistence {
   private epoch: number | undefined;
   /** Taken by the first incarnation's first snapshot. */
   private pending: unknown;
+  private pendingTimers: readonly PendingTimer[] = [];
+  /** The running incarnation's scope: where its pending delayed events are read. */
+  private scope: AnyActorScope | undefined;
+  /** Timers to arm again once the restored incarnation has started. */
+  private rearmNext: readonly PendingTimer[] = [];
+  private disarm: (() => void) | undefined;
+  /** The delayed events pending when `lastPersisted` was taken. */
+  private lastTimers: readonly PendingTimer[] = [];
   private incarnations = 0;
   private latest: unknown;
   private lastPersisted: unknown;
@@ -129,8 +140,10 @@ export class InstancePersistence {
       return;
     }
     if (stored.snapshot === null) return;
-    if (stored.clean || this.options.restoreAfterCrash) this.pending = stored.snapshot;
-    else this.log().info({ key: this.key }, 'persisted state is from a crash and restoreAfterCrash is off; starting fresh');
+    if (stored.clean || this.options.restoreAfterCrash) {
+      this.pending = stored.snapshot;
+      this.pendingTimers = asPendingTimers(stored.timers);
+    } else this.log().info({ key: this.key }, 'persisted state is from a crash and restoreAfterCrash is off; starting fresh');
   }
 
   /** `logic` whose first snapshot is the pending stored one, when there is one. */
@@ -141,13 +154,30 @@ export class InstancePersistence {
       value: (scope: unknown, input: unknown) => {
         // Only a crash makes the supervisor start another incarnation (the child is transient);
         // its first snapshot is decided here, as the supervisor may restart before anyone else hears of the exit.
-        const saved = this.incarnations++ === 0 ? this.pending : this.options.restoreAfterCrash ? this.lastPersisted : undefined;
+        const first = this.incarnations++ === 0;
+        const saved = first ? this.pending : this.options.restoreAfterCrash ? this.lastPersisted : undefined;
+        const timers = first ? this.pendingTimers : this.lastTimers;
         this.pending = undefined;
+        this.pendingTimers = [];
         this.restored = saved !== undefined;
+        this.scope = scope as AnyActorScope;
+        this.disarm?.();
+        this.disarm = undefined;
         if (saved === undefined || typeof logic.restoreSnapshot !== 'function') {
+          this.rearmNext = [];
           return (logic.getInitialSnapshot as (...a: unknown[]) => unknown).call(logic, scope, input);
         }
+        this.rearmNext = timers;
         return (logic.restoreSnapshot as (...a: unknown[]) => unknown).call(logic, saved, scope);
+      },
+    });
+    // XState arms no timer of a restored snapshot (#5331): once the restored actor has started, its own are armed again.
+    Object.defineProperty(wrapped, 'start', {
+      value: (snapshot: unknown, scope: AnyActorScope) => {
+        if (typeof logic.start === 'function') (logic.start as (...a: unknown[]) => unknown).call(logic, snapshot, scope);
+        const timers = this.rearmNext;
+        this.rearmNext = [];
+        if (timers.length > 0) this.disarm = rearmTimers(scope, timers, this.clock);
       },
     });
     return wrapped;
@@ -174,9 +204,7 @@ export class InstancePersistence {
     const source = {
       getSnapshot: () => this.latest,
       getPersistedSnapshot: (): StoredInstanceState => {
-        const logic = this.logic as AnyActorLogic;
-        this.lastPersisted = typeof logic.getPersistedSnapshot === 'function' ? logic.getPersistedSnapshot(this.latest as never, undefined as never) : this.latest;
-        this.lastPersistedFrom = this.latest;
+        this.take();
         this.lastWriteClean = this.clean;
         return this.record(this.clean, this.lastPersisted);
       },
@@ -210,9 +238,7 @@ export class InstancePersistence {
         await handle.stop();
         // A change whose notice had not reached the saver yet (a stop in the same turn as the last event) is saved here.
         if (this.latest !== undefined && this.lastPersistedFrom !== this.latest) {
-          const logic = this.logic as AnyActorLogic;
-          this.lastPersisted = typeof logic.getPersistedSnapshot === 'function' ? logic.getPersistedSnapshot(this.latest as never, undefined as never) : this.latest;
-          this.lastPersistedFrom = this.latest;
+          this.take();
           this.lastWriteClean = false;
         }
         if (!this.lastWriteClean && this.lastPersisted !== undefined) {
@@ -227,11 +253,23 @@ export class InstancePersistence {
       }
     } catch (err) {
       this.log().warn({ err: describe(err), key: this.key }, 'persisted state not saved at the end');
+    } finally {
+      this.disarm?.();
+      this.disarm = undefined;
     }
   }
 
+  /** Take the latest snapshot, and the delayed events pending with it, as what is saved next. */
+  private take(): void {
+    const logic = this.logic as AnyActorLogic;
+    this.lastPersisted = typeof logic.getPersistedSnapshot === 'function' ? logic.getPersistedSnapshot(this.latest as never, undefined as never) : this.latest;
+    this.lastPersistedFrom = this.latest;
+    this.lastTimers = this.scope === undefined ? [] : pendingTimers(this.scope);
+  }
+
   private record(clean: boolean, snapshot: unknown): StoredInstanceState {
-    return this.epoch === undefined ? { clean, snapshot } : { clean, snapshot, epoch: this.epoch };
+    const timers = this.lastTimers.length > 0 ? { timers: this.lastTimers } : {};
+    return this.epoch === undefined ? { clean, snapshot, ...timers } : { clean, snapshot, epoch: this.epoch, ...timers };
   }
 
   /** Remove the stored record (cleanup({ state: true })). */
