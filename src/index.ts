@@ -75,6 +75,7 @@ export {
   type Directive,
   type Decision,
   type DecisionRecord,
+  type DecisionOutcome,
   type IntensityLimit,
   type ReplayDifference,
   parseDecisionLines,

@@ -65,7 +65,10 @@
  * supervisor and before the supervisor carries it out: a service instance
  * tears its resource down and sets it up again there, so each incarnation
  * has its own. The decision is logged as decided; a hook that answers
- * `false` (setup failed) turns it into `stop` for the supervisor.
+ * `false` (setup failed) or throws turns it into `stop` for the supervisor,
+ * and the logged decision gets `outcome: { type: 'restart-failed', at,
+ * directive: stop, reason }`, so the log does not claim a restart that
+ * never happened.
  *
  * ## As an actor
  * The coordinator is also an actor on the node, named `_coordinator`, so it
@@ -87,6 +90,7 @@ import { replayDecisions } from './replay.js';
 import { type ChainEnv, type Verdict, runChain } from './policy/ruleChain.js';
 import type {
   DecisionLimits,
+  DecisionOutcome,
   DecisionQuery,
   DecisionRecord,
   DecisionStats,
@@ -219,18 +223,24 @@ export class RecoveryCoordinator {
     // A snapshot: a rule added or removed while an async rule is pending
     // does not shift which rule is consulted next.
     const verdict = runChain(report, this.ruleList.length === 0 ? NO_RULES : this.ruleList.slice(), this.chain);
-    const decided = verdict instanceof Promise ? verdict.then((v) => this.record(report, v)) : this.record(report, verdict as Verdict);
+    const recorded = verdict instanceof Promise ? verdict.then((v) => this.record(report, v)) : this.record(report, verdict as Verdict);
     const hook = this.restartHooks.size === 0 ? undefined : this.restartHooks.get(report.supervisor);
-    if (hook === undefined) return decided;
-    return Promise.resolve(decided).then(async (d) => {
+    if (hook === undefined) return recorded instanceof Promise ? recorded.then((e) => e.directive) : recorded.directive;
+    return Promise.resolve(recorded).then(async (entry) => {
+      const d = entry.directive;
       if (d.type !== 'restart' && d.type !== 'restart-after') return d;
       let ok = false;
+      let reason = 'the setup for the next incarnation failed';
       try {
         ok = await hook(report);
       } catch (err) {
+        reason = `the before-restart hook threw: ${toLogError(err).message}`;
         this.log.error({ err: toLogError(err), supervisor: report.supervisor }, 'before-restart hook threw');
       }
-      return ok ? d : STOP;
+      if (ok) return d;
+      // The entry is the log's own record: readers of the log see what became of the restart.
+      (entry as { outcome?: DecisionOutcome }).outcome = { type: 'restart-failed', at: this.system.clock.now(), directive: STOP, reason };
+      return STOP;
     });
   }
 
@@ -342,8 +352,8 @@ export class RecoveryCoordinator {
     return { system: this.system, now: this.system.clock.now(), logger: this.log };
   }
 
-  /** Apply the limits to the chain's verdict, log the decision and return what the supervisor is to do. */
-  private record(report: FailureReport, verdict: Verdict): Directive {
+  /** Apply the limits to the chain's verdict, log the decision and return it (its directive: what the supervisor is to do). */
+  private record(report: FailureReport, verdict: Verdict): DecisionRecord {
     const { answer, rule, failed } = verdict;
     let fallback: DecisionRecord['fallback'];
     if (failed !== undefined) {
@@ -373,7 +383,7 @@ export class RecoveryCoordinator {
     });
     this.byDirective[directive.type]++;
     this.byRule.set(rule, (this.byRule.get(rule) ?? 0) + 1);
-    return directive;
+    return entry;
   }
 
   private async closeRule(rule: Rule): Promise<void> {

@@ -310,6 +310,23 @@ export interface DecisionRecord extends Decision {
   readonly overridden?: Directive;
   /** The `now` rules were given, when it was not `input.at` (so replay gives them the same). */
   readonly now?: number;
+  /**
+   * Set when a restart was decided but could not be carried out: the
+   * before-restart hook (a service's setup for its next incarnation) failed,
+   * so the supervisor was told `stop` and the child ended. Absent: carried
+   * out as decided. Not an input of replay: the decision itself stands.
+   */
+  readonly outcome?: DecisionOutcome;
+}
+
+/** What became of a decided restart whose setup failed ({@link DecisionRecord.outcome}). */
+export interface DecisionOutcome {
+  readonly type: 'restart-failed';
+  /** Clock time the failure was known. */
+  readonly at: number;
+  /** What the supervisor was told instead. */
+  readonly directive: Directive;
+  readonly reason: string;
 }
 
 /** A logged decision that comes out differently when replayed (`coordinator.replay`). */
