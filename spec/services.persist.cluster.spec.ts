@@ -86,4 +86,30 @@ describe('services in a cluster - persisted state', () => {
     expect(await h.ask<number>({ type: 'READ' })).toBe(10);
     await h.stop();
   });
+
+  it('persist cluster - a persisted counter whose node shuts down comes back on a survivor with its count, even without restoreAfterCrash', async () => {
+    const servers = inject('natsUrl');
+    const prefix = uniquePrefix('pg');
+    const make = async (name: string) => {
+      const n = await createNode({ name, prefix, transport: { kind: 'nats', servers }, cluster: fast, services: [persistedCounter, crashFreshCounter] });
+      nodes.push(n);
+      return n;
+    };
+    const a = await make('a0');
+    const z = await make('z');
+    await waitFor(() => z.nodes().filter((m) => m.status === 'up').length === 2 && z.cluster!.typesOf('a0')?.pcounterfresh !== undefined, {
+      timeout: 10_000,
+      message: 'z sees a0 up with its types',
+    });
+    const id = `left-${prefix}`;
+    const h = await z.services.start('pcounterfresh', { config: { start: 10 }, lifetime: 'cluster', id });
+    expect(h.node).toBe('a0');
+    for (let i = 0; i < 2; i++) await h.ask({ type: 'ADD' });
+    // A graceful end: its state is saved marked clean, which a survivor restores whatever restoreAfterCrash says.
+    await a.shutdown();
+    await waitFor(() => h.node === 'z' && h.state === 'running', { timeout: 15_000, message: `${id} runs on z` });
+    await waitFor(async () => (await h.check().catch(() => undefined))?.code === 0, { timeout: 10_000, message: `${id} answers Check on z` });
+    expect(await h.ask<number>({ type: 'READ' })).toBe(12);
+    await h.stop();
+  });
 });
