@@ -111,8 +111,9 @@ import { type Clock, monotonicClock } from '../../clock.js';
 import { describe, InvalidSpecError, ServiceErrorCode, ServiceLockedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Supervision } from '../../supervision/index.js';
-import type { RemoteStarter } from '../../supervision/types.js';
+import type { RemoteStarter, Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { Subscription, Transport } from '../../transport/Transport.js';
+import { Adoption, type ClusterSuperviseOptions, Lifetime, resolveSuperviseOptions } from './Adoption.js';
 import { type HostedStarter, ServiceCatalog } from './catalog.js';
 import { ClusterCoordinator } from './ClusterCoordinator.js';
 import { ClusterView } from './ClusterView.js';
@@ -134,6 +135,7 @@ import {
   parseRecord,
   type RegisterOptions,
   type SpawnRequest,
+  type WatchedSetRecord,
 } from './records.js';
 import type { RestartType } from '../../supervision/types.js';
 import { Registry } from './Registry.js';
@@ -142,8 +144,9 @@ import { DEFAULT_FAILURE_TIMEOUT_MS, resolveIntensity } from './restarts.js';
 import { SelfFence } from './SelfFence.js';
 import { bucketName, ClusterSubjects } from './subjects.js';
 
+export type { ClusterSuperviseOptions, SupervisorLifetime } from './Adoption.js';
 export type { ClusterOptions } from './options.js';
-export type { ClusterDecision, GaveUpEvent, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions } from './records.js';
+export type { ClusterDecision, GaveUpEvent, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions, WatchedChild, WatchedSetRecord } from './records.js';
 export { resolveClusterOptions } from './options.js';
 
 export interface ClusterDeps {
@@ -182,6 +185,7 @@ export class Cluster {
   readonly #host: Host;
   readonly #hosts: HostClient;
   readonly #remote: RemoteChildren;
+  readonly #adoption: Adoption;
   readonly #coordinator: ClusterCoordinator;
   readonly #subs: Subscription[] = [];
   readonly #unwatch: Array<() => void> = [];
@@ -267,6 +271,8 @@ export class Cluster {
     this.#host = new Host({
       node: this.node,
       transport: deps.transport,
+      clock: this.#clock,
+      adoptSupervisor: (req) => this.#adoption.adoptHere(req),
       subjects: this.#subjects,
       system: deps.system,
       registry,
@@ -279,7 +285,29 @@ export class Cluster {
       closed,
       stale,
     });
-    this.#remote = new RemoteChildren({ node: this.node, system: deps.system, membership, view: this.#view, hosts: this.#hosts, closed, stale });
+    this.#remote = new RemoteChildren({
+      node: this.node,
+      system: deps.system,
+      membership,
+      view: this.#view,
+      hosts: this.#hosts,
+      closed,
+      stale,
+      linked: (label) => this.#adoption.changed(label),
+    });
+    this.#adoption = new Adoption({
+      node: this.node,
+      membership,
+      registry,
+      supervision: deps.supervision,
+      remote: this.#remote,
+      view: this.#view,
+      hosts: this.#hosts,
+      clock: this.#clock,
+      wallClock: deps.wallClock ?? Date.now,
+      logger: this.#log,
+      closed,
+    });
     this.#coordinator = new ClusterCoordinator({
       node: this.node,
       lease: this.#lease,
@@ -295,6 +323,7 @@ export class Cluster {
       leaseMs: this.leaseMs,
       failureTimeoutMs: deps.options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS,
       closed,
+      adopt: () => this.#adoption.sweep(),
     });
   }
 
@@ -462,6 +491,30 @@ export class Cluster {
   }
 
   /**
+   * Start a supervision tree named `options.name`. With `lifetime: 'cluster'`
+   * its watched set lives in the graph and a survivor adopts it when its node
+   * is lost (Adoption.ts: options, limits, the protocol); with `lifetime:
+   * 'node'` (the default) it is `node.supervise(spec, { name })`. Rejects with
+   * `InvalidSpecError` naming the field, or `ServiceLockedError` when a
+   * supervisor of that name holds a watched set already.
+   */
+  async supervise(spec: SupervisorSpec, options: ClusterSuperviseOptions): Promise<Supervisor> {
+    const o = resolveSuperviseOptions(options);
+    if (o.lifetime === Lifetime.Node) return this.#deps.supervision.supervise(spec, { name: o.name });
+    return this.#adoption.supervise(spec, o.name, o.graceMs);
+  }
+
+  /** The supervisor `name` with `lifetime: 'cluster'`, if it runs on this node now (started or adopted here). */
+  supervisor(name: string): Supervisor | undefined {
+    return this.#adoption.local(name);
+  }
+
+  /** Every watched set of a cluster-lifetime supervisor (as last seen through the Registry watch). */
+  watchedSets(): WatchedSetRecord[] {
+    return this.#adoption.sets();
+  }
+
+  /**
    * Observe the coordinator giving up on an instance (past its intensity: it
    * is banned until `bannedUntil`, then tried again; or a rule gave up).
    * Seen on every node, through the Registry watch. Returns the function
@@ -508,6 +561,7 @@ export class Cluster {
    */
   async stop(): Promise<void> {
     if (this.#closed) return;
+    await this.#adoption.flush();
     this.#closed = true;
     this.#fence.stop();
     this.#coordinator.stop();
@@ -535,6 +589,7 @@ export class Cluster {
         if (c.operation === 'delete' || types !== undefined) this.#catalog.seen(c.name, types);
         if (this.isCoordinator) this.#coordinator.scheduleSweep(0);
       }),
+      await this.registry.watch('supervisor', (c) => this.#adoption.seen(c.name, c.operation === 'put' ? c.value : undefined)),
       await this.registry.watch('instance', (c) => {
         const rec = c.operation === 'put' ? parseRecord(c.value) : undefined;
         const before = this.#view.record(c.name);
