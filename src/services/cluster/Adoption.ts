@@ -62,18 +62,7 @@ import { parseWatchedSet, type WatchedChild, type WatchedSetRecord } from './rec
 import type { Registry } from './Registry.js';
 import type { RemoteChildren } from './RemoteChildren.js';
 
-export const Lifetime = { Node: 'node', Cluster: 'cluster' } as const;
-export type SupervisorLifetime = (typeof Lifetime)[keyof typeof Lifetime];
-
-export interface ClusterSuperviseOptions {
-  readonly name: string;
-  readonly lifetime?: SupervisorLifetime;
-  readonly graceMs?: number;
-}
-
-export const DEFAULT_GRACE_MS = 10_000;
-
-const OPTION_KEYS = new Set(['name', 'lifetime', 'graceMs']);
+export { DEFAULT_GRACE_MS, Lifetime, resolveSuperviseOptions, type ClusterSuperviseOptions, type SupervisorLifetime } from './superviseOptions.js';
 
 export interface AdoptionDeps {
   readonly node: string;
@@ -129,22 +118,6 @@ export function adoptableSpec(spec: SupervisorSpec, name: string): SupervisorSpe
     return { ...c, name: childName };
   });
   return { ...spec, children: named };
-}
-
-/** Validate the options of `cluster.supervise`, naming the field. */
-export function resolveSuperviseOptions(options: unknown): { name: string; lifetime: SupervisorLifetime; graceMs: number } {
-  if (!isPlainObject(options)) throw new InvalidSpecError('options', "must be { name, lifetime?: 'node' | 'cluster', graceMs? }");
-  for (const k of Object.keys(options)) if (!OPTION_KEYS.has(k)) throw new InvalidSpecError(k, 'is not an option of cluster.supervise');
-  try {
-    assertName(options.name);
-  } catch (err) {
-    throw new InvalidSpecError('name', describe(err));
-  }
-  const lifetime = options.lifetime ?? Lifetime.Node;
-  if (lifetime !== Lifetime.Node && lifetime !== Lifetime.Cluster) throw new InvalidSpecError('lifetime', "must be 'node' or 'cluster'");
-  const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
-  if (!Number.isSafeInteger(graceMs) || (graceMs as number) < 0) throw new InvalidSpecError('graceMs', 'must be an integer >= 0 (ms)');
-  return { name: options.name, lifetime, graceMs: graceMs as number };
 }
 
 export class Adoption {

@@ -68,6 +68,10 @@
  *   (no remote wait); a restart places the child again (`placement: 'any'`:
  *   a surviving node). A supervisor's death takes its remote children with
  *   it (OTP links): their host stops them when the supervisor's node is down.
+ *   Unless it was started with `cluster.supervise(spec, { name, lifetime:
+ *   'cluster' })`: then its watched set lives in the registry, the hosts keep
+ *   its instances for `graceMs`, and the cluster coordinator has a survivor
+ *   adopt them at their epoch (Adoption.ts).
  * - **Cluster-wide, the cluster Recovery Coordinator** (ClusterCoordinator.ts):
  *   instances started with `cluster.start()` (supervisor `cluster`). It is a
  *   singleton elected by a KV lease (`coordinator`) whose epoch fences its
@@ -97,6 +101,7 @@
  * | Host.ts, hostClient.ts | the RPC server that runs instances here, and its client |
  * | SelfFence.ts         | `valid`, the guard, fencing |
  * | RemoteChildren.ts    | stand-ins of remote children |
+ * | Adoption.ts          | watched sets of cluster-lifetime supervisors, adopted on node loss |
  * | ClusterCoordinator.ts| the cluster Recovery Coordinator |
  * | clusterServices.ts   | defined services (`defineService`) in the cluster: their types, placement and handles |
  *
@@ -113,7 +118,8 @@ import type { Logger } from '../../log.js';
 import type { Supervision } from '../../supervision/index.js';
 import type { RemoteStarter, Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { Subscription, Transport } from '../../transport/Transport.js';
-import { Adoption, type ClusterSuperviseOptions, Lifetime, resolveSuperviseOptions } from './Adoption.js';
+import { Adoption } from './Adoption.js';
+import { type ClusterSuperviseOptions, Lifetime, resolveSuperviseOptions } from './superviseOptions.js';
 import { type HostedStarter, ServiceCatalog } from './catalog.js';
 import { ClusterCoordinator } from './ClusterCoordinator.js';
 import { ClusterView } from './ClusterView.js';
@@ -144,7 +150,7 @@ import { DEFAULT_FAILURE_TIMEOUT_MS, resolveIntensity } from './restarts.js';
 import { SelfFence } from './SelfFence.js';
 import { bucketName, ClusterSubjects } from './subjects.js';
 
-export type { ClusterSuperviseOptions, SupervisorLifetime } from './Adoption.js';
+export type { ClusterSuperviseOptions, SupervisorLifetime } from './superviseOptions.js';
 export type { ClusterOptions } from './options.js';
 export type { ClusterDecision, GaveUpEvent, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions, WatchedChild, WatchedSetRecord } from './records.js';
 export { resolveClusterOptions } from './options.js';
