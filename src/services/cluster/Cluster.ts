@@ -414,6 +414,21 @@ export class Cluster {
     };
   }
 
+  /** @internal Serve `op` on this node's host RPC subject (clusterServices.ts: `reconfigure`). */
+  _serve(op: string, fn: (req: Record<string, unknown>) => Promise<Record<string, unknown>>): void {
+    this.#host.serve(op, fn);
+  }
+
+  /** @internal One host RPC to `node`; rejects with the host's error. */
+  _request(node: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.#hosts.request(node, body);
+  }
+
+  /** @internal The instance `name` hosted here was reconfigured: its record carries `input` from now on. */
+  _updateInput(name: string, input: unknown): Promise<void> {
+    return this.#host.updateInput(name, input);
+  }
+
   /** @internal Observe instance records as they change (`undefined`: removed). Returns the function that stops observing. */
   _onRecord(fn: (name: string, rec: InstanceRecord | undefined) => void): () => void {
     return this.#recordChanges.add(fn);

@@ -110,6 +110,8 @@ export class Host implements Fenceable {
   readonly #fencedEnds: Array<{ h: Hosted; claimKey: string }> = [];
   /** How orphaned instances ended before anyone adopted them, by name. */
   readonly #orphanEnds = new Map<string, { epoch: number; reason: string; error?: unknown }>();
+  /** Ops served for other parts of the cluster layer (`serve`), e.g. `reconfigure` (clusterServices.ts). */
+  readonly #ops = new Map<string, (req: Record<string, unknown>) => Promise<Record<string, unknown>>>();
   #settling = false;
   #coordEpochSeen = 0;
 
@@ -149,6 +151,21 @@ export class Host implements Fenceable {
         if (h.supervisor === node) void this.stopLocal(h.name, h.epoch);
       }, h.graceMs);
     }
+  }
+
+  /** Serve `op` on this host's RPC subject too (the fence guard and the error answer as for every op). */
+  serve(op: string, fn: (req: Record<string, unknown>) => Promise<Record<string, unknown>>): void {
+    this.#ops.set(op, fn);
+  }
+
+  /** The instance `name` hosted here runs with `input` now (a reconfigure): its record says so, for a failover. */
+  async updateInput(name: string, input: unknown): Promise<void> {
+    const h = this.#hosted.get(name);
+    if (h === undefined || h.fenced || h.stopping) return;
+    h.record = { ...h.record, input };
+    this.#d.view.keep(h.record);
+    await h.recorded;
+    await this.#d.registry.put('instance', name, h.record);
   }
 
   /** A replacement supervisor on node `supervisor` takes over instance `name` of tenure `epoch`. */
@@ -204,8 +221,13 @@ export class Host implements Fenceable {
           if (this.#d.adoptSupervisor === undefined) throw new InvalidSpecError('op', 'adopt-supervisor is not served here');
           reply({ ok: true, ...(await this.#d.adoptSupervisor(v)) });
           return;
-        default:
-          throw new InvalidSpecError('op', 'must be spawn, stop, list, adopt or adopt-supervisor');
+        default: {
+          const served = typeof v.op === 'string' ? this.#ops.get(v.op) : undefined;
+          if (served === undefined) throw new InvalidSpecError('op', 'must be spawn, stop, list, adopt, adopt-supervisor or a served op');
+          if (!this.#d.fence.valid) throw new FencedError(this.#d.node);
+          reply({ ok: true, ...(await served(v)) });
+          return;
+        }
       }
     } catch (err) {
       // A lock refusal carries what the caller needs to rebuild it (hostClient.ts): which lock, and who holds it.
