@@ -8,7 +8,7 @@ import * as v from 'valibot';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { assign, createMachine } from 'xstate';
 import { reply } from '../src/actors/reply.js';
-import { InvalidConfigError } from '../src/errors.js';
+import { InvalidArgumentError, InvalidConfigError } from '../src/errors.js';
 import { defineService } from '../src/services/catalog/index.js';
 import { ClusterInstance } from '../src/services/cluster/clusterServices.js';
 import { serviceInputOf } from '../src/services/cluster/clusterServices.js';
@@ -91,5 +91,28 @@ describe('services - cluster handles complete', () => {
     // The query filter reads the same graph: dc has a live dependant, da has none.
     expect(a!.services.find().byId('dc').noAliveDependants().size).toBe(0);
     expect(a!.services.find().byId('da').noAliveDependants().size).toBe(1);
+  });
+
+  it('services cluster - the reports of instances on other nodes are visible from any node (started, config-changed), filtered like a local query', async () => {
+    const [a, b] = await cluster(['a', 'b']);
+    const here = await a!.services.start('counter', { config: { start: 1 }, id: 'ra' });
+    const far = await b!.services.start('counter', { config: { start: 1 }, id: 'rb' });
+    await far.reconfigure({ start: 2 });
+    expect(here.node).toBe('a');
+
+    const all = await a!.cluster!.reports({ service: 'counter' });
+    expect(all.unreachable).toEqual([]);
+    expect(all.truncated).toEqual([]);
+    const seen = all.reports.map((r) => [r.node, r.instance, r.kind]);
+    expect(seen).toContainEqual(['a', 'ra', 'started']);
+    expect(seen).toContainEqual(['b', 'rb', 'started']);
+    expect(seen).toContainEqual(['b', 'rb', 'config-changed']);
+
+    const changed = await a!.cluster!.reports({ kind: 'config-changed' });
+    expect(changed.reports.map((r) => [r.node, r.instance, r.config])).toEqual([['b', 'rb', { start: 2 }]]);
+    const onlyB = await a!.cluster!.reports({ node: 'b', instance: 'rb' });
+    expect(onlyB.reports.every((r) => r.node === 'b' && r.instance === 'rb')).toBe(true);
+    expect(onlyB.reports.map((r) => r.kind)).toEqual(['started', 'config-changed']);
+    await expect(a!.cluster!.reports(null as never)).rejects.toBeInstanceOf(InvalidArgumentError);
   });
 });

@@ -118,6 +118,7 @@ import type { Logger } from '../../log.js';
 import type { Supervision } from '../../supervision/index.js';
 import type { RemoteStarter, Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { Subscription, Transport } from '../../transport/Transport.js';
+import { answerReports, type ClusterReportQuery, type ClusterReports, clusterReports, reportQueryOf } from '../graph/clusterReports.js';
 import { Adoption } from './Adoption.js';
 import { type ClusterSuperviseOptions, Lifetime, resolveSuperviseOptions } from './superviseOptions.js';
 import { type HostedStarter, ServiceCatalog } from './catalog.js';
@@ -150,6 +151,7 @@ import { DEFAULT_FAILURE_TIMEOUT_MS, resolveIntensity } from './restarts.js';
 import { SelfFence } from './SelfFence.js';
 import { bucketName, ClusterSubjects } from './subjects.js';
 
+export type { ClusterReportQuery, ClusterReports } from '../graph/clusterReports.js';
 export type { ClusterSuperviseOptions, SupervisorLifetime } from './superviseOptions.js';
 export type { ClusterOptions } from './options.js';
 export type { ClusterDecision, GaveUpEvent, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions, WatchedChild, WatchedSetRecord } from './records.js';
@@ -530,6 +532,24 @@ export class Cluster {
     return this.#adoption.local(name);
   }
 
+  /**
+   * Service reports (started, could-not-start, failed, exited,
+   * config-changed) of every live member, asked of each one
+   * (services/graph/clusterReports.ts: why not KV, bounds, `unreachable`).
+   */
+  reports(query: ClusterReportQuery = {}): Promise<ClusterReports> {
+    const coordinator = this.#deps.supervision.coordinator;
+    return clusterReports(
+      {
+        self: this.node,
+        members: () => this.membership.members().filter((m) => m.status !== 'down').map((m) => m.node),
+        local: (q) => coordinator.reports(q),
+        request: (node, body) => this.#hosts.request(node, body),
+      },
+      query,
+    );
+  }
+
   /** Every watched set of a cluster-lifetime supervisor (as last seen through the Registry watch). */
   watchedSets(): WatchedSetRecord[] {
     return this.#adoption.sets();
@@ -633,6 +653,8 @@ export class Cluster {
       void this.#coordinator.takeOver();
     });
     this.#lease.on('lost', (reason) => this.#log.warn({ reason }, 'cluster coordinator lease lost'));
+    const coordinator = this.#deps.supervision.coordinator;
+    this.#host.serve('reports', async (req) => answerReports((q) => coordinator.reports(q), reportQueryOf(req.query)));
     this.#lease.start();
     this.#fence.start();
     this.#deps.supervision._setRemote(this._remote);
