@@ -98,6 +98,9 @@ export {
   type InstanceRecord,
   type InstanceSpec,
   type RegisterOptions,
+  type ClusterSuperviseOptions,
+  type SupervisorLifetime,
+  type WatchedSetRecord,
   type Member,
   type MembershipChange,
 } from './services/cluster/index.js';

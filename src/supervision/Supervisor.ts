@@ -154,6 +154,12 @@ export interface SuperviseOptions {
    * @internal
    */
   readonly _direct?: boolean;
+  /**
+   * Restart times (this node's clock) to begin with: a supervisor adopting
+   * the watched set of one lost with its node carries its restart count on.
+   * @internal
+   */
+  readonly _history?: readonly number[];
 }
 
 /**
@@ -252,6 +258,7 @@ export class SupervisorImpl implements Supervisor {
     this.remote = init.remote;
     this.events = init.events;
     this.name = init.name;
+    if (init._history !== undefined) this.history = [...init._history];
     this.stopped = new Promise((resolve) => {
       this.resolveStopped = resolve;
     });
@@ -295,6 +302,11 @@ export class SupervisorImpl implements Supervisor {
         break;
       }
     }
+  }
+
+  /** Clock times of the restarts counted against intensity, oldest first (the cluster keeps them with a watched set). @internal */
+  get _restarts(): readonly number[] {
+    return this.history;
   }
 
   /** While the children of this supervisor, whose actor was killed, are still stopping. @internal */

@@ -103,7 +103,7 @@ export class Supervision {
     assertOptionsObject(options, 'options', '{ name? }', {
       instead: (v) => (typeof v === 'string' ? `to name the supervisor, pass { name: ${JSON.stringify(v)} }` : undefined),
     });
-    assertKnownKeys(options, '', ['name'], { internal: ['_direct'] });
+    assertKnownKeys(options, '', ['name'], { internal: ['_direct', '_history'] });
     if (options.name !== undefined) {
       try {
         assertName(options.name);

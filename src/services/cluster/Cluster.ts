@@ -68,6 +68,10 @@
  *   (no remote wait); a restart places the child again (`placement: 'any'`:
  *   a surviving node). A supervisor's death takes its remote children with
  *   it (OTP links): their host stops them when the supervisor's node is down.
+ *   Unless it was started with `cluster.supervise(spec, { name, lifetime:
+ *   'cluster' })`: then its watched set lives in the registry, the hosts keep
+ *   its instances for `graceMs`, and the cluster coordinator has a survivor
+ *   adopt them at their epoch (Adoption.ts).
  * - **Cluster-wide, the cluster Recovery Coordinator** (ClusterCoordinator.ts):
  *   instances started with `cluster.start()` (supervisor `cluster`). It is a
  *   singleton elected by a KV lease (`coordinator`) whose epoch fences its
@@ -97,6 +101,7 @@
  * | Host.ts, hostClient.ts | the RPC server that runs instances here, and its client |
  * | SelfFence.ts         | `valid`, the guard, fencing |
  * | RemoteChildren.ts    | stand-ins of remote children |
+ * | Adoption.ts          | watched sets of cluster-lifetime supervisors, adopted on node loss |
  * | ClusterCoordinator.ts| the cluster Recovery Coordinator |
  * | clusterServices.ts   | defined services (`defineService`) in the cluster: their types, placement and handles |
  *
@@ -111,8 +116,11 @@ import { type Clock, monotonicClock } from '../../clock.js';
 import { describe, InvalidSpecError, ServiceErrorCode, ServiceLockedError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Supervision } from '../../supervision/index.js';
-import type { RemoteStarter } from '../../supervision/types.js';
+import type { RemoteStarter, Supervisor, SupervisorSpec } from '../../supervision/types.js';
 import type { Subscription, Transport } from '../../transport/Transport.js';
+import { answerReports, type ClusterReportQuery, type ClusterReports, clusterReports, reportQueryOf } from '../graph/clusterReports.js';
+import { Adoption } from './Adoption.js';
+import { type ClusterSuperviseOptions, Lifetime, resolveSuperviseOptions } from './superviseOptions.js';
 import { type HostedStarter, ServiceCatalog } from './catalog.js';
 import { ClusterCoordinator } from './ClusterCoordinator.js';
 import { ClusterView } from './ClusterView.js';
@@ -134,6 +142,7 @@ import {
   parseRecord,
   type RegisterOptions,
   type SpawnRequest,
+  type WatchedSetRecord,
 } from './records.js';
 import type { RestartType } from '../../supervision/types.js';
 import { Registry } from './Registry.js';
@@ -142,8 +151,10 @@ import { DEFAULT_FAILURE_TIMEOUT_MS, resolveIntensity } from './restarts.js';
 import { SelfFence } from './SelfFence.js';
 import { bucketName, ClusterSubjects } from './subjects.js';
 
+export type { ClusterReportQuery, ClusterReports } from '../graph/clusterReports.js';
+export type { ClusterSuperviseOptions, SupervisorLifetime } from './superviseOptions.js';
 export type { ClusterOptions } from './options.js';
-export type { ClusterDecision, GaveUpEvent, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions } from './records.js';
+export type { ClusterDecision, GaveUpEvent, HostedInstance, InstanceRecord, InstanceSpec, RegisterOptions, WatchedChild, WatchedSetRecord } from './records.js';
 export { resolveClusterOptions } from './options.js';
 
 export interface ClusterDeps {
@@ -182,6 +193,7 @@ export class Cluster {
   readonly #host: Host;
   readonly #hosts: HostClient;
   readonly #remote: RemoteChildren;
+  readonly #adoption: Adoption;
   readonly #coordinator: ClusterCoordinator;
   readonly #subs: Subscription[] = [];
   readonly #unwatch: Array<() => void> = [];
@@ -267,6 +279,8 @@ export class Cluster {
     this.#host = new Host({
       node: this.node,
       transport: deps.transport,
+      clock: this.#clock,
+      adoptSupervisor: (req) => this.#adoption.adoptHere(req),
       subjects: this.#subjects,
       system: deps.system,
       registry,
@@ -279,7 +293,29 @@ export class Cluster {
       closed,
       stale,
     });
-    this.#remote = new RemoteChildren({ node: this.node, system: deps.system, membership, view: this.#view, hosts: this.#hosts, closed, stale });
+    this.#remote = new RemoteChildren({
+      node: this.node,
+      system: deps.system,
+      membership,
+      view: this.#view,
+      hosts: this.#hosts,
+      closed,
+      stale,
+      linked: (label) => this.#adoption.changed(label),
+    });
+    this.#adoption = new Adoption({
+      node: this.node,
+      membership,
+      registry,
+      supervision: deps.supervision,
+      remote: this.#remote,
+      view: this.#view,
+      hosts: this.#hosts,
+      clock: this.#clock,
+      wallClock: deps.wallClock ?? Date.now,
+      logger: this.#log,
+      closed,
+    });
     this.#coordinator = new ClusterCoordinator({
       node: this.node,
       lease: this.#lease,
@@ -295,6 +331,7 @@ export class Cluster {
       leaseMs: this.leaseMs,
       failureTimeoutMs: deps.options.failureTimeoutMs ?? DEFAULT_FAILURE_TIMEOUT_MS,
       closed,
+      adopt: () => this.#adoption.sweep(),
     });
   }
 
@@ -377,6 +414,21 @@ export class Cluster {
       intensity,
       period,
     };
+  }
+
+  /** @internal Serve `op` on this node's host RPC subject (clusterServices.ts: `reconfigure`). */
+  _serve(op: string, fn: (req: Record<string, unknown>) => Promise<Record<string, unknown>>): void {
+    this.#host.serve(op, fn);
+  }
+
+  /** @internal One host RPC to `node`; rejects with the host's error. */
+  _request(node: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
+    return this.#hosts.request(node, body);
+  }
+
+  /** @internal The instance `name` hosted here was reconfigured: its record carries `input` from now on. */
+  _updateInput(name: string, input: unknown): Promise<void> {
+    return this.#host.updateInput(name, input);
   }
 
   /** @internal Observe instance records as they change (`undefined`: removed). Returns the function that stops observing. */
@@ -462,6 +514,48 @@ export class Cluster {
   }
 
   /**
+   * Start a supervision tree named `options.name`. With `lifetime: 'cluster'`
+   * its watched set lives in the graph and a survivor adopts it when its node
+   * is lost (Adoption.ts: options, limits, the protocol); with `lifetime:
+   * 'node'` (the default) it is `node.supervise(spec, { name })`. Rejects with
+   * `InvalidSpecError` naming the field, or `ServiceLockedError` when a
+   * supervisor of that name holds a watched set already.
+   */
+  async supervise(spec: SupervisorSpec, options: ClusterSuperviseOptions): Promise<Supervisor> {
+    const o = resolveSuperviseOptions(options);
+    if (o.lifetime === Lifetime.Node) return this.#deps.supervision.supervise(spec, { name: o.name });
+    return this.#adoption.supervise(spec, o.name, o.graceMs);
+  }
+
+  /** The supervisor `name` with `lifetime: 'cluster'`, if it runs on this node now (started or adopted here). */
+  supervisor(name: string): Supervisor | undefined {
+    return this.#adoption.local(name);
+  }
+
+  /**
+   * Service reports (started, could-not-start, failed, exited,
+   * config-changed) of every live member, asked of each one
+   * (services/graph/clusterReports.ts: why not KV, bounds, `unreachable`).
+   */
+  reports(query: ClusterReportQuery = {}): Promise<ClusterReports> {
+    const coordinator = this.#deps.supervision.coordinator;
+    return clusterReports(
+      {
+        self: this.node,
+        members: () => this.membership.members().filter((m) => m.status !== 'down').map((m) => m.node),
+        local: (q) => coordinator.reports(q),
+        request: (node, body) => this.#hosts.request(node, body),
+      },
+      query,
+    );
+  }
+
+  /** Every watched set of a cluster-lifetime supervisor (as last seen through the Registry watch). */
+  watchedSets(): WatchedSetRecord[] {
+    return this.#adoption.sets();
+  }
+
+  /**
    * Observe the coordinator giving up on an instance (past its intensity: it
    * is banned until `bannedUntil`, then tried again; or a rule gave up).
    * Seen on every node, through the Registry watch. Returns the function
@@ -508,6 +602,7 @@ export class Cluster {
    */
   async stop(): Promise<void> {
     if (this.#closed) return;
+    await this.#adoption.flush();
     this.#closed = true;
     this.#fence.stop();
     this.#coordinator.stop();
@@ -535,6 +630,7 @@ export class Cluster {
         if (c.operation === 'delete' || types !== undefined) this.#catalog.seen(c.name, types);
         if (this.isCoordinator) this.#coordinator.scheduleSweep(0);
       }),
+      await this.registry.watch('supervisor', (c) => this.#adoption.seen(c.name, c.operation === 'put' ? c.value : undefined)),
       await this.registry.watch('instance', (c) => {
         const rec = c.operation === 'put' ? parseRecord(c.value) : undefined;
         const before = this.#view.record(c.name);
@@ -557,6 +653,8 @@ export class Cluster {
       void this.#coordinator.takeOver();
     });
     this.#lease.on('lost', (reason) => this.#log.warn({ reason }, 'cluster coordinator lease lost'));
+    const coordinator = this.#deps.supervision.coordinator;
+    this.#host.serve('reports', async (req) => answerReports((q) => coordinator.reports(q), reportQueryOf(req.query)));
     this.#lease.start();
     this.#fence.start();
     this.#deps.supervision._setRemote(this._remote);

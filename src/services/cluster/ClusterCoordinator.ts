@@ -44,7 +44,9 @@
  * every `2 × heartbeatMs` (at least 100 ms): waits (a down owner whose lease
  * may not have passed) and unplaced instances resolve over time. One step per
  * name runs at a time; a name asked again while its step runs is stepped
- * once more right after it.
+ * once more right after it. Each sweep also asks a live node to adopt the
+ * watched set of every supervisor with `lifetime: 'cluster'` whose node is
+ * gone (Adoption.ts).
  */
 import type { Clock, TimerHandle } from '../../clock.js';
 import { describe, isWireError, ServiceErrorCode } from '../../errors.js';
@@ -99,6 +101,8 @@ export interface ClusterCoordinatorDeps {
   /** How long an instance given up for its intensity is banned before it is tried again (restarts.ts). */
   readonly failureTimeoutMs: number;
   readonly closed: () => boolean;
+  /** Watched sets of lost supervisors to be adopted (Adoption.ts `sweep`). */
+  readonly adopt?: () => Promise<void>;
 }
 
 export class ClusterCoordinator {
@@ -164,6 +168,7 @@ export class ClusterCoordinator {
       if (!this.held) return;
       this.sweeps++;
       for (const name of this.#d.view.names()) void this.reconcile(name, false);
+      void this.#d.adopt?.().catch((err: unknown) => this.#d.logger.warn({ reason: describe(err) }, 'adoption sweep failed'));
       this.scheduleSweep(Math.max(100, this.#d.heartbeatMs * 2));
     }, ms);
   }

@@ -8,6 +8,8 @@
  * | `spawn` | name, stype, input?, restart, placement, pin?, origin, supervisor, intensity?, period?, e? | `{ ok, epoch }` |
  * | `stop`  | name, epoch, kill?                                      | `{ ok, stopped }` |
  * | `list`  |                                                         | `{ ok, node, valid, coordinator, instances }` |
+ * | `adopt` | name, epoch, supervisor                                 | `{ ok, epoch }`, or `{ ok, ended: { reason, error? } }` |
+ * | `adopt-supervisor` | name, e?                                     | `{ ok, node }` (Adoption.ts) |
  * Errors answer `{ ok: false, error }` with a wire error (`FencedError`,
  * `StaleEpochError`, `UnknownServiceTypeError`, `ServiceLockedError`, ...);
  * a lock refusal adds `locked: { type, lock, holder }`, so the caller gets a
@@ -32,9 +34,18 @@
  * `<prefix>.clexit.<node>` with its epoch (RemoteChild.ts) and its record is
  * removed. Either way the claim is released by epoch. A fenced instance
  * writes nothing: its successor may own the name already.
+ *
+ * ## A supervisor's node lost
+ * Its remote children are stopped (OTP links), except those spawned with
+ * `graceMs` (a supervisor with `lifetime: 'cluster'`, Adoption.ts): they
+ * keep running for `graceMs`, for a replacement supervisor to `adopt` at
+ * their epoch (their exit reports go to its node from then on). One not
+ * adopted in time is stopped; one that ends meanwhile keeps its end for the
+ * adopter, which is answered with it.
  */
 import type { ActorSystem } from '../../actors/ActorSystem.js';
-import { describe, FencedError, InvalidSpecError, ServiceLockedError, StaleEpochError, toWireError, UnknownServiceTypeError } from '../../errors.js';
+import type { Clock, TimerHandle } from '../../clock.js';
+import { describe, FencedError, NoSuchActorError, InvalidSpecError, ServiceLockedError, StaleEpochError, toWireError, UnknownServiceTypeError } from '../../errors.js';
 import type { Logger } from '../../log.js';
 import type { Msg, Transport } from '../../transport/Transport.js';
 import type { HostedRef, ServiceCatalog } from './catalog.js';
@@ -52,9 +63,18 @@ import { assertRpcVersion, RPC_VERSION } from './wire.js';
 /** The lease name of the cluster coordinator, whose epoch fences its spawn requests. */
 export const COORDINATOR_LEASE = 'coordinator';
 
-interface Hosted extends HostedInstance {
+/** Ends of orphaned instances kept for their adopter, at most this many. */
+const ORPHAN_ENDS_MAX = 256;
+
+interface Hosted extends Omit<HostedInstance, 'supervisor'> {
+  /** `cluster`, or the node whose supervisor it reports to (changed by an adoption). */
+  supervisor: string;
   readonly ref: HostedRef;
-  readonly record: InstanceRecord;
+  record: InstanceRecord;
+  /** Set when its supervisor may be replaced by adoption (SpawnRequest.graceMs). */
+  readonly graceMs: number | undefined;
+  /** Its supervisor's node is lost: stopped when this fires unless adopted first. */
+  orphaned: TimerHandle | undefined;
   /** Stopped on request: its end is not reported, its record is removed. */
   stopping: boolean;
   /** Killed by self-fencing: nothing is written or reported for it. */
@@ -66,6 +86,7 @@ interface Hosted extends HostedInstance {
 export interface HostDeps {
   readonly node: string;
   readonly transport: Transport;
+  readonly clock: Clock;
   readonly subjects: ClusterSubjects;
   readonly system: ActorSystem;
   readonly registry: Registry;
@@ -78,6 +99,8 @@ export interface HostDeps {
   readonly closed: () => boolean;
   /** Counts a stale request rejected (fencing at work). */
   readonly stale: () => void;
+  /** Serves `adopt-supervisor` (Adoption.ts). */
+  readonly adoptSupervisor?: (req: Record<string, unknown>) => Promise<Record<string, unknown>>;
 }
 
 export class Host implements Fenceable {
@@ -85,6 +108,10 @@ export class Host implements Fenceable {
   readonly #hosted = new Map<string, Hosted>();
   /** Instances stopped by fencing whose end is not yet recorded (done once valid again, if still ours). */
   readonly #fencedEnds: Array<{ h: Hosted; claimKey: string }> = [];
+  /** How orphaned instances ended before anyone adopted them, by name. */
+  readonly #orphanEnds = new Map<string, { epoch: number; reason: string; error?: unknown }>();
+  /** Ops served for other parts of the cluster layer (`serve`), e.g. `reconfigure` (clusterServices.ts). */
+  readonly #ops = new Map<string, (req: Record<string, unknown>) => Promise<Record<string, unknown>>>();
   #settling = false;
   #coordEpochSeen = 0;
 
@@ -107,11 +134,59 @@ export class Host implements Fenceable {
     return h === undefined || h.fenced ? undefined : h.epoch;
   }
 
-  /** OTP links: a supervisor's death takes its remote children with it. */
+  /**
+   * OTP links: a supervisor's death takes its remote children with it;
+   * those of an adoptable supervisor wait `graceMs` for an adopter first.
+   */
   stopChildrenOf(node: string): void {
     for (const h of [...this.#hosted.values()]) {
-      if (h.supervisor === node) void this.stopLocal(h.name, h.epoch);
+      if (h.supervisor !== node) continue;
+      if (h.graceMs === undefined) {
+        void this.stopLocal(h.name, h.epoch);
+        continue;
+      }
+      if (h.orphaned !== undefined) continue;
+      h.orphaned = this.#d.clock.setTimer(() => {
+        h.orphaned = undefined;
+        if (h.supervisor === node) void this.stopLocal(h.name, h.epoch);
+      }, h.graceMs);
     }
+  }
+
+  /** Serve `op` on this host's RPC subject too (the fence guard and the error answer as for every op). */
+  serve(op: string, fn: (req: Record<string, unknown>) => Promise<Record<string, unknown>>): void {
+    this.#ops.set(op, fn);
+  }
+
+  /** The instance `name` hosted here runs with `input` now (a reconfigure): its record says so, for a failover. */
+  async updateInput(name: string, input: unknown): Promise<void> {
+    const h = this.#hosted.get(name);
+    if (h === undefined || h.fenced || h.stopping) return;
+    h.record = { ...h.record, input };
+    this.#d.view.keep(h.record);
+    await h.recorded;
+    await this.#d.registry.put('instance', name, h.record);
+  }
+
+  /** A replacement supervisor on node `supervisor` takes over instance `name` of tenure `epoch`. */
+  #adopt(name: string, epoch: number, supervisor: string): Record<string, unknown> {
+    const h = this.#hosted.get(name);
+    if (h !== undefined && !h.fenced && !h.stopping && h.epoch === epoch) {
+      if (h.orphaned !== undefined) this.#d.clock.clearTimer(h.orphaned);
+      h.orphaned = undefined;
+      h.supervisor = supervisor;
+      h.record = { ...h.record, supervisor };
+      const rec = h.record;
+      this.#d.view.keep(rec);
+      void this.#d.registry.put('instance', name, rec).catch((err) => this.#d.logger.warn({ reason: describe(err) }, 'cannot record adoption'));
+      return { epoch };
+    }
+    const ended = this.#orphanEnds.get(name);
+    if (ended !== undefined && ended.epoch === epoch) {
+      this.#orphanEnds.delete(name);
+      return { epoch, ended: { reason: ended.reason, ...(ended.error !== undefined ? { error: toWireError(ended.error) } : {}) } };
+    }
+    throw new NoSuchActorError(name);
   }
 
   async onRpc(msg: Msg): Promise<void> {
@@ -135,8 +210,24 @@ export class Host implements Fenceable {
         case 'list':
           reply({ ok: true, node: this.#d.node, valid: this.#d.fence.valid, coordinator: this.#d.isCoordinator(), instances: this.instances() });
           return;
-        default:
-          throw new InvalidSpecError('op', 'must be spawn, stop or list');
+        case 'adopt':
+          if (!this.#d.fence.valid) throw new FencedError(this.#d.node);
+          if (typeof v.name !== 'string' || typeof v.epoch !== 'number' || typeof v.supervisor !== 'string') {
+            throw new InvalidSpecError('adopt', 'needs name, epoch and supervisor');
+          }
+          reply({ ok: true, ...this.#adopt(v.name, v.epoch, v.supervisor) });
+          return;
+        case 'adopt-supervisor':
+          if (this.#d.adoptSupervisor === undefined) throw new InvalidSpecError('op', 'adopt-supervisor is not served here');
+          reply({ ok: true, ...(await this.#d.adoptSupervisor(v)) });
+          return;
+        default: {
+          const served = typeof v.op === 'string' ? this.#ops.get(v.op) : undefined;
+          if (served === undefined) throw new InvalidSpecError('op', 'must be spawn, stop, list, adopt, adopt-supervisor or a served op');
+          if (!this.#d.fence.valid) throw new FencedError(this.#d.node);
+          reply({ ok: true, ...(await served(v)) });
+          return;
+        }
       }
     } catch (err) {
       // A lock refusal carries what the caller needs to rebuild it (hostClient.ts): which lock, and who holds it.
@@ -199,7 +290,20 @@ export class Host implements Fenceable {
       state: 'running',
       ...limits,
     };
-    const h: Hosted = { name: req.name, type: req.stype, epoch, supervisor: req.supervisor, ref, record, stopping: false, fenced: false, recorded: undefined };
+    const graceMs = typeof req.graceMs === 'number' && Number.isFinite(req.graceMs) && req.graceMs >= 0 ? req.graceMs : undefined;
+    const h: Hosted = {
+      name: req.name,
+      type: req.stype,
+      epoch,
+      supervisor: req.supervisor,
+      ref,
+      record,
+      graceMs,
+      orphaned: undefined,
+      stopping: false,
+      fenced: false,
+      recorded: undefined,
+    };
     this.#hosted.set(req.name, h);
     ref.onExit((exit) => {
       if (h.fenced) this.#fencedEnds.push({ h, claimKey });
@@ -245,6 +349,15 @@ export class Host implements Fenceable {
 
   async #hostedExited(h: Hosted, claimKey: string, reason: string, error: unknown): Promise<void> {
     if (this.#hosted.get(h.name) === h) this.#hosted.delete(h.name);
+    if (h.orphaned !== undefined) {
+      // No supervisor hears this now: kept for the one that adopts it.
+      this.#d.clock.clearTimer(h.orphaned);
+      h.orphaned = undefined;
+      if (!h.stopping) {
+        this.#orphanEnds.set(h.name, { epoch: h.epoch, reason, ...(error !== undefined ? { error } : {}) });
+        if (this.#orphanEnds.size > ORPHAN_ENDS_MAX) this.#orphanEnds.delete(this.#orphanEnds.keys().next().value!);
+      }
+    }
     const { fence, registry } = this.#d;
     // A fenced instance's successor may already own the name: write nothing.
     if (h.fenced || !fence.valid || this.#d.closed()) return;

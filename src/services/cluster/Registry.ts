@@ -16,6 +16,7 @@
  * | `type.<type>`       | any JSON (a service type's definition)   | `put('type', …)` |
  * | `instance.<name>`   | any JSON (an instance: its type, spec)   | `put('instance', …)` |
  * | `config.<name>`     | any JSON (configuration)                 | `put('config', …)` |
+ * | `supervisor.<name>` | a supervisor's watched set (records.ts)  | `put('supervisor', …)` (Adoption.ts) |
  * | `owner.<name>`      | {@link OwnerRecord}                      | `claim` / `release` only |
  *
  * ## Ownership contract
@@ -46,7 +47,7 @@ import { assertKvKey } from './subjects.js';
 
 export { isStale } from './fencing.js';
 
-export const RecordKind = { Node: 'node', Type: 'type', Instance: 'instance', Config: 'config' } as const;
+export const RecordKind = { Node: 'node', Type: 'type', Instance: 'instance', Config: 'config', Supervisor: 'supervisor' } as const;
 export type RecordKind = (typeof RecordKind)[keyof typeof RecordKind];
 
 const OWNER = 'owner';
@@ -191,7 +192,7 @@ export class Registry {
    * revision, or 0 for "must not exist"), a compare-and-set.
    */
   async put(kind: RecordKind, name: string, value: unknown, options: { expect?: number } = {}): Promise<PutResult> {
-    if (!Object.values(RecordKind).includes(kind)) throw new InvalidSpecError('kind', 'must be node, type, instance or config');
+    if (!Object.values(RecordKind).includes(kind)) throw new InvalidSpecError('kind', 'must be node, type, instance, config or supervisor');
     const key = keyOf(kind, name);
     const data = encodeJson(value);
     try {
@@ -234,7 +235,7 @@ export class Registry {
 
   /** Names of the live records of one kind (owners included: `'owner'`). */
   async list(kind: RecordKind | 'owner'): Promise<string[]> {
-    if (!KINDS.has(kind)) throw new InvalidSpecError('kind', 'must be node, type, instance, config or owner');
+    if (!KINDS.has(kind)) throw new InvalidSpecError('kind', 'must be node, type, instance, config, supervisor or owner');
     const names: string[] = [];
     try {
       const keys = await this.#kv.keys(`${kind}.>`);

@@ -18,12 +18,22 @@
  * `failed`; `exited` normally (a final state) is `stopped`; `exited`
  * otherwise is `starting` (the coordinator is placing it again); no record
  * once it was stopped is `stopped`.
+ *
+ * ## Handles complete
+ * - `reconfigure(config)`: checked against the type's schema on this node
+ *   first (when this node defines the type; else by the host), then sent to
+ *   the owning host (`reconfigure` on its RPC subject), which reconfigures
+ *   the instance there (ServiceInstance.ts) and writes the new config into
+ *   its record, so a failover starts it with that config.
+ * - `dependants()`: from the graph: live instances, on this node or anywhere
+ *   in the cluster's registry, of the types that depend on its type (the
+ *   dependency graph of this node's catalogue, as for a local handle).
  */
 import type { AnyEventObject } from 'xstate';
 import type { CheckLevel, CheckResult, StatusReport } from '../../actors/ocf.js';
 import type { AskOptions } from '../../actors/types.js';
 import type { Clock } from '../../clock.js';
-import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, ServiceRunningError, TimeoutError } from '../../errors.js';
+import { ActorNotRunningError, DependantsAliveError, InvalidArgumentError, InvalidSpecError, ServiceRunningError, TimeoutError } from '../../errors.js';
 import { assertPositiveMs } from '../../options.js';
 import type { RestartType } from '../../supervision/types.js';
 import type { ServiceHandle } from '../instances/ServiceQuery.js';
@@ -59,6 +69,22 @@ export interface ClusterServicesDeps {
   status(name: string): Promise<StatusReport>;
 }
 
+/** What a handle learns from this node's catalogue of defined services. */
+export interface LocalGraph {
+  /** The config checked against `service`'s schema; `undefined` when this node does not define `service`. */
+  validate(service: string, config: unknown): Promise<unknown> | undefined;
+  /** The service types that depend on `service`. */
+  dependantsOf(service: string): readonly string[];
+  /** This node's instances. */
+  instances(): readonly ServiceHandle[];
+}
+
+/** The `reconfigure` request on a host's RPC subject. */
+interface ReconfigureRequest {
+  readonly name: string;
+  readonly config: unknown;
+}
+
 export interface PlaceRequest {
   readonly service: string;
   readonly id: string;
@@ -73,10 +99,23 @@ export class ClusterServices {
   readonly #handles = new Map<string, ClusterInstance>();
   #types: ReadonlySet<string> = new Set();
   #local: (id: string) => ServiceHandle | undefined = () => undefined;
+  #graph: LocalGraph | undefined;
 
   constructor(deps: ClusterServicesDeps) {
     this.#d = deps;
     deps.cluster._onRecord((name, rec) => this.#handles.get(name)?._changed(rec));
+    deps.cluster._serve('reconfigure', (req) => this.#reconfigureHere(req as unknown as ReconfigureRequest));
+  }
+
+  /** A handle's `reconfigure`, on the node that runs the instance. */
+  async #reconfigureHere(req: ReconfigureRequest): Promise<Record<string, unknown>> {
+    if (typeof req.name !== 'string') throw new InvalidSpecError('name', 'must be an instance id');
+    const local = this.#local(req.name) as (ServiceHandle & { reconfigure?: (config: unknown) => Promise<void> }) | undefined;
+    if (local === undefined || !local.isAlive() || typeof local.reconfigure !== 'function') throw new ActorNotRunningError(req.name);
+    await local.reconfigure(req.config);
+    const input = serviceInputOf(this.record(req.name)?.input);
+    if (input !== undefined) await this.#d.cluster._updateInput(req.name, { ...input, config: local.config });
+    return { config: local.config };
   }
 
   get node(): string {
@@ -92,9 +131,11 @@ export class ClusterServices {
     types: ReadonlyArray<{ readonly name: string; readonly cardinality: Cardinality }>,
     host: (service: string, id: string, input: ClusterServiceInput, epoch: number) => Promise<HostedRef>,
     local: (id: string) => ServiceHandle | undefined,
+    graph?: LocalGraph,
   ): void {
     this.#types = new Set(types.map((t) => t.name));
     this.#local = local;
+    this.#graph = graph;
     for (const t of types) {
       this.#d.cluster._registerService(t.name, t.cardinality, async (req) => {
         const input = serviceInputOf(req.input);
@@ -146,6 +187,8 @@ export class ClusterServices {
         {
           ...this.#d,
           local: (i) => this.#local(i),
+          graph: () => this.#graph,
+          all: () => this.instances(),
           forget: (x) => {
             if (this.#handles.get(x.id) === x) this.#handles.delete(x.id);
           },
@@ -163,12 +206,15 @@ export class ClusterServices {
 
 interface HandleDeps extends ClusterServicesDeps {
   local(id: string): ServiceHandle | undefined;
+  graph(): LocalGraph | undefined;
+  /** Every cluster instance's handle. */
+  all(): readonly ServiceHandle[];
   forget(h: ClusterInstance): void;
 }
 
 /** A defined service's instance placed through the cluster, reached wherever it runs. */
 export class ClusterInstance implements ServiceHandle {
-  readonly config: unknown;
+  readonly #config: unknown;
   readonly tags: readonly string[];
   readonly lifetime: LifetimeOption;
   readonly #d: HandleDeps;
@@ -185,7 +231,7 @@ export class ClusterInstance implements ServiceHandle {
     node: string,
   ) {
     this.#d = deps;
-    this.config = input.config;
+    this.#config = input.config;
     this.tags = Object.freeze([...input.tags]);
     this.lifetime = input.lifetime;
     this.#lastNode = node;
@@ -193,6 +239,25 @@ export class ClusterInstance implements ServiceHandle {
 
   get node(): string {
     return this.#record()?.owner ?? this.#lastNode;
+  }
+
+  /** The config in force, as its record says (a reconfigure writes it there). */
+  get config(): unknown {
+    const input = serviceInputOf(this.#record()?.input);
+    return input === undefined ? this.#config : input.config;
+  }
+
+  /**
+   * Change its config wherever it runs (OTP's `config_change`, as
+   * ServiceInstance.ts): checked against the schema here first, when this
+   * node defines the type (an `InvalidConfigError` naming each failing path,
+   * nothing sent), then applied by its host.
+   */
+  async reconfigure(config: unknown): Promise<void> {
+    const checked = this.#d.graph()?.validate(this.service, config);
+    const valid = checked === undefined ? config : await checked;
+    if (!this.isAlive()) throw new ActorNotRunningError(this.id);
+    await this.#d.cluster._request(this.node, { op: 'reconfigure', name: this.id, config: valid });
   }
 
   get state(): InstanceState {
@@ -211,9 +276,16 @@ export class ClusterInstance implements ServiceHandle {
     return s === 'starting' || s === 'running';
   }
 
-  /** Live dependants this node runs (another node's are its own to stop first). */
+  /** Live instances of the types that depend on its type, on this node and anywhere in the cluster (see the module comment). */
   dependants(): readonly ServiceHandle[] {
-    return this.#here()?.dependants() ?? [];
+    const graph = this.#d.graph();
+    const types = graph?.dependantsOf(this.service) ?? [];
+    if (types.length === 0) return [];
+    const out = new Map<string, ServiceHandle>();
+    for (const h of [...(graph?.instances() ?? []), ...this.#d.all()]) {
+      if (h.id !== this.id && !out.has(h.id) && types.includes(h.service) && h.isAlive()) out.set(h.id, h);
+    }
+    return [...out.values()];
   }
 
   tell(event: AnyEventObject): void {

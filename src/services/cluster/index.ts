@@ -43,7 +43,12 @@ export {
   type InstanceRecord,
   type InstanceSpec,
   type RegisterOptions,
+  type ClusterSuperviseOptions,
+  type SupervisorLifetime,
+  type WatchedChild,
+  type WatchedSetRecord,
 } from './Cluster.js';
+export { DEFAULT_GRACE_MS } from './superviseOptions.js';
 export {
   DEFAULT_CLUSTER_INTENSITY,
   DEFAULT_CLUSTER_PERIOD_MS,

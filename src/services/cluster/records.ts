@@ -135,6 +135,49 @@ export interface SpawnRequest {
   readonly period?: number;
   /** The coordinator's lease epoch, for requests from the cluster coordinator. */
   readonly e?: number;
+  /**
+   * Set for a child of a supervisor with `lifetime: 'cluster'` (Adoption.ts):
+   * when the supervisor's node is lost the host keeps the instance running
+   * this long, for a replacement supervisor to adopt.
+   */
+  readonly graceMs?: number;
+}
+
+/** One child of a watched set: the instance its supervisor is linked to (absent while it is being restarted). */
+export interface WatchedChild {
+  readonly id: string;
+  readonly name: string;
+  readonly node?: string;
+  readonly epoch?: number;
+}
+
+/**
+ * A supervisor's watched set as stored (`supervisor.<name>` in the
+ * Registry), for a supervisor with `lifetime: 'cluster'` (Adoption.ts). Its
+ * KV revision fences it: only a compare-and-set on the revision read moves
+ * it to another node.
+ */
+export interface WatchedSetRecord {
+  readonly type: 'halyard.cluster.v1.watched_set';
+  readonly name: string;
+  /** The node running the supervisor now, and its membership incarnation. */
+  readonly node: string;
+  readonly incarnation: number;
+  /** The supervisor spec as JSON (remote children only), each child named. */
+  readonly spec: unknown;
+  readonly graceMs: number;
+  readonly children: readonly WatchedChild[];
+  /** Wall-clock ms of the restarts counted against intensity, oldest first. */
+  readonly restarts: readonly number[];
+  /** Times it was adopted (0 on its first node). */
+  readonly adoptions: number;
+}
+
+/** A watched set read back from KV; `undefined` unless it has the fields adoption relies on. */
+export function parseWatchedSet(v: unknown): WatchedSetRecord | undefined {
+  if (!isRecord(v) || v.type !== 'halyard.cluster.v1.watched_set' || typeof v.name !== 'string' || typeof v.node !== 'string') return undefined;
+  if (!Array.isArray(v.children) || !Array.isArray(v.restarts) || !isRecord(v.spec) || typeof v.graceMs !== 'number') return undefined;
+  return v as unknown as WatchedSetRecord;
 }
 
 /** An instance's end, as its host reports it on `<prefix>.clexit.<supervisor node>`. */

@@ -220,6 +220,11 @@ export class ServiceManager implements ServiceSource {
       this.catalog.names().map((n) => ({ name: n, cardinality: this.catalog.get(n).cardinality })),
       (service, id, input, epoch) => this.hostForCluster(service, id, input, epoch),
       (id) => this.list.find((i) => i.id === id),
+      {
+        validate: (service, config) => (this.catalog.has(service) ? validateConfig(this.catalog.get(service), config) : undefined),
+        dependantsOf: (service) => (this.catalog.has(service) ? this.catalog.dependantsOf(service) : []),
+        instances: () => this.list,
+      },
     );
   }
 
